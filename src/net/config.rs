@@ -1,0 +1,61 @@
+use std::time::Duration;
+
+use super::BackoffConfig;
+use crate::wire::DEFAULT_MAX_FRAME_SIZE;
+
+/// Network settings shared by all connections.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct NetConfig {
+    /// `client.id` sent in every request header.
+    pub client_id: String,
+    /// How long DNS plus the TCP handshake plus the ApiVersions exchange may take.
+    pub connect_timeout: Duration,
+    /// How long a request may wait for its response before the connection is declared failed.
+    pub request_timeout: Duration,
+    /// The largest response frame accepted; larger size prefixes fail the connection before
+    /// anything is allocated.
+    pub max_frame_size: usize,
+    /// Reconnect backoff.
+    pub backoff: BackoffConfig,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            client_id: "kafkit".to_owned(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            backoff: BackoffConfig::default(),
+        }
+    }
+}
+
+impl NetConfig {
+    /// Sets `client_id`.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = id.into();
+        self
+    }
+    /// Sets `connect_timeout`.
+    pub fn connect_timeout(mut self, t: Duration) -> Self {
+        self.connect_timeout = t;
+        self
+    }
+    /// Sets `request_timeout`.
+    pub fn request_timeout(mut self, t: Duration) -> Self {
+        self.request_timeout = t;
+        self
+    }
+    /// Sets `max_frame_size`.
+    pub fn max_frame_size(mut self, n: usize) -> Self {
+        self.max_frame_size = n;
+        self
+    }
+    /// Sets `backoff`.
+    pub fn backoff(mut self, b: BackoffConfig) -> Self {
+        self.backoff = b;
+        self
+    }
+}
