@@ -122,3 +122,8 @@ pub trait DecodeResponse: Sized {
 pub fn is_flexible(api: ApiKey, version: i16) -> bool {
     api.request_header_version(version) >= 2
 }
+
+#[cfg(test)]
+mod differential_tests;
+#[cfg(test)]
+mod hostile_tests;

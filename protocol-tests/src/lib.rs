@@ -1,1 +1,9 @@
-//! Test harness for kafkit.
+//! Test harness for kafkit: a scripted broker for deterministic wire tests, reference responses, and
+//! access to the real broker that `scripts/test.sh` starts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+pub mod admin;
+pub mod real;
+pub mod responses;
+pub mod scripted;

@@ -231,6 +231,18 @@ impl Connection {
     /// Cancellation-safe: dropping the future at any point leaves no partial frame on the wire and no
     /// correlation entry behind.
     pub async fn request_raw<R: KafkaRequest>(&self, request: &R, version: i16) -> Result<Bytes> {
+        self.send_raw(R::API, request, version).await
+    }
+
+    /// Sends any request body that `kafka-protocol` can encode, as API `api` at `version`, and returns
+    /// the response body after its header. For tools and tests (kafkit's own requests go through
+    /// [`Connection::request`]); the caller must decode the body itself.
+    pub async fn send_raw<R: kafka_protocol::protocol::Encodable>(
+        &self,
+        api: ApiKey,
+        request: &R,
+        version: i16,
+    ) -> Result<Bytes> {
         let (tx, rx) = oneshot::channel();
         let correlation_id = {
             let mut state = self.shared.lock();
@@ -251,8 +263,7 @@ impl Connection {
             armed: true,
             sent: false,
         };
-        let api = R::API;
-        let frame = encode_request(request, version, correlation_id, Some(&self.client_id))
+        let frame = encode_request(api, request, version, correlation_id, Some(&self.client_id))
             .map_err(|e| Error::with_source(ErrorKind::Config, "could not encode request", e))?;
         if self.frames.send(frame.bytes).await.is_err() {
             // The writer has stopped, which only happens once the connection is poisoned.

@@ -128,7 +128,9 @@ impl DecodeResponse for MetadataResponse {
                 [0; 16]
             };
             let is_internal = r.field("topic.is_internal").bool()?;
-            let count = r.field("topic.partitions").array_len(flexible, 18)?;
+            let count = r
+                .field("topic.partitions")
+                .array_len(flexible, if flexible { 18 } else { 14 })?;
             let mut partitions = Vec::with_capacity(count);
             for _ in 0..count {
                 let error_code = r.field("partition.error_code").i16()?;
@@ -141,7 +143,11 @@ impl DecodeResponse for MetadataResponse {
                 };
                 let replica_nodes = r.field("partition.replica_nodes").i32_array(flexible)?;
                 let isr_nodes = r.field("partition.isr_nodes").i32_array(flexible)?;
-                let offline_replicas = r.field("partition.offline_replicas").i32_array(flexible)?;
+                let offline_replicas = if version >= 5 {
+                    r.field("partition.offline_replicas").i32_array(flexible)?
+                } else {
+                    vec![]
+                };
                 if flexible {
                     r.skip_tagged_fields()?;
                 }

@@ -53,14 +53,14 @@ kafka_requests! {
     MetadataRequest => Metadata,
 }
 
-/// Encodes `request` at `version` with the request-header version that API and version require.
-pub fn encode_request<R: KafkaRequest>(
+/// Encodes `request` (a request body of `api`) at `version` with the request-header version that API and version require.
+pub fn encode_request<R: Encodable>(
+    api: ApiKey,
     request: &R,
     version: i16,
     correlation_id: i32,
     client_id: Option<&str>,
 ) -> Result<RequestFrame, EncodeError> {
-    let api = R::API;
     let fail = |e: &dyn std::fmt::Display| EncodeError {
         api,
         version,

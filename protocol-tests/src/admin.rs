@@ -1,0 +1,126 @@
+//! A small admin client and producer for tests, on kafkit's own connection and `kafka-protocol`'s
+//! encoders. Responses from the test broker are trusted here and decoded with `kafka-protocol`.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    ApiKey, CreateTopicsRequest, CreateTopicsResponse, ProduceRequest, ProduceResponse, TopicName,
+};
+use kafka_protocol::protocol::{Decodable, StrBytes};
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafkit::net::{Connection, NetConfig};
+
+/// Connects to `addr` with test-friendly timeouts.
+pub async fn connect(addr: &str) -> Connection {
+    let config = NetConfig::default()
+        .connect_timeout(Duration::from_secs(10))
+        .request_timeout(Duration::from_secs(30));
+    Connection::connect(addr, &config)
+        .await
+        .unwrap_or_else(|e| panic!("connect to test broker {addr}: {e}"))
+}
+
+fn version(conn: &Connection, api: ApiKey, ours_max: i16) -> i16 {
+    let (min, max) = conn
+        .api_versions()
+        .broker_range(api)
+        .unwrap_or_else(|| panic!("broker lacks {api:?}"));
+    assert!(min <= ours_max, "broker's {api:?} starts at v{min}");
+    max.min(ours_max)
+}
+
+/// Creates `name` with `partitions` partitions (replication factor 1); panics on failure.
+pub async fn create_topic(addr: &str, name: &str, partitions: i32) {
+    let conn = connect(addr).await;
+    let v = version(&conn, ApiKey::CreateTopics, 7);
+    let request = CreateTopicsRequest::default()
+        .with_timeout_ms(10_000)
+        .with_topics(vec![
+            CreatableTopic::default()
+                .with_name(TopicName(StrBytes::from_string(name.to_owned())))
+                .with_num_partitions(partitions)
+                .with_replication_factor(1),
+        ]);
+    let body = conn
+        .send_raw(ApiKey::CreateTopics, &request, v)
+        .await
+        .expect("CreateTopics");
+    let response = CreateTopicsResponse::decode(&mut body.clone(), v).expect("decode CreateTopics");
+    for topic in &response.topics {
+        assert_eq!(
+            topic.error_code, 0,
+            "creating topic {name}: error {:?} {:?}",
+            topic.error_code, topic.error_message
+        );
+    }
+}
+
+/// An uncompressed v2 batch of `values` (keys `k{i}`), as a producer would send it.
+pub fn batch(values: &[Bytes]) -> Bytes {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: -1,
+            timestamp: now,
+            key: Some(Bytes::from(format!("k{i}"))),
+            value: Some(v.clone()),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encode batch");
+    buf.freeze()
+}
+
+/// Produces `values` to one partition (acks=all) and returns the base offset the broker assigned.
+pub async fn produce(conn: &Connection, topic: &str, partition: i32, values: &[Bytes]) -> i64 {
+    let v = version(conn, ApiKey::Produce, 9);
+    let request = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(10_000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(partition)
+                        .with_records(Some(batch(values))),
+                ]),
+        ]);
+    let body = conn
+        .send_raw(ApiKey::Produce, &request, v)
+        .await
+        .expect("Produce");
+    let response = ProduceResponse::decode(&mut body.clone(), v).expect("decode Produce");
+    let p = &response.responses[0].partition_responses[0];
+    assert_eq!(
+        p.error_code, 0,
+        "produce to {topic}/{partition}: error {}",
+        p.error_code
+    );
+    p.base_offset
+}
