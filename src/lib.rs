@@ -35,6 +35,8 @@
 pub mod cluster;
 mod error;
 pub mod net;
+mod types;
 pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};
+pub use types::TopicPartition;
