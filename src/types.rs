@@ -15,7 +15,10 @@ pub struct TopicPartition {
 impl TopicPartition {
     /// A topic-partition.
     pub fn new(topic: impl Into<Arc<str>>, partition: i32) -> Self {
-        TopicPartition { topic: topic.into(), partition }
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
     }
 }
 

@@ -24,7 +24,8 @@ pub use metadata::{
 };
 pub use reader::{Reader, Str};
 pub use request::{
-    EncodeError, KafkaRequest, RequestFrame, ResponseHeader, encode_request, read_response_header,
+    EncodeError, EncodedBody, KafkaRequest, RequestFrame, ResponseHeader, encode_body, encode_request,
+    read_response_header,
 };
 pub use versions::{ApiVersions, SUPPORTED, VersionError, negotiate_version, supported_range};
 

@@ -92,6 +92,41 @@ pub fn encode_request<R: Encodable>(
     })
 }
 
+/// A request body already encoded (by [`encode_body`]); sending it adds only the header and size.
+///
+/// This lets sans-IO code build requests as bytes and the engine send them without knowing their
+/// types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedBody(pub Bytes);
+
+impl Encodable for EncodedBody {
+    fn encode<B: kafka_protocol::protocol::buf::ByteBufMut>(
+        &self,
+        buf: &mut B,
+        _version: i16,
+    ) -> anyhow::Result<()> {
+        buf.put_slice(&self.0);
+        Ok(())
+    }
+
+    fn compute_size(&self, _version: i16) -> anyhow::Result<usize> {
+        Ok(self.0.len())
+    }
+}
+
+/// Encodes a request body (no header) of `api` at `version`.
+pub fn encode_body<R: Encodable>(api: ApiKey, request: &R, version: i16) -> Result<EncodedBody, EncodeError> {
+    let fail = |e: &dyn std::fmt::Display| EncodeError {
+        api,
+        version,
+        reason: e.to_string(),
+    };
+    let size = request.compute_size(version).map_err(|e| fail(&e))?;
+    let mut buf = BytesMut::with_capacity(size);
+    request.encode(&mut buf, version).map_err(|e| fail(&e))?;
+    Ok(EncodedBody(buf.freeze()))
+}
+
 /// The response header: the correlation id (and, for flexible versions, tagged fields kafkit ignores).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResponseHeader {
