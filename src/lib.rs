@@ -35,6 +35,7 @@
 pub mod cluster;
 mod error;
 pub mod net;
+pub mod records;
 pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};

@@ -249,10 +249,10 @@ impl BrokerPool {
     /// stored one. So a slow response can never undo a newer refresh.
     fn store_metadata(&self, fresh: Arc<ClusterMetadata>) -> Arc<ClusterMetadata> {
         let mut current = lock(&self.inner.metadata);
-        if let Some(existing) = current.as_ref() {
-            if existing.generation() > fresh.generation() {
-                return existing.clone();
-            }
+        if let Some(existing) = current.as_ref()
+            && existing.generation() > fresh.generation()
+        {
+            return existing.clone();
         }
         let mut brokers = lock(&self.inner.brokers);
         for broker in fresh.brokers() {
