@@ -36,6 +36,7 @@ pub mod cluster;
 mod error;
 pub mod net;
 mod types;
+pub mod records;
 pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};
