@@ -10,6 +10,7 @@
 
 mod api_versions;
 mod error_code;
+mod fetch;
 mod frame;
 mod metadata;
 mod reader;
@@ -18,6 +19,9 @@ mod versions;
 
 pub use api_versions::{ApiVersionRange, ApiVersionsResponse};
 pub use error_code::KafkaCode;
+pub use fetch::{
+    AbortedTransaction, DivergingEpoch, FetchPartition, FetchResponse, FetchTopic, LeaderIdAndEpoch,
+};
 pub use frame::{DEFAULT_MAX_FRAME_SIZE, FrameDecoder, FrameError};
 pub use metadata::{
     AUTHORIZED_OPERATIONS_UNKNOWN, MetadataBroker, MetadataPartition, MetadataResponse, MetadataTopic,
@@ -127,4 +131,8 @@ pub fn is_flexible(api: ApiKey, version: i16) -> bool {
 #[cfg(test)]
 mod differential_tests;
 #[cfg(test)]
+mod fetch_tests;
+#[cfg(test)]
 mod hostile_tests;
+#[cfg(test)]
+mod response_test_util;

@@ -51,6 +51,7 @@ macro_rules! kafka_requests {
 kafka_requests! {
     ApiVersionsRequest => ApiVersions,
     MetadataRequest => Metadata,
+    FetchRequest => Fetch,
 }
 
 /// Encodes `request` (a request body of `api`) at `version` with the request-header version that API and version require.
