@@ -12,7 +12,10 @@ mod api_versions;
 mod error_code;
 mod fetch;
 mod frame;
+mod list_offsets;
 mod metadata;
+mod offset_commit;
+mod offset_fetch;
 mod reader;
 mod request;
 mod versions;
@@ -23,9 +26,12 @@ pub use fetch::{
     AbortedTransaction, DivergingEpoch, FetchPartition, FetchResponse, FetchTopic, LeaderIdAndEpoch,
 };
 pub use frame::{DEFAULT_MAX_FRAME_SIZE, FrameDecoder, FrameError};
+pub use list_offsets::{ListOffsetsPartition, ListOffsetsResponse, ListOffsetsTopic};
 pub use metadata::{
     AUTHORIZED_OPERATIONS_UNKNOWN, MetadataBroker, MetadataPartition, MetadataResponse, MetadataTopic,
 };
+pub use offset_commit::{OffsetCommitPartition, OffsetCommitResponse, OffsetCommitTopic};
+pub use offset_fetch::{OffsetFetchPartition, OffsetFetchResponse, OffsetFetchTopic};
 pub use reader::{Reader, Str};
 pub use request::{
     EncodeError, EncodedBody, KafkaRequest, RequestFrame, ResponseHeader, encode_body, encode_request,
@@ -134,5 +140,7 @@ mod differential_tests;
 mod fetch_tests;
 #[cfg(test)]
 mod hostile_tests;
+#[cfg(test)]
+mod offsets_tests;
 #[cfg(test)]
 mod response_test_util;

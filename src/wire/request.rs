@@ -52,6 +52,9 @@ kafka_requests! {
     ApiVersionsRequest => ApiVersions,
     MetadataRequest => Metadata,
     FetchRequest => Fetch,
+    ListOffsetsRequest => ListOffsets,
+    OffsetFetchRequest => OffsetFetch,
+    OffsetCommitRequest => OffsetCommit,
 }
 
 /// Encodes `request` (a request body of `api`) at `version` with the request-header version that API and version require.

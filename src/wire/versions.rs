@@ -13,6 +13,9 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ApiVersions, 0, 3),
     (ApiKey::Metadata, 4, 12),
     (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 7),
+    (ApiKey::OffsetFetch, 1, 7),
+    (ApiKey::OffsetCommit, 2, 8),
 ];
 
 /// The version range kafkit supports for `api`, if it uses that API.
