@@ -10,18 +10,28 @@
 
 mod api_versions;
 mod error_code;
+mod fetch;
 mod frame;
+mod list_offsets;
 mod metadata;
+mod offset_commit;
+mod offset_fetch;
 mod reader;
 mod request;
 mod versions;
 
 pub use api_versions::{ApiVersionRange, ApiVersionsResponse};
 pub use error_code::KafkaCode;
+pub use fetch::{
+    AbortedTransaction, DivergingEpoch, FetchPartition, FetchResponse, FetchTopic, LeaderIdAndEpoch,
+};
 pub use frame::{DEFAULT_MAX_FRAME_SIZE, FrameDecoder, FrameError};
+pub use list_offsets::{ListOffsetsPartition, ListOffsetsResponse, ListOffsetsTopic};
 pub use metadata::{
     AUTHORIZED_OPERATIONS_UNKNOWN, MetadataBroker, MetadataPartition, MetadataResponse, MetadataTopic,
 };
+pub use offset_commit::{OffsetCommitPartition, OffsetCommitResponse, OffsetCommitTopic};
+pub use offset_fetch::{OffsetFetchPartition, OffsetFetchResponse, OffsetFetchTopic};
 pub use reader::{Reader, Str};
 pub use request::{
     EncodeError, EncodedBody, KafkaRequest, RequestFrame, ResponseHeader, encode_body, encode_request,
@@ -127,4 +137,10 @@ pub fn is_flexible(api: ApiKey, version: i16) -> bool {
 #[cfg(test)]
 mod differential_tests;
 #[cfg(test)]
+mod fetch_tests;
+#[cfg(test)]
 mod hostile_tests;
+#[cfg(test)]
+mod offsets_tests;
+#[cfg(test)]
+mod response_test_util;

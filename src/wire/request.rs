@@ -51,6 +51,10 @@ macro_rules! kafka_requests {
 kafka_requests! {
     ApiVersionsRequest => ApiVersions,
     MetadataRequest => Metadata,
+    FetchRequest => Fetch,
+    ListOffsetsRequest => ListOffsets,
+    OffsetFetchRequest => OffsetFetch,
+    OffsetCommitRequest => OffsetCommit,
 }
 
 /// Encodes `request` (a request body of `api`) at `version` with the request-header version that API and version require.

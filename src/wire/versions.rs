@@ -9,7 +9,14 @@ use super::ApiVersionsResponse;
 /// The APIs kafkit speaks and the versions its decoders handle: `(api, min, max)`.
 ///
 /// The minimums keep the Kafka 2.1 protocol baseline (KIP-896) reachable.
-pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[(ApiKey::ApiVersions, 0, 3), (ApiKey::Metadata, 4, 12)];
+pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::Metadata, 4, 12),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 7),
+    (ApiKey::OffsetFetch, 1, 7),
+    (ApiKey::OffsetCommit, 2, 8),
+];
 
 /// The version range kafkit supports for `api`, if it uses that API.
 pub fn supported_range(api: ApiKey) -> Option<(i16, i16)> {

@@ -1,0 +1,122 @@
+//! OffsetFetch response (API key 9), versions 1–7.
+//!
+//! Version notes (from Kafka's `OffsetFetchResponse.json`): v2 adds a top-level `error_code`,
+//! which comes *after* the topics array; v3 adds `throttle_time_ms` (first); v5 adds
+//! `committed_leader_epoch`; v6 is flexible; v7 only adds `require_stable` to the request (KIP-447).
+//! v8+ answers for several groups at once (a `groups` array) and is not decoded here.
+
+use bytes::Bytes;
+use kafka_protocol::messages::ApiKey;
+
+use super::{DecodeError, DecodeResponse, Reader, Str, is_flexible};
+
+/// The OffsetFetch response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetFetchResponse {
+    /// Throttle time (v3+; 0 before).
+    pub throttle_time_ms: i32,
+    /// One entry per requested (or every committed) topic.
+    pub topics: Vec<OffsetFetchTopic>,
+    /// Top-level error code (v2+; 0 before), e.g. `COORDINATOR_LOAD_IN_PROGRESS`.
+    pub error_code: i16,
+}
+
+/// One topic of an OffsetFetch response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetFetchTopic {
+    /// The topic name.
+    pub name: Str,
+    /// The partitions.
+    pub partitions: Vec<OffsetFetchPartition>,
+}
+
+/// One partition's committed offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetFetchPartition {
+    /// Partition index.
+    pub partition_index: i32,
+    /// The committed offset, or -1 when the group has committed none.
+    pub committed_offset: i64,
+    /// The leader epoch of the committed offset (v5+), or -1.
+    pub committed_leader_epoch: i32,
+    /// The metadata committed with the offset.
+    pub metadata: Option<Str>,
+    /// Partition-level error code.
+    pub error_code: i16,
+}
+
+impl DecodeResponse for OffsetFetchResponse {
+    const API: ApiKey = ApiKey::OffsetFetch;
+
+    fn decode(body: Bytes, version: i16) -> Result<Self, DecodeError> {
+        if !(1..=7).contains(&version) {
+            return Err(DecodeError::UnsupportedVersion {
+                api: Self::API,
+                version,
+            });
+        }
+        let flexible = is_flexible(Self::API, version);
+        let mut r = Reader::new(body);
+        let throttle_time_ms = if version >= 3 {
+            r.field("throttle_time_ms").i32()?
+        } else {
+            0
+        };
+        // name + partitions (+ tags): 1+1+1 compact, 2+4 classic.
+        let count = r
+            .field("topics")
+            .array_len(flexible, if flexible { 3 } else { 6 })?;
+        let mut topics = Vec::with_capacity(count);
+        // index, offset, [leader epoch], metadata, error, [tags]
+        let min_partition = 4
+            + 8
+            + if version >= 5 { 4 } else { 0 }
+            + if flexible { 1 } else { 2 }
+            + 2
+            + usize::from(flexible);
+        for _ in 0..count {
+            let name = r.field("topic.name").string(flexible)?;
+            let count = r.field("topic.partitions").array_len(flexible, min_partition)?;
+            let mut partitions = Vec::with_capacity(count);
+            for _ in 0..count {
+                let partition_index = r.field("partition.partition_index").i32()?;
+                let committed_offset = r.field("partition.committed_offset").i64()?;
+                let committed_leader_epoch = if version >= 5 {
+                    r.field("partition.committed_leader_epoch").i32()?
+                } else {
+                    -1
+                };
+                let metadata = r.field("partition.metadata").nullable_string(flexible)?;
+                let error_code = r.field("partition.error_code").i16()?;
+                if flexible {
+                    r.skip_tagged_fields()?;
+                }
+                partitions.push(OffsetFetchPartition {
+                    partition_index,
+                    committed_offset,
+                    committed_leader_epoch,
+                    metadata,
+                    error_code,
+                });
+            }
+            if flexible {
+                r.skip_tagged_fields()?;
+            }
+            topics.push(OffsetFetchTopic { name, partitions });
+        }
+        let error_code = if version >= 2 {
+            r.field("error_code").i16()?
+        } else {
+            0
+        };
+        if flexible {
+            r.skip_tagged_fields()?;
+        }
+        r.finish()?;
+        Ok(OffsetFetchResponse {
+            throttle_time_ms,
+            topics,
+            error_code,
+        })
+    }
+}
