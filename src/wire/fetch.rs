@@ -206,16 +206,14 @@ fn decode_partition(r: &mut Reader, version: i16, flexible: bool) -> Result<Fetc
                         epoch: f.field("partition.diverging_epoch.epoch").i32()?,
                         end_offset: f.field("partition.diverging_epoch.end_offset").i64()?,
                     };
-                    f.skip_tagged_fields()?;
-                    f.finish()?;
+                    end_of_tagged_struct(f, "partition.diverging_epoch")?;
                 }
                 CURRENT_LEADER_TAG => {
                     current_leader = LeaderIdAndEpoch {
                         leader_id: f.field("partition.current_leader.leader_id").i32()?,
                         leader_epoch: f.field("partition.current_leader.leader_epoch").i32()?,
                     };
-                    f.skip_tagged_fields()?;
-                    f.finish()?;
+                    end_of_tagged_struct(f, "partition.current_leader")?;
                 }
                 // snapshot_id (tag 2) is for KRaft followers; other tags are unknown to us.
                 _ => {}
@@ -235,6 +233,19 @@ fn decode_partition(r: &mut Reader, version: i16, flexible: bool) -> Result<Fetc
         preferred_read_replica,
         records,
     })
+}
+
+/// Skips a tagged struct's own tag buffer and checks that the struct filled its tagged field.
+fn end_of_tagged_struct(f: &mut Reader, field: &'static str) -> Result<(), DecodeError> {
+    f.skip_tagged_fields()?;
+    if f.remaining() == 0 {
+        Ok(())
+    } else {
+        Err(DecodeError::Invalid {
+            field,
+            reason: "tagged field is longer than its struct",
+        })
+    }
 }
 
 fn decode_aborted_transactions(

@@ -367,7 +367,30 @@ fn known_tagged_fields_must_hold_exactly_their_struct() {
         .expect("current_leader tag");
     let mut short = bytes.to_vec();
     short[pos + 2] = 5;
-    assert!(FetchResponse::decode(Bytes::from(short), 12).is_err());
+    let err = FetchResponse::decode(Bytes::from(short), 12).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DecodeError::Truncated {
+                field: "partition.current_leader.leader_epoch",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Grow it to 10 and insert a stray byte inside: the struct no longer fills its field.
+    let mut long = bytes[..pos + 2].to_vec();
+    long.push(10);
+    long.extend_from_slice(&bytes[pos + 3..pos + 3 + 9]);
+    long.push(0xee);
+    long.extend_from_slice(&bytes[pos + 3 + 9..]);
+    assert_eq!(
+        FetchResponse::decode(Bytes::from(long), 12).unwrap_err(),
+        DecodeError::Invalid {
+            field: "partition.current_leader",
+            reason: "tagged field is longer than its struct"
+        }
+    );
 }
 
 #[test]
