@@ -33,11 +33,19 @@
 #![warn(missing_docs)]
 
 pub mod cluster;
+mod config;
+mod consumer;
+mod engine;
 mod error;
 pub mod net;
-mod types;
 pub mod records;
+mod types;
 pub mod wire;
 
+pub use config::{Assignor, IsolationLevel, OffsetReset};
+pub use consumer::{
+    Consumer, ConsumerBuilder, Event, Events, Health, PartitionStream, Partitions, Record, RecordStream,
+    Status,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use types::TopicPartition;

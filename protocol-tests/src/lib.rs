@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 pub mod admin;
+pub mod harness;
 pub mod real;
 pub mod responses;
 pub mod scripted;

@@ -1,0 +1,391 @@
+//! Consumer configuration: typed setters, and librdkafka-style properties for those moving over.
+
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::net::NetConfig;
+
+/// Where to start reading a partition that has no committed offset (`auto.offset.reset`).
+///
+/// The default is [`OffsetReset::Latest`], as in Kafka; kafkit logs which policy a new partition
+/// uses, so a new group that starts at the end of the log is never a silent surprise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OffsetReset {
+    /// The oldest record still in the log.
+    Earliest,
+    /// The end of the log: only records produced from now on.
+    #[default]
+    Latest,
+    /// No reset: the partition's stream yields an error and the application decides.
+    None,
+}
+
+/// Which records of transactional producers to deliver (`isolation.level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IsolationLevel {
+    /// Every record, including those of open and aborted transactions.
+    ReadUncommitted,
+    /// Only committed records (and non-transactional ones). Kafka's Java default.
+    #[default]
+    ReadCommitted,
+}
+
+/// A partition assignment strategy (`partition.assignment.strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Assignor {
+    /// Contiguous ranges of each topic's partitions (`range`).
+    Range,
+    /// Partitions dealt round-robin (`roundrobin`).
+    RoundRobin,
+    /// Balanced and sticky, with incremental (KIP-429) rebalances (`cooperative-sticky`).
+    CooperativeSticky,
+}
+
+impl Assignor {
+    /// The protocol name Kafka clients use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Assignor::Range => "range",
+            Assignor::RoundRobin => "roundrobin",
+            Assignor::CooperativeSticky => "cooperative-sticky",
+        }
+    }
+}
+
+/// Everything a consumer is configured with. Built by [`crate::ConsumerBuilder`].
+#[derive(Debug, Clone)]
+pub(crate) struct ConsumerConfig {
+    pub(crate) bootstrap: Vec<String>,
+    pub(crate) group_id: Option<String>,
+    pub(crate) group_instance_id: Option<String>,
+    pub(crate) topics: Vec<String>,
+    pub(crate) offset_reset: OffsetReset,
+    pub(crate) isolation_level: IsolationLevel,
+    pub(crate) enable_auto_commit: bool,
+    pub(crate) auto_commit_interval: Duration,
+    pub(crate) session_timeout: Duration,
+    pub(crate) heartbeat_interval: Duration,
+    pub(crate) max_poll_interval: Duration,
+    pub(crate) assignors: Vec<Assignor>,
+    pub(crate) fetch_min_bytes: i32,
+    pub(crate) fetch_max_bytes: i32,
+    pub(crate) max_partition_fetch_bytes: i32,
+    pub(crate) fetch_wait_max: Duration,
+    /// Prefetched bytes buffered per partition before that partition is left out of fetches.
+    pub(crate) partition_buffer_bytes: usize,
+    /// Prefetched bytes buffered in total before fetching pauses.
+    pub(crate) total_buffer_bytes: usize,
+    pub(crate) close_timeout: Duration,
+    pub(crate) retry_backoff: Duration,
+    pub(crate) net: NetConfig,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            bootstrap: Vec::new(),
+            group_id: None,
+            group_instance_id: None,
+            topics: Vec::new(),
+            offset_reset: OffsetReset::Latest,
+            isolation_level: IsolationLevel::ReadCommitted,
+            enable_auto_commit: true,
+            auto_commit_interval: Duration::from_secs(5),
+            session_timeout: Duration::from_secs(45),
+            heartbeat_interval: Duration::from_secs(3),
+            max_poll_interval: Duration::from_secs(300),
+            assignors: vec![Assignor::Range, Assignor::RoundRobin],
+            fetch_min_bytes: 1,
+            fetch_max_bytes: 50 * 1024 * 1024,
+            max_partition_fetch_bytes: 1024 * 1024,
+            fetch_wait_max: Duration::from_millis(500),
+            partition_buffer_bytes: 4 * 1024 * 1024,
+            total_buffer_bytes: 256 * 1024 * 1024,
+            close_timeout: Duration::from_secs(30),
+            retry_backoff: Duration::from_millis(100),
+            net: NetConfig::default(),
+        }
+    }
+}
+
+/// The librdkafka-style property names kafkit understands.
+pub(crate) const KNOWN_PROPERTIES: &[&str] = &[
+    "bootstrap.servers",
+    "group.id",
+    "group.instance.id",
+    "client.id",
+    "auto.offset.reset",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "max.poll.interval.ms",
+    "partition.assignment.strategy",
+    "fetch.min.bytes",
+    "fetch.max.bytes",
+    "max.partition.fetch.bytes",
+    "fetch.wait.max.ms",
+    "fetch.max.wait.ms",
+    "isolation.level",
+    "socket.connection.setup.timeout.ms",
+    "request.timeout.ms",
+    "reconnect.backoff.ms",
+    "reconnect.backoff.max.ms",
+    "retry.backoff.ms",
+    "queued.max.messages.kbytes",
+    "receive.message.max.bytes",
+];
+
+fn invalid(key: &str, value: &str, expected: &str) -> Error {
+    Error::new(
+        ErrorKind::Config,
+        format!("invalid value {value:?} for {key}: expected {expected}"),
+    )
+}
+
+fn parse_ms(key: &str, value: &str) -> Result<Duration> {
+    value
+        .trim()
+        .parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| invalid(key, value, "milliseconds"))
+}
+
+fn parse_i32(key: &str, value: &str) -> Result<i32> {
+    value
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|v| *v >= 0)
+        .ok_or_else(|| invalid(key, value, "a non-negative number"))
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    match value.trim() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(invalid(key, value, "true or false")),
+    }
+}
+
+impl ConsumerConfig {
+    /// Applies one librdkafka-style property. Unknown keys are an error naming the nearest known key.
+    pub(crate) fn set_property(&mut self, key: &str, value: &str) -> Result<()> {
+        match key {
+            "bootstrap.servers" => {
+                self.bootstrap = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+            }
+            "group.id" => self.group_id = Some(value.to_owned()),
+            "group.instance.id" => self.group_instance_id = Some(value.to_owned()),
+            "client.id" => self.net.client_id = value.to_owned(),
+            "auto.offset.reset" => {
+                self.offset_reset = match value.trim() {
+                    "earliest" | "smallest" | "beginning" => OffsetReset::Earliest,
+                    "latest" | "largest" | "end" => OffsetReset::Latest,
+                    "none" | "error" => OffsetReset::None,
+                    _ => return Err(invalid(key, value, "earliest, latest or none")),
+                }
+            }
+            "enable.auto.commit" => self.enable_auto_commit = parse_bool(key, value)?,
+            "auto.commit.interval.ms" => self.auto_commit_interval = parse_ms(key, value)?,
+            "session.timeout.ms" => self.session_timeout = parse_ms(key, value)?,
+            "heartbeat.interval.ms" => self.heartbeat_interval = parse_ms(key, value)?,
+            "max.poll.interval.ms" => self.max_poll_interval = parse_ms(key, value)?,
+            "partition.assignment.strategy" => {
+                let mut assignors = Vec::new();
+                for name in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    assignors.push(match name {
+                        "range" => Assignor::Range,
+                        "roundrobin" => Assignor::RoundRobin,
+                        "cooperative-sticky" => Assignor::CooperativeSticky,
+                        _ => return Err(invalid(key, name, "range, roundrobin or cooperative-sticky")),
+                    });
+                }
+                self.assignors = assignors;
+            }
+            "fetch.min.bytes" => self.fetch_min_bytes = parse_i32(key, value)?,
+            "fetch.max.bytes" => self.fetch_max_bytes = parse_i32(key, value)?,
+            "max.partition.fetch.bytes" => {
+                self.max_partition_fetch_bytes = parse_i32(key, value)?;
+                self.partition_buffer_bytes = self
+                    .partition_buffer_bytes
+                    .max(2 * self.max_partition_fetch_bytes as usize);
+            }
+            "fetch.wait.max.ms" | "fetch.max.wait.ms" => self.fetch_wait_max = parse_ms(key, value)?,
+            "isolation.level" => {
+                self.isolation_level = match value.trim() {
+                    "read_committed" => IsolationLevel::ReadCommitted,
+                    "read_uncommitted" => IsolationLevel::ReadUncommitted,
+                    _ => return Err(invalid(key, value, "read_committed or read_uncommitted")),
+                }
+            }
+            "socket.connection.setup.timeout.ms" => self.net.connect_timeout = parse_ms(key, value)?,
+            "request.timeout.ms" => self.net.request_timeout = parse_ms(key, value)?,
+            "reconnect.backoff.ms" => self.net.backoff.initial = parse_ms(key, value)?,
+            "reconnect.backoff.max.ms" => self.net.backoff.max = parse_ms(key, value)?,
+            "retry.backoff.ms" => self.retry_backoff = parse_ms(key, value)?,
+            "queued.max.messages.kbytes" => {
+                let kb = parse_i32(key, value)? as usize;
+                self.total_buffer_bytes = kb.saturating_mul(1024).max(1024 * 1024);
+            }
+            "receive.message.max.bytes" => self.net.max_frame_size = parse_i32(key, value)? as usize,
+            _ => {
+                let hint = nearest(key)
+                    .map(|k| format!("; did you mean {k:?}?"))
+                    .unwrap_or_else(|| format!("; known properties: {}", KNOWN_PROPERTIES.join(", ")));
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("unknown consumer property {key:?}{hint}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the configuration as a whole; no I/O.
+    pub(crate) fn validate(&self) -> Result<()> {
+        let fail = |msg: String| Err(Error::new(ErrorKind::Config, msg));
+        if self.bootstrap.is_empty() {
+            return fail(
+                "no bootstrap servers: call .bootstrap(\"host:9092\") or set bootstrap.servers".into(),
+            );
+        }
+        if self.topics.is_empty() {
+            return fail("no topics: call .subscribe([\"topic\"])".into());
+        }
+        if self.topics.iter().any(|t| t.is_empty() || t.len() > 249) {
+            return fail("topic names must have 1 to 249 characters".into());
+        }
+        if self.group_id.as_deref() == Some("") {
+            return fail("group.id must not be empty".into());
+        }
+        if self.group_instance_id.is_some() && self.group_id.is_none() {
+            return fail("group.instance.id needs a group.id".into());
+        }
+        if self.group_id.is_some() {
+            if self.heartbeat_interval >= self.session_timeout {
+                return fail(format!(
+                    "heartbeat.interval.ms ({:?}) must be lower than session.timeout.ms ({:?}); a third of it is usual",
+                    self.heartbeat_interval, self.session_timeout
+                ));
+            }
+            if self.assignors.is_empty() {
+                return fail("partition.assignment.strategy is empty".into());
+            }
+            let cooperative = self.assignors.contains(&Assignor::CooperativeSticky);
+            if cooperative && self.assignors.len() > 1 {
+                return fail(
+                    "cooperative-sticky cannot be combined with eager strategies (range, roundrobin)".into(),
+                );
+            }
+        }
+        if self.max_partition_fetch_bytes <= 0 || self.fetch_max_bytes <= 0 {
+            return fail("fetch.max.bytes and max.partition.fetch.bytes must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+/// The known property closest to `key` (edit distance at most a third of its length).
+fn nearest(key: &str) -> Option<&'static str> {
+    let (best, distance) = KNOWN_PROPERTIES
+        .iter()
+        .map(|k| (*k, edit_distance(key, k)))
+        .min_by_key(|(_, d)| *d)?;
+    (distance <= key.len().max(3) / 3 + 1).then_some(best)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn librdkafka_properties_apply() {
+        let mut c = ConsumerConfig::default();
+        for (k, v) in [
+            ("bootstrap.servers", "a:1, b:2"),
+            ("group.id", "billing"),
+            ("auto.offset.reset", "earliest"),
+            ("enable.auto.commit", "false"),
+            ("session.timeout.ms", "6000"),
+            ("heartbeat.interval.ms", "2000"),
+            ("partition.assignment.strategy", "cooperative-sticky"),
+            ("fetch.max.bytes", "1048576"),
+        ] {
+            c.set_property(k, v).unwrap();
+        }
+        assert_eq!(c.bootstrap, vec!["a:1", "b:2"]);
+        assert_eq!(c.offset_reset, OffsetReset::Earliest);
+        assert!(!c.enable_auto_commit);
+        assert_eq!(c.session_timeout, Duration::from_secs(6));
+        assert_eq!(c.assignors, vec![Assignor::CooperativeSticky]);
+    }
+
+    #[test]
+    fn unknown_property_names_the_nearest_known_one() {
+        let err = ConsumerConfig::default()
+            .set_property("auto.ofset.reset", "earliest")
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("auto.ofset.reset") && msg.contains("\"auto.offset.reset\""),
+            "{msg}"
+        );
+        let err = ConsumerConfig::default().set_property("zzz", "1").unwrap_err();
+        assert!(err.to_string().contains("known properties"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_say_what_is_expected() {
+        let err = ConsumerConfig::default()
+            .set_property("auto.offset.reset", "oldest")
+            .unwrap_err();
+        assert!(err.to_string().contains("earliest, latest or none"), "{err}");
+        let err = ConsumerConfig::default()
+            .set_property("session.timeout.ms", "soon")
+            .unwrap_err();
+        assert!(err.to_string().contains("milliseconds"), "{err}");
+    }
+
+    #[test]
+    fn whole_config_checks() {
+        let mut c = ConsumerConfig {
+            bootstrap: vec!["a:1".into()],
+            topics: vec!["t".into()],
+            ..Default::default()
+        };
+        c.validate().unwrap();
+        c.group_id = Some("g".into());
+        c.heartbeat_interval = c.session_timeout;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("heartbeat.interval.ms")
+        );
+        c.heartbeat_interval = Duration::from_secs(1);
+        c.assignors = vec![Assignor::Range, Assignor::CooperativeSticky];
+        assert!(c.validate().is_err());
+    }
+}

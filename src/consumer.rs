@@ -1,0 +1,304 @@
+//! The consumer: its builder, its handle, and the streams it hands out.
+
+mod command;
+mod events;
+mod record;
+mod stream;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub(crate) use command::{Command, CommitRequest};
+pub(crate) use events::Reporter;
+pub use events::{Event, Events, Health, Status};
+pub use record::Record;
+pub(crate) use stream::{Chunk, Clock, Delivery, PartitionShared, RejoinSignal};
+pub use stream::{PartitionStream, Partitions, RecordStream};
+
+use crate::config::{Assignor, ConsumerConfig, IsolationLevel, OffsetReset};
+use crate::engine::Engine;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Builds a [`Consumer`]. Start with [`Consumer::builder`].
+///
+/// Every setter has a librdkafka property equivalent, which [`ConsumerBuilder::property`] accepts.
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerBuilder {
+    config: ConsumerConfig,
+    error: Option<Error>,
+}
+
+impl ConsumerBuilder {
+    /// Bootstrap brokers, `host:port` (comma-separated lists are accepted) — `bootstrap.servers`.
+    pub fn bootstrap(mut self, servers: impl AsRef<str>) -> Self {
+        self.config.bootstrap.extend(
+            servers
+                .as_ref()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        );
+        self
+    }
+
+    /// The consumer group — `group.id`. Without a group, the consumer reads every partition of its
+    /// topics from the reset position and commits nothing.
+    pub fn group_id(mut self, group: impl Into<String>) -> Self {
+        self.config.group_id = Some(group.into());
+        self
+    }
+
+    /// Static membership (KIP-345) — `group.instance.id`.
+    pub fn group_instance_id(mut self, id: impl Into<String>) -> Self {
+        self.config.group_instance_id = Some(id.into());
+        self
+    }
+
+    /// Topics to consume.
+    pub fn subscribe<I, S>(mut self, topics: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.topics.extend(topics.into_iter().map(Into::into));
+        self
+    }
+
+    /// Where a partition without a committed offset starts — `auto.offset.reset`. Default: latest.
+    pub fn offset_reset(mut self, reset: OffsetReset) -> Self {
+        self.config.offset_reset = reset;
+        self
+    }
+
+    /// Whether processed offsets are committed automatically — `enable.auto.commit`. Default: true.
+    pub fn auto_commit(mut self, enabled: bool) -> Self {
+        self.config.enable_auto_commit = enabled;
+        self
+    }
+
+    /// How often auto-commit runs — `auto.commit.interval.ms`. Default: 5 s.
+    pub fn auto_commit_interval(mut self, interval: Duration) -> Self {
+        self.config.auto_commit_interval = interval;
+        self
+    }
+
+    /// Group session timeout — `session.timeout.ms`. Default: 45 s.
+    pub fn session_timeout(mut self, timeout: Duration) -> Self {
+        self.config.session_timeout = timeout;
+        self
+    }
+
+    /// Heartbeat interval — `heartbeat.interval.ms`. Default: 3 s.
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.config.heartbeat_interval = interval;
+        self
+    }
+
+    /// How long records may wait unpulled before the member leaves the group —
+    /// `max.poll.interval.ms`. Default: 5 minutes. Also the rebalance timeout.
+    pub fn max_poll_interval(mut self, interval: Duration) -> Self {
+        self.config.max_poll_interval = interval;
+        self
+    }
+
+    /// Assignment strategies in preference order — `partition.assignment.strategy`.
+    pub fn assignors(mut self, assignors: impl IntoIterator<Item = Assignor>) -> Self {
+        self.config.assignors = assignors.into_iter().collect();
+        self
+    }
+
+    /// `read_committed` (default) or `read_uncommitted` — `isolation.level`.
+    pub fn isolation_level(mut self, level: IsolationLevel) -> Self {
+        self.config.isolation_level = level;
+        self
+    }
+
+    /// `client.id`.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.config.net.client_id = id.into();
+        self
+    }
+
+    /// Sets a librdkafka-style property (`bootstrap.servers`, `group.id`, `auto.offset.reset`, ...).
+    /// An unknown key or bad value makes [`ConsumerBuilder::build`] fail with a message naming it.
+    pub fn property(mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        if self.error.is_none()
+            && let Err(e) = self.config.set_property(key.as_ref(), value.as_ref())
+        {
+            self.error = Some(e);
+        }
+        self
+    }
+
+    /// Sets several properties; see [`ConsumerBuilder::property`].
+    pub fn properties<I, K, V>(mut self, properties: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        for (k, v) in properties {
+            self = self.property(k, v);
+        }
+        self
+    }
+
+    /// Validates the configuration and starts the consumer's engine thread.
+    ///
+    /// Does no network I/O and does not need a broker to be reachable: connecting, joining and
+    /// fetching all happen in the background (watch [`Consumer::health`] and [`Consumer::events`]).
+    /// Fails only for invalid configuration.
+    pub fn build(self) -> Result<Consumer> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.config.validate()?;
+        Consumer::start(self.config)
+    }
+}
+
+/// A Kafka consumer.
+///
+/// Its engine (connections, group membership, heartbeats, fetching) runs on a thread of its own
+/// with its own runtime, so a blocked or starved application runtime does not cost the group
+/// membership. The handle talks to it through channels and works from any runtime.
+///
+/// Take records either per partition with [`Consumer::partitions`] or merged with
+/// [`Consumer::records`] (use one of the two). Close with [`Consumer::close`] to commit what was
+/// processed and leave the group promptly; dropping the consumer does the same in the background.
+pub struct Consumer {
+    commands: mpsc::Sender<Command>,
+    partitions: Mutex<Option<Partitions>>,
+    reporter: Reporter,
+    health: watch::Receiver<Health>,
+    close_timeout: Duration,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("health", &*self.health.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Consumer {
+    /// A builder.
+    pub fn builder() -> ConsumerBuilder {
+        ConsumerBuilder::default()
+    }
+
+    fn start(config: ConsumerConfig) -> Result<Consumer> {
+        let (commands, command_rx) = mpsc::channel(1024);
+        let (partitions_tx, partitions_rx) = mpsc::unbounded_channel();
+        let reporter = Reporter::new();
+        let health = reporter.health.subscribe();
+        let rejoin = Arc::new(RejoinSignal {
+            left: AtomicBool::new(false),
+            commands: commands.clone(),
+        });
+        let close_timeout = config.close_timeout;
+        if config.offset_reset == OffsetReset::Latest {
+            tracing::info!(
+                "partitions without a committed offset start at the END of the log (auto.offset.reset=latest)"
+            );
+        }
+        let engine = Engine::new(
+            config,
+            command_rx,
+            commands.clone(),
+            partitions_tx,
+            reporter.clone(),
+            rejoin.clone(),
+            Arc::new(AtomicUsize::new(0)),
+        )?;
+        let thread = std::thread::Builder::new()
+            .name("kafkit-engine".into())
+            .spawn(move || engine.run_on_own_runtime())
+            .map_err(|e| Error::with_source(ErrorKind::Config, "could not start the engine thread", e))?;
+        Ok(Consumer {
+            commands,
+            partitions: Mutex::new(Some(Partitions::new(partitions_rx, rejoin))),
+            reporter,
+            health,
+            close_timeout,
+            thread: Some(thread),
+        })
+    }
+
+    /// One stream per assigned partition, each yielded as its partition is assigned (before any of
+    /// its records is fetched). Can be taken once; later calls (or after [`Consumer::records`])
+    /// return `None`.
+    pub fn partitions(&self) -> Option<Partitions> {
+        self.partitions.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// All partitions' records merged into one stream. Can be taken once (it uses
+    /// [`Consumer::partitions`] internally); later calls return `None`.
+    pub fn records(&self) -> Option<RecordStream> {
+        self.partitions().map(RecordStream::new)
+    }
+
+    /// Lifecycle events: assignments, revocations, losses, warnings, fatal errors.
+    pub fn events(&self) -> Events {
+        Events::new(self.reporter.events.subscribe())
+    }
+
+    /// A snapshot of the consumer's health.
+    pub fn health(&self) -> Health {
+        self.health.borrow().clone()
+    }
+
+    /// A watch of the consumer's health, to await changes.
+    pub fn health_watch(&self) -> watch::Receiver<Health> {
+        self.health.clone()
+    }
+
+    /// Commits `record` (see [`PartitionStream::commit`]).
+    pub async fn commit(&self, record: &Record) -> Result<()> {
+        stream::commit_offsets(
+            &self.commands,
+            vec![(
+                crate::TopicPartition::new(record.topic(), record.partition()),
+                record.offset() + 1,
+                record.leader_epoch(),
+            )],
+        )
+        .await
+    }
+
+    /// Commits processed offsets, leaves the group and stops the engine; bounded by the close
+    /// timeout (30 s by default) even when no broker answers.
+    pub async fn close(mut self) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        if self.commands.send(Command::Close(reply)).await.is_err() {
+            return Ok(());
+        }
+        let result = match tokio::time::timeout(self.close_timeout + Duration::from_secs(1), rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Ok(()),
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                "close timed out; the group will notice at session timeout",
+            )),
+        };
+        // The engine thread exits right after answering; don't block the caller's runtime on it.
+        self.thread.take();
+        result
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            // Close in the background: commit, leave, stop (bounded by the close timeout).
+            let (reply, _rx) = oneshot::channel();
+            let _ = self.commands.try_send(Command::Close(reply));
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Messages from the application's handles to the engine.
+
+use tokio::sync::oneshot;
+
+use crate::error::Result;
+use crate::types::TopicPartition;
+
+/// A commit of `(partition, offset to commit, leader epoch)` triples, answered on `reply`.
+#[derive(Debug)]
+pub(crate) struct CommitRequest {
+    pub(crate) offsets: Vec<(TopicPartition, i64, i32)>,
+    pub(crate) reply: oneshot::Sender<Result<()>>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Command {
+    Commit(CommitRequest),
+    /// Pulled again after a max-poll-interval leave: rejoin the group.
+    Rejoin,
+    /// Commit what was processed, leave the group, stop. Answered when done (bounded).
+    Close(oneshot::Sender<Result<()>>),
+}

@@ -1,0 +1,461 @@
+//! Streams handed to the application: one per assigned partition, the stream of those streams, and
+//! a merged stream of records.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use tokio::sync::{mpsc, oneshot};
+
+use super::Record;
+use super::command::{Command, CommitRequest};
+use crate::error::{Error, ErrorKind, Result};
+use crate::records::{AbortedTransaction, PartitionRecords, RecordsConfig};
+use crate::types::TopicPartition;
+
+/// Milliseconds since a consumer-wide epoch, for cheap shared timestamps.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    epoch: Instant,
+}
+
+impl Clock {
+    pub(crate) fn new() -> Self {
+        Clock {
+            epoch: Instant::now(),
+        }
+    }
+    pub(crate) fn ms(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
+    }
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.ms(Instant::now())
+    }
+}
+
+/// Fetched bytes for one partition, handed from the engine to the partition's stream.
+#[derive(Debug)]
+pub(crate) struct Chunk {
+    /// Whole record batches (validated boundaries; CRC checked when read).
+    pub(crate) records: Bytes,
+    /// The fetch position: records before it (in the first batch) are skipped.
+    pub(crate) start_at: i64,
+    /// For read_committed: the fetch response's aborted transactions.
+    pub(crate) aborted: Option<Vec<AbortedTransaction>>,
+    /// Leader epoch at fetch time.
+    pub(crate) leader_epoch: i32,
+}
+
+/// What the engine sends down a partition stream.
+#[derive(Debug)]
+pub(crate) enum Delivery {
+    Chunk(Chunk),
+    /// An error the application must act on (e.g. no offset and reset policy `none`).
+    Error(Error),
+}
+
+/// State shared by the engine and one partition's stream.
+#[derive(Debug)]
+pub(crate) struct PartitionShared {
+    pub(crate) tp: TopicPartition,
+    /// Bytes sent to the stream and not yet read by the application.
+    pub(crate) buffered: AtomicUsize,
+    /// The same, summed over the consumer.
+    pub(crate) total_buffered: Arc<AtomicUsize>,
+    /// When the application last pulled a record, or when records became available after none
+    /// were waiting (clock ms).
+    pub(crate) last_pull_ms: AtomicU64,
+    /// The offset the application has moved past (what auto-commit may commit), or -1.
+    pub(crate) moved_past: AtomicI64,
+    /// An offset explicitly stored with `store()`, or -1.
+    pub(crate) stored: AtomicI64,
+    /// Set when the partition is revoked or lost: the stream stops yielding at once.
+    pub(crate) ended: AtomicBool,
+    pub(crate) clock: Clock,
+}
+
+impl PartitionShared {
+    pub(crate) fn new(tp: TopicPartition, total_buffered: Arc<AtomicUsize>, clock: Clock) -> Self {
+        PartitionShared {
+            tp,
+            buffered: AtomicUsize::new(0),
+            total_buffered,
+            last_pull_ms: AtomicU64::new(clock.now_ms()),
+            moved_past: AtomicI64::new(-1),
+            stored: AtomicI64::new(-1),
+            ended: AtomicBool::new(false),
+            clock,
+        }
+    }
+
+    /// The offset auto-commit may commit: the larger of what was stored and what was moved past.
+    pub(crate) fn committable(&self) -> Option<i64> {
+        let offset = self
+            .moved_past
+            .load(Ordering::Acquire)
+            .max(self.stored.load(Ordering::Acquire));
+        (offset >= 0).then_some(offset)
+    }
+
+    fn consumed(&self, bytes: usize) {
+        self.buffered.fetch_sub(bytes, Ordering::AcqRel);
+        self.total_buffered.fetch_sub(bytes, Ordering::AcqRel);
+    }
+}
+
+/// The records of one assigned partition, in offset order.
+///
+/// Created when the partition is assigned, before any of its records is fetched. It ends (yields
+/// `None`) when the partition is revoked or lost; records fetched but not yet read are then dropped,
+/// so a revoked partition is never processed here after another member may own it. It yields an
+/// error only when the application must act (for example, no committed offset and the reset policy
+/// is [`crate::OffsetReset::None`]).
+///
+/// **Commit semantics.** Pulling record *n* tells kafkit that every earlier record of this partition
+/// is processed; auto-commit (if enabled) commits that position, never beyond it. Reaching the end of
+/// the stream marks the last record processed too. [`PartitionStream::commit`] commits a record now;
+/// [`PartitionStream::store`] marks it for the next auto-commit.
+pub struct PartitionStream {
+    shared: Arc<PartitionShared>,
+    rx: mpsc::UnboundedReceiver<Delivery>,
+    current: Option<Current>,
+    commands: mpsc::Sender<Command>,
+    records_config: RecordsConfig,
+    last_delivered: Option<i64>,
+    finished: bool,
+    /// Dropped with the stream, which tells the engine the application let go of the partition.
+    _drop_signal: oneshot::Sender<()>,
+}
+
+struct Current {
+    records: PartitionRecords,
+    size: usize,
+    leader_epoch: i32,
+}
+
+impl std::fmt::Debug for PartitionStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionStream")
+            .field("topic", &self.shared.tp.topic)
+            .field("partition", &self.shared.tp.partition)
+            .field("last_delivered", &self.last_delivered)
+            .finish()
+    }
+}
+
+impl PartitionStream {
+    pub(crate) fn new(
+        shared: Arc<PartitionShared>,
+        rx: mpsc::UnboundedReceiver<Delivery>,
+        commands: mpsc::Sender<Command>,
+        records_config: RecordsConfig,
+        drop_signal: oneshot::Sender<()>,
+    ) -> Self {
+        PartitionStream {
+            shared,
+            rx,
+            current: None,
+            commands,
+            records_config,
+            last_delivered: None,
+            finished: false,
+            _drop_signal: drop_signal,
+        }
+    }
+
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        &self.shared.tp.topic
+    }
+
+    /// The partition.
+    pub fn partition(&self) -> i32 {
+        self.shared.tp.partition
+    }
+
+    /// Topic and partition.
+    pub fn topic_partition(&self) -> &TopicPartition {
+        &self.shared.tp
+    }
+
+    /// The next record; `None` once the partition is revoked or lost, or the consumer closed.
+    pub async fn next(&mut self) -> Option<Result<Record>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// Commits `record` as processed (the partition's committed offset becomes `record.offset() + 1`)
+    /// and waits for the coordinator's answer.
+    ///
+    /// Fails promptly with a typed error when the commit cannot be applied: during a rebalance
+    /// ([`Error::kafka_code`] is `REBALANCE_IN_PROGRESS`, retriable), after the partition was lost
+    /// (`ILLEGAL_GENERATION` / `UNKNOWN_MEMBER_ID`), or without a group. The consumer rejoins and keeps
+    /// consuming either way; an uncommitted record is delivered again to its next owner.
+    pub async fn commit(&self, record: &Record) -> Result<()> {
+        commit_offsets(
+            &self.commands,
+            vec![(self.shared.tp.clone(), record.offset() + 1, record.leader_epoch())],
+        )
+        .await
+    }
+
+    /// Marks `record` processed for the next auto-commit, without waiting.
+    pub fn store(&self, record: &Record) {
+        self.shared
+            .stored
+            .fetch_max(record.offset() + 1, Ordering::AcqRel);
+    }
+
+    fn delivered(&mut self, offset: i64) {
+        // Everything before this record is processed.
+        self.shared.moved_past.fetch_max(offset, Ordering::AcqRel);
+        self.last_delivered = Some(offset);
+        self.shared
+            .last_pull_ms
+            .store(self.shared.clock.now_ms(), Ordering::Relaxed);
+    }
+
+    fn finish(&mut self) -> Poll<Option<Result<Record>>> {
+        if !self.finished {
+            self.finished = true;
+            // Reaching the end means the last record was handled too.
+            if let Some(last) = self.last_delivered {
+                self.shared.moved_past.fetch_max(last + 1, Ordering::AcqRel);
+            }
+            if let Some(current) = self.current.take() {
+                self.shared.consumed(current.size);
+            }
+        }
+        Poll::Ready(None)
+    }
+}
+
+impl Stream for PartitionStream {
+    type Item = Result<Record>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if this.finished || this.shared.ended.load(Ordering::Acquire) {
+                return this.finish();
+            }
+            if let Some(current) = &mut this.current {
+                match current.records.next() {
+                    Some(Ok(inner)) => {
+                        let record = Record::new(
+                            this.shared.tp.topic.clone(),
+                            this.shared.tp.partition,
+                            current.leader_epoch,
+                            inner,
+                        );
+                        this.delivered(record.offset());
+                        return Poll::Ready(Some(Ok(record)));
+                    }
+                    Some(Err(e)) => {
+                        // Corrupt data: report it; the rest of this chunk is unreadable.
+                        let size = current.size;
+                        this.current = None;
+                        this.shared.consumed(size);
+                        return Poll::Ready(Some(Err(Error::with_source(
+                            ErrorKind::Protocol,
+                            format!("corrupt records in {}", this.shared.tp),
+                            e,
+                        ))));
+                    }
+                    None => {
+                        let size = current.size;
+                        this.current = None;
+                        this.shared.consumed(size);
+                    }
+                }
+            }
+            match this.rx.poll_recv(cx) {
+                Poll::Ready(Some(Delivery::Chunk(chunk))) => {
+                    let size = chunk.records.len();
+                    let mut records =
+                        PartitionRecords::new(chunk.records, this.records_config).starting_at(chunk.start_at);
+                    if let Some(aborted) = chunk.aborted {
+                        records = records.read_committed(aborted);
+                    }
+                    this.current = Some(Current {
+                        records,
+                        size,
+                        leader_epoch: chunk.leader_epoch,
+                    });
+                }
+                Poll::Ready(Some(Delivery::Error(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => return this.finish(),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl Drop for PartitionStream {
+    fn drop(&mut self) {
+        if let Some(current) = self.current.take() {
+            self.shared.consumed(current.size);
+        }
+    }
+}
+
+pub(crate) async fn commit_offsets(
+    commands: &mpsc::Sender<Command>,
+    offsets: Vec<(TopicPartition, i64, i32)>,
+) -> Result<()> {
+    let (reply, rx) = oneshot::channel();
+    let closed = || Error::new(ErrorKind::Closed, "the consumer is closed; nothing was committed");
+    commands
+        .send(Command::Commit(CommitRequest { offsets, reply }))
+        .await
+        .map_err(|_| closed())?;
+    rx.await.map_err(|_| closed())?
+}
+
+/// The stream of partition streams: yields a [`PartitionStream`] for each partition as it is
+/// assigned. Ends when the consumer is closed.
+pub struct Partitions {
+    rx: mpsc::UnboundedReceiver<PartitionStream>,
+    rejoin: Arc<RejoinSignal>,
+}
+
+impl std::fmt::Debug for Partitions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Partitions").finish_non_exhaustive()
+    }
+}
+
+/// Lets a pull after a max-poll-interval leave ask the engine to rejoin.
+#[derive(Debug)]
+pub(crate) struct RejoinSignal {
+    pub(crate) left: AtomicBool,
+    pub(crate) commands: mpsc::Sender<Command>,
+}
+
+impl RejoinSignal {
+    pub(crate) fn pulled(&self) {
+        if self.left.load(Ordering::Acquire) && self.left.swap(false, Ordering::AcqRel) {
+            let _ = self.commands.try_send(Command::Rejoin);
+        }
+    }
+}
+
+impl Partitions {
+    pub(crate) fn new(rx: mpsc::UnboundedReceiver<PartitionStream>, rejoin: Arc<RejoinSignal>) -> Self {
+        Partitions { rx, rejoin }
+    }
+
+    /// The next assigned partition; `None` once the consumer is closed.
+    pub async fn next(&mut self) -> Option<PartitionStream> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+}
+
+impl Stream for Partitions {
+    type Item = PartitionStream;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<PartitionStream>> {
+        self.rejoin.pulled();
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// All assigned partitions' records merged into one stream (fair across partitions; in order within
+/// each). Ends when the consumer is closed.
+#[derive(Debug)]
+pub struct RecordStream {
+    partitions: Partitions,
+    partitions_done: bool,
+    streams: Vec<PartitionStream>,
+    next_index: usize,
+}
+
+impl RecordStream {
+    pub(crate) fn new(partitions: Partitions) -> Self {
+        RecordStream {
+            partitions,
+            partitions_done: false,
+            streams: Vec::new(),
+            next_index: 0,
+        }
+    }
+
+    /// The next record from any partition.
+    pub async fn next(&mut self) -> Option<Result<Record>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// Commits `record` (see [`PartitionStream::commit`]).
+    pub async fn commit(&self, record: &Record) -> Result<()> {
+        let stream = self
+            .streams
+            .iter()
+            .find(|s| s.topic() == record.topic() && s.partition() == record.partition())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Kafka,
+                    format!(
+                        "{}/{} is no longer assigned to this consumer; not committed",
+                        record.topic(),
+                        record.partition()
+                    ),
+                )
+            })?;
+        stream.commit(record).await
+    }
+
+    /// Marks `record` processed for the next auto-commit.
+    pub fn store(&self, record: &Record) {
+        if let Some(s) = self
+            .streams
+            .iter()
+            .find(|s| s.topic() == record.topic() && s.partition() == record.partition())
+        {
+            s.store(record);
+        }
+    }
+}
+
+impl Stream for RecordStream {
+    type Item = Result<Record>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        while !this.partitions_done {
+            match Pin::new(&mut this.partitions).poll_next(cx) {
+                Poll::Ready(Some(stream)) => this.streams.push(stream),
+                Poll::Ready(None) => this.partitions_done = true,
+                Poll::Pending => break,
+            }
+        }
+        let n = this.streams.len();
+        let mut finished = Vec::new();
+        let mut result = None;
+        for k in 0..n {
+            let i = (this.next_index + k) % n;
+            match Pin::new(&mut this.streams[i]).poll_next(cx) {
+                Poll::Ready(Some(item)) => {
+                    this.next_index = (i + 1) % n;
+                    result = Some(item);
+                    break;
+                }
+                Poll::Ready(None) => finished.push(i),
+                Poll::Pending => {}
+            }
+        }
+        for i in finished.into_iter().rev() {
+            this.streams.swap_remove(i);
+        }
+        if let Some(item) = result {
+            return Poll::Ready(Some(item));
+        }
+        if this.partitions_done && this.streams.is_empty() {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    }
+}
