@@ -74,7 +74,7 @@ run_step() {
 	set -e
 	elapsed=$(awk -v a="$started" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
 	step_names+=("$name")
-	step_times+=("$elapsed")
+	step_times+=("${elapsed}s")
 	if [ "$rc" -ne 0 ]; then
 		step_results+=("FAILED (exit $rc)")
 		echo
@@ -97,18 +97,21 @@ summary() {
 	echo "==> timing"
 	local i
 	for i in "${!step_names[@]}"; do
-		printf '  %-28s %8ss  %s\n' "${step_names[$i]}" "${step_times[$i]}" "${step_results[$i]}"
+		printf '  %-28s %9s  %s\n' "${step_names[$i]}" "${step_times[$i]}" "${step_results[$i]}"
 	done
-	printf '  %-28s %8ss\n' total "$SECONDS"
+	printf '  %-28s %9s\n' total "${SECONDS}s"
+	if [ "$1" -eq 0 ]; then echo "test.sh: all steps passed"; else echo "test.sh: FAILED (exit $1)"; fi
+	# Last, so it is the closing line: the sum of cargo's "test result:" lines.
 	if [ "$tests_ran" -eq 1 ] && [ -f "$test_log" ]; then
 		# cargo prints one "test result:" line per test binary; add them up into one closing line.
 		awk '/^test result: / {
+			n++
 			for (i = 1; i <= NF; i++) {
 				if ($(i + 1) ~ /^passed;?$/) p += $i
 				if ($(i + 1) ~ /^failed;?$/) f += $i
 				if ($(i + 1) ~ /^ignored;?$/) s += $i
 			}
-		} END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$test_log"
+		} END { if (n) printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$test_log"
 	fi
 }
 
@@ -118,8 +121,7 @@ cleanup() {
 	if [ "$broker_started" -eq 1 ]; then
 		KAFKIT_STATE=$broker_state scripts/broker.sh stop || true
 	fi
-	summary
-	if [ "$rc" -eq 0 ]; then echo "test.sh: all steps passed"; fi
+	summary "$rc"
 	exit "$rc"
 }
 trap cleanup EXIT
