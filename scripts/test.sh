@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# kafkit's one test command: on a fresh machine it installs and starts everything the tests need,
+# runs every check, and stops what it started. `.ci/run` runs exactly this.
+#
+#   scripts/test.sh           everything CI runs
+#   scripts/test.sh --quick   for local iteration: skips the musl builds and the fuzz smoke run
+#
+# Steps, cheapest first so a mistake fails fast: toolchain components and targets; rustfmt; the
+# FFI-free proof (scripts/check-ffi.sh); clippy; library builds for x86_64 and aarch64 musl;
+# install and start a broker (scripts/broker.sh; nisshi 0.8.1, built once into ~/.cache/kafkit,
+# about 15 minutes the first time); cargo test; scripts/fuzz-smoke.sh when present.
+#
+# The tests get:
+#   KAFKIT_TEST_BROKER  HOST:PORT of a running broker on loopback (memory storage, empty at start)
+#   KAFKIT_BROKER_BIN   path to that broker's binary, for `$KAFKIT_BROKER_BIN topic create NAME
+#                       --partitions N --broker tcp://$KAFKIT_TEST_BROKER`
+#   KAFKIT_BROKER       which broker it is: nisshi or tansu
+# If KAFKIT_TEST_BROKER is already set, that broker is used and none is started (KAFKIT_BROKER then
+# says which kind it is, for KAFKIT_BROKER_BIN). KAFKIT_BROKER=tansu runs against the quicker Tansu
+# 0.6 build (its ListOffsets(latest) is wrong; CI uses nisshi).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo=$PWD
+
+quick=0
+for arg in "$@"; do
+	case "$arg" in
+	--quick) quick=1 ;;
+	-h | --help)
+		sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "test.sh: unknown argument '$arg' (try --help)" >&2
+		exit 2
+		;;
+	esac
+done
+
+if [ "${CI:-}" = true ]; then
+	export CARGO_TERM_COLOR=never
+fi
+export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
+export KAFKIT_BROKER=${KAFKIT_BROKER:-nisshi}
+
+# The broker this run starts keeps its state apart from one a developer started by hand.
+broker_state=$repo/target/kafkit-broker/test-sh
+broker_started=0
+test_log=$repo/target/kafkit-test-output.log
+
+step_names=()
+step_times=()
+step_results=()
+tests_ran=0
+
+now() { echo "${EPOCHREALTIME/,/.}"; }
+
+# show COMMAND...: prints COMMAND, then runs it.
+show() {
+	echo "\$ $*"
+	"$@"
+}
+
+# run_step NAME COMMAND...: runs COMMAND, times it, and stops the whole run if it fails.
+run_step() {
+	local name=$1 started rc elapsed
+	shift
+	echo
+	echo "==> $name"
+	started=$(now)
+	set +e
+	"$@"
+	rc=$?
+	set -e
+	elapsed=$(awk -v a="$started" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
+	step_names+=("$name")
+	step_times+=("${elapsed}s")
+	if [ "$rc" -ne 0 ]; then
+		step_results+=("FAILED (exit $rc)")
+		echo
+		local cmd="$*"
+		echo "test.sh: FAILED: step '$name' exited with $rc after ${elapsed}s: ${cmd#show }" >&2
+		exit "$rc"
+	fi
+	step_results+=(ok)
+}
+
+skip_step() {
+	step_names+=("$1")
+	step_times+=("-")
+	step_results+=("skipped ($2)")
+}
+
+summary() {
+	[ "${#step_names[@]}" -gt 0 ] || return 0
+	echo
+	echo "==> timing"
+	local i
+	for i in "${!step_names[@]}"; do
+		printf '  %-28s %9s  %s\n' "${step_names[$i]}" "${step_times[$i]}" "${step_results[$i]}"
+	done
+	printf '  %-28s %9s\n' total "${SECONDS}s"
+	if [ "$1" -eq 0 ]; then echo "test.sh: all steps passed"; else echo "test.sh: FAILED (exit $1)"; fi
+	# Last, so it is the closing line: the sum of cargo's "test result:" lines.
+	if [ "$tests_ran" -eq 1 ] && [ -f "$test_log" ]; then
+		# cargo prints one "test result:" line per test binary; add them up into one closing line.
+		awk '/^test result: / {
+			n++
+			for (i = 1; i <= NF; i++) {
+				if ($(i + 1) ~ /^passed;?$/) p += $i
+				if ($(i + 1) ~ /^failed;?$/) f += $i
+				if ($(i + 1) ~ /^ignored;?$/) s += $i
+			}
+		} END { if (n) printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$test_log"
+	fi
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ "$broker_started" -eq 1 ]; then
+		KAFKIT_STATE=$broker_state scripts/broker.sh stop || true
+	fi
+	summary "$rc"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+toolchain() {
+	show rustup component add clippy rustfmt &&
+		show rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl
+}
+
+install_broker() {
+	echo "\$ scripts/broker.sh install"
+	KAFKIT_BROKER_BIN=$(scripts/broker.sh install) || return
+	export KAFKIT_BROKER_BIN
+	echo "KAFKIT_BROKER_BIN=$KAFKIT_BROKER_BIN"
+}
+
+start_broker() {
+	# A broker left by a run that was killed before it could clean up.
+	KAFKIT_STATE=$broker_state scripts/broker.sh stop || return
+	broker_started=1
+	echo "\$ scripts/broker.sh start"
+	KAFKIT_TEST_BROKER=$(KAFKIT_STATE=$broker_state scripts/broker.sh start) || return
+	export KAFKIT_TEST_BROKER
+	echo "KAFKIT_TEST_BROKER=$KAFKIT_TEST_BROKER"
+}
+
+cargo_test() {
+	tests_ran=1
+	mkdir -p "$(dirname "$test_log")"
+	echo "\$ cargo test --workspace"
+	cargo test --workspace 2>&1 | tee "$test_log"
+}
+
+run_step "toolchain (rustup)" toolchain
+run_step "rustfmt" show cargo fmt --all --check
+run_step "check-ffi" show scripts/check-ffi.sh
+run_step "clippy" show cargo clippy --workspace --all-targets -- -D warnings
+if [ "$quick" -eq 1 ]; then
+	skip_step "build x86_64 musl" --quick
+	skip_step "build aarch64 musl" --quick
+else
+	run_step "build x86_64 musl" show cargo build -p kafkit --target x86_64-unknown-linux-musl
+	run_step "build aarch64 musl" show cargo build -p kafkit --target aarch64-unknown-linux-musl
+fi
+run_step "broker install ($KAFKIT_BROKER)" install_broker
+if [ -n "${KAFKIT_TEST_BROKER:-}" ]; then
+	echo "test.sh: using the broker at KAFKIT_TEST_BROKER=$KAFKIT_TEST_BROKER from the environment"
+	skip_step "broker start" "KAFKIT_TEST_BROKER given"
+else
+	run_step "broker start ($KAFKIT_BROKER)" start_broker
+fi
+run_step "cargo test" cargo_test
+if [ "$quick" -eq 1 ]; then
+	skip_step "fuzz smoke" --quick
+elif [ -x scripts/fuzz-smoke.sh ]; then
+	run_step "fuzz smoke" show scripts/fuzz-smoke.sh
+else
+	skip_step "fuzz smoke" "no scripts/fuzz-smoke.sh"
+fi
