@@ -48,7 +48,7 @@ fn check(codec: &str, compression: Compression) {
         let got: Headers = record
             .headers()
             .iter()
-            .map(|h| (h.key_str().unwrap().to_string(), h.value.map(|v| v.to_vec())))
+            .map(|h| (h.key_str().unwrap().to_string(), h.value().map(|v| v.to_vec())))
             .collect();
         assert_eq!(got, headers, "{codec} headers {i}");
         assert_eq!(record.timestamp_type(), TimestampType::CreateTime);

@@ -19,6 +19,14 @@ impl<'a> Cursor<'a> {
         Cursor { buf, pos: 0 }
     }
 
+    /// A cursor over `buf` starting at `pos` (past the end reads as empty).
+    pub(crate) fn at(buf: &'a [u8], pos: usize) -> Self {
+        Cursor {
+            buf,
+            pos: pos.min(buf.len()),
+        }
+    }
+
     /// Bytes already read.
     #[inline]
     pub(crate) fn position(&self) -> usize {

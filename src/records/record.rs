@@ -1,5 +1,7 @@
 //! Records and the lazy, zero-copy iterator over a batch's records.
 
+use std::ops::Range;
+
 use bytes::Bytes;
 
 use super::RecordsError;
@@ -17,16 +19,20 @@ pub enum TimestampType {
 
 /// One record: its offset, timestamp, key, value and headers.
 ///
-/// Key, value and header bytes share the fetch buffer (or, for a compressed batch, the batch's
-/// decompressed buffer): cloning a `Record` copies no payload.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `Record` holds one reference to the buffer it was parsed from (the fetch buffer, or a
+/// compressed batch's decompressed buffer) and positions into it: parsing a record copies and
+/// allocates nothing, and [`Record::key_bytes`] and [`Record::value_bytes`] hand out zero-copy
+/// [`Bytes`] slices.
+#[derive(Clone)]
 pub struct Record {
+    data: Bytes,
     offset: i64,
     timestamp: i64,
     timestamp_type: TimestampType,
-    key: Option<Bytes>,
-    value: Option<Bytes>,
-    headers: Headers,
+    key: Option<Range<usize>>,
+    value: Option<Range<usize>>,
+    headers: Range<usize>,
+    header_count: u32,
 }
 
 impl Record {
@@ -47,29 +53,72 @@ impl Record {
     }
 
     /// The key; `None` for a null key.
-    pub fn key(&self) -> Option<&Bytes> {
-        self.key.as_ref()
+    pub fn key(&self) -> Option<&[u8]> {
+        self.key.clone().and_then(|r| self.data.get(r))
     }
 
     /// The value; `None` for a null value (a tombstone on a compacted topic).
-    pub fn value(&self) -> Option<&Bytes> {
-        self.value.as_ref()
+    pub fn value(&self) -> Option<&[u8]> {
+        self.value.clone().and_then(|r| self.data.get(r))
+    }
+
+    /// The key as a zero-copy [`Bytes`] slice.
+    pub fn key_bytes(&self) -> Option<Bytes> {
+        self.key.clone().map(|r| self.data.slice(r))
+    }
+
+    /// The value as a zero-copy [`Bytes`] slice.
+    pub fn value_bytes(&self) -> Option<Bytes> {
+        self.value.clone().map(|r| self.data.slice(r))
     }
 
     /// The headers, in the order the producer wrote them (keys may repeat).
-    pub fn headers(&self) -> &Headers {
-        &self.headers
+    pub fn headers(&self) -> Headers<'_> {
+        Headers {
+            data: &self.data,
+            start: self.headers.start,
+            end: self.headers.end,
+            count: self.header_count,
+        }
+    }
+}
+
+impl PartialEq for Record {
+    fn eq(&self, other: &Self) -> bool {
+        self.offset == other.offset
+            && self.timestamp == other.timestamp
+            && self.timestamp_type == other.timestamp_type
+            && self.key() == other.key()
+            && self.value() == other.value()
+            && self.headers().iter().eq(other.headers().iter())
+    }
+}
+
+impl Eq for Record {}
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("offset", &self.offset)
+            .field("timestamp", &self.timestamp)
+            .field("timestamp_type", &self.timestamp_type)
+            .field("key", &self.key_bytes())
+            .field("value", &self.value_bytes())
+            .field("headers", &self.headers())
+            .finish()
     }
 }
 
 /// A record's headers, validated when the record was parsed and iterated without allocating.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Headers {
-    raw: Bytes,
+#[derive(Clone, Copy)]
+pub struct Headers<'a> {
+    data: &'a Bytes,
+    start: usize,
+    end: usize,
     count: u32,
 }
 
-impl Headers {
+impl<'a> Headers<'a> {
     /// How many headers there are.
     pub fn len(&self) -> usize {
         self.count as usize
@@ -81,58 +130,100 @@ impl Headers {
     }
 
     /// The headers in order.
-    pub fn iter(&self) -> HeadersIter<'_> {
+    pub fn iter(&self) -> HeadersIter<'a> {
         HeadersIter {
-            raw: &self.raw,
-            cursor: Cursor::new(&self.raw),
+            data: self.data,
+            cursor: Cursor::at(self.data.get(..self.end).unwrap_or_default(), self.start),
             left: self.count,
         }
     }
 
     /// The value of the last header named `key` (Kafka's `lastHeader`): `Some(None)` if it is
     /// present with a null value, `None` if absent.
-    pub fn last(&self, key: &[u8]) -> Option<Option<Bytes>> {
-        self.iter().filter(|h| h.key == key).last().map(|h| h.value)
+    pub fn last(&self, key: &[u8]) -> Option<Option<&'a [u8]>> {
+        self.iter().filter(|h| h.key() == key).last().map(|h| h.value())
     }
 }
 
-impl<'a> IntoIterator for &'a Headers {
-    type Item = Header;
+impl std::fmt::Debug for Headers<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> IntoIterator for Headers<'a> {
+    type Item = Header<'a>;
     type IntoIter = HeadersIter<'a>;
     fn into_iter(self) -> HeadersIter<'a> {
         self.iter()
     }
 }
 
-/// One record header. Kafka header keys are strings; they are kept as bytes here (see
-/// [`Header::key_str`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header {
-    /// The header's key.
-    pub key: Bytes,
-    /// The header's value; `None` for null.
-    pub value: Option<Bytes>,
+/// One record header, borrowed from its record. Kafka header keys are strings; they are kept as
+/// bytes here (see [`Header::key_str`]).
+#[derive(Clone, Copy)]
+pub struct Header<'a> {
+    data: &'a Bytes,
+    key: (usize, usize),
+    value: Option<(usize, usize)>,
 }
 
-impl Header {
+impl<'a> Header<'a> {
+    /// The header's key.
+    pub fn key(&self) -> &'a [u8] {
+        self.data.get(self.key.0..self.key.1).unwrap_or_default()
+    }
+
     /// The key as UTF-8, if it is valid UTF-8 (it is for every Kafka client that follows the spec).
-    pub fn key_str(&self) -> Option<&str> {
-        std::str::from_utf8(&self.key).ok()
+    pub fn key_str(&self) -> Option<&'a str> {
+        std::str::from_utf8(self.key()).ok()
+    }
+
+    /// The header's value; `None` for null.
+    pub fn value(&self) -> Option<&'a [u8]> {
+        self.value.and_then(|(s, e)| self.data.get(s..e))
+    }
+
+    /// The key as a zero-copy [`Bytes`] slice.
+    pub fn key_bytes(&self) -> Bytes {
+        self.data.slice(self.key.0..self.key.1)
+    }
+
+    /// The value as a zero-copy [`Bytes`] slice.
+    pub fn value_bytes(&self) -> Option<Bytes> {
+        self.value.map(|(s, e)| self.data.slice(s..e))
+    }
+}
+
+impl PartialEq for Header<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key() && self.value() == other.value()
+    }
+}
+
+impl Eq for Header<'_> {}
+
+impl std::fmt::Debug for Header<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Header")
+            .field("key", &self.key_bytes())
+            .field("value", &self.value_bytes())
+            .finish()
     }
 }
 
 /// Iterator over [`Headers`].
 #[derive(Debug, Clone)]
 pub struct HeadersIter<'a> {
-    raw: &'a Bytes,
+    data: &'a Bytes,
     cursor: Cursor<'a>,
     left: u32,
 }
 
-impl Iterator for HeadersIter<'_> {
-    type Item = Header;
+impl<'a> Iterator for HeadersIter<'a> {
+    type Item = Header<'a>;
 
-    fn next(&mut self) -> Option<Header> {
+    fn next(&mut self) -> Option<Header<'a>> {
         if self.left == 0 {
             return None;
         }
@@ -142,8 +233,9 @@ impl Iterator for HeadersIter<'_> {
         let key = self.cursor.nullable_bytes("header key").ok()??;
         let value = self.cursor.nullable_bytes("header value").ok()?;
         Some(Header {
-            key: self.raw.slice(key),
-            value: value.map(|r| self.raw.slice(r)),
+            data: self.data,
+            key: (key.start, key.end),
+            value: value.map(|r| (r.start, r.end)),
         })
     }
 
@@ -189,8 +281,7 @@ impl Records {
     }
 
     fn parse_next(&mut self) -> Result<Record, RecordsError> {
-        let mut c = Cursor::new(&self.data);
-        c.range("records", self.pos)?;
+        let mut c = Cursor::at(&self.data, self.pos);
         let length = c.varint("record length")?;
         if length < 0 {
             return Err(RecordsError::NegativeLength {
@@ -200,9 +291,7 @@ impl Records {
         }
         let body = c.range("record", length as usize)?;
         self.pos = body.end;
-        let window = self.data.get(..body.end).unwrap_or_default();
-        let mut c = Cursor::new(window);
-        c.range("record", body.start)?;
+        let mut c = Cursor::at(self.data.get(..body.end).unwrap_or_default(), body.start);
 
         let _attributes = c.i8("record attributes")?;
         let timestamp_delta = c.varlong("timestamp delta")?;
@@ -259,19 +348,14 @@ impl Records {
             ),
         };
         Ok(Record {
+            data: self.data.clone(),
             offset,
             timestamp,
             timestamp_type,
-            key: key.map(|r| self.data.slice(r)),
-            value: value.map(|r| self.data.slice(r)),
-            headers: Headers {
-                raw: if header_count == 0 {
-                    Bytes::new()
-                } else {
-                    self.data.slice(headers_start..headers_end)
-                },
-                count: header_count as u32,
-            },
+            key,
+            value,
+            headers: headers_start..headers_end,
+            header_count: header_count as u32,
         })
     }
 }

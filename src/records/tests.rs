@@ -100,9 +100,13 @@ pub(super) fn assert_same(ours: &[Record], theirs: &[KpRecord]) {
     for (o, t) in ours.iter().zip(theirs) {
         assert_eq!(o.offset(), t.offset, "offset");
         assert_eq!(o.timestamp(), t.timestamp, "timestamp at offset {}", t.offset);
-        assert_eq!(o.key(), t.key.as_ref(), "key at offset {}", t.offset);
-        assert_eq!(o.value(), t.value.as_ref(), "value at offset {}", t.offset);
-        let ours: Vec<(Bytes, Option<Bytes>)> = o.headers().iter().map(|h| (h.key, h.value)).collect();
+        assert_eq!(o.key(), t.key.as_deref(), "key at offset {}", t.offset);
+        assert_eq!(o.value(), t.value.as_deref(), "value at offset {}", t.offset);
+        let ours: Vec<(Bytes, Option<Bytes>)> = o
+            .headers()
+            .iter()
+            .map(|h| (h.key_bytes(), h.value_bytes()))
+            .collect();
         let theirs: Vec<(Bytes, Option<Bytes>)> = t
             .headers
             .iter()
