@@ -8,7 +8,7 @@ use crate::records::{self, Headers, TimestampType};
 
 /// One consumed record: where it came from, its timestamp, key, value and headers.
 ///
-/// Key, value and headers are [`Bytes`] slices of the fetched data: cloning a record copies no
+/// Key, value and headers are views into the fetched data: cloning a record copies no
 /// payload, and holding one keeps only its fetch buffer alive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -54,17 +54,27 @@ impl Record {
     }
 
     /// The key; `None` for a null key.
-    pub fn key(&self) -> Option<&Bytes> {
+    pub fn key(&self) -> Option<&[u8]> {
         self.inner.key()
     }
 
     /// The value; `None` for a null value (a tombstone).
-    pub fn value(&self) -> Option<&Bytes> {
+    pub fn value(&self) -> Option<&[u8]> {
         self.inner.value()
     }
 
-    /// The headers, in order.
-    pub fn headers(&self) -> &Headers {
+    /// The key as [`Bytes`] sharing the fetch buffer (no copy), to keep beyond the record.
+    pub fn key_bytes(&self) -> Option<Bytes> {
+        self.inner.key_bytes()
+    }
+
+    /// The value as [`Bytes`] sharing the fetch buffer (no copy), to keep beyond the record.
+    pub fn value_bytes(&self) -> Option<Bytes> {
+        self.inner.value_bytes()
+    }
+
+    /// The headers, in order (a zero-copy view).
+    pub fn headers(&self) -> Headers<'_> {
         self.inner.headers()
     }
 
