@@ -9,16 +9,27 @@
 //! This is kafkit's low-level layer; most applications never touch it.
 
 mod api_versions;
+mod consumer_protocol;
 mod error_code;
+mod find_coordinator;
 mod frame;
+mod heartbeat;
+mod join_group;
+mod leave_group;
 mod metadata;
 mod reader;
 mod request;
+mod sync_group;
 mod versions;
 
 pub use api_versions::{ApiVersionRange, ApiVersionsResponse};
+pub use consumer_protocol::{Assignment, CONSUMER_PROTOCOL_VERSION, Subscription, TopicPartitions};
 pub use error_code::KafkaCode;
+pub use find_coordinator::{Coordinator, FindCoordinatorResponse};
 pub use frame::{DEFAULT_MAX_FRAME_SIZE, FrameDecoder, FrameError};
+pub use heartbeat::HeartbeatResponse;
+pub use join_group::{JoinGroupMember, JoinGroupResponse};
+pub use leave_group::{LeaveGroupMember, LeaveGroupResponse};
 pub use metadata::{
     AUTHORIZED_OPERATIONS_UNKNOWN, MetadataBroker, MetadataPartition, MetadataResponse, MetadataTopic,
 };
@@ -27,6 +38,7 @@ pub use request::{
     EncodeError, EncodedBody, KafkaRequest, RequestFrame, ResponseHeader, encode_body, encode_request,
     read_response_header,
 };
+pub use sync_group::SyncGroupResponse;
 pub use versions::{ApiVersions, SUPPORTED, VersionError, negotiate_version, supported_range};
 
 pub use kafka_protocol::messages::ApiKey;
@@ -126,5 +138,7 @@ pub fn is_flexible(api: ApiKey, version: i16) -> bool {
 
 #[cfg(test)]
 mod differential_tests;
+#[cfg(test)]
+mod group_differential_tests;
 #[cfg(test)]
 mod hostile_tests;

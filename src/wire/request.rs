@@ -51,6 +51,11 @@ macro_rules! kafka_requests {
 kafka_requests! {
     ApiVersionsRequest => ApiVersions,
     MetadataRequest => Metadata,
+    FindCoordinatorRequest => FindCoordinator,
+    JoinGroupRequest => JoinGroup,
+    SyncGroupRequest => SyncGroup,
+    HeartbeatRequest => Heartbeat,
+    LeaveGroupRequest => LeaveGroup,
 }
 
 /// Encodes `request` (a request body of `api`) at `version` with the request-header version that API and version require.

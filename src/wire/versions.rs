@@ -9,7 +9,15 @@ use super::ApiVersionsResponse;
 /// The APIs kafkit speaks and the versions its decoders handle: `(api, min, max)`.
 ///
 /// The minimums keep the Kafka 2.1 protocol baseline (KIP-896) reachable.
-pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[(ApiKey::ApiVersions, 0, 3), (ApiKey::Metadata, 4, 12)];
+pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::Metadata, 4, 12),
+    (ApiKey::FindCoordinator, 1, 4),
+    (ApiKey::JoinGroup, 2, 9),
+    (ApiKey::Heartbeat, 1, 4),
+    (ApiKey::LeaveGroup, 1, 5),
+    (ApiKey::SyncGroup, 1, 5),
+];
 
 /// The version range kafkit supports for `api`, if it uses that API.
 pub fn supported_range(api: ApiKey) -> Option<(i16, i16)> {
