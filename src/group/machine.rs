@@ -490,7 +490,7 @@ impl GroupMachine {
             deadlines.push(self.find_at.unwrap_or(self.now));
         }
         match self.phase {
-            Phase::Join | Phase::Sync => deadlines.extend(self.retry_at),
+            Phase::Join | Phase::Sync if self.coordinator.is_some() => deadlines.extend(self.retry_at),
             Phase::AwaitCounts => deadlines.extend(self.counts_deadline),
             Phase::Stable => {
                 deadlines.push(self.last_heartbeat_ok + self.config.session_timeout);
