@@ -320,14 +320,19 @@ impl GroupMachine {
         }
         self.rejoin_pending = false;
         match reason {
-            LeaveReason::Close if self.phase == Phase::Stable && !self.owned.is_empty() => {
+            LeaveReason::Close if !self.owned.is_empty() => {
+                // Cooperative members still own partitions during a rebalance: revoke them too.
                 let revoked: Vec<_> = self.owned.iter().cloned().collect();
                 self.events.push_back(GroupEvent::Revoke(revoked));
                 self.revoke = Some(AfterRevoke::Leave);
+                if self.phase != Phase::Stable {
+                    // Abandon the rebalance; LeaveGroup follows the revoke.
+                    self.epoch += 1;
+                    self.set_phase(Phase::Leave);
+                }
             }
             LeaveReason::Close => {
                 self.revoke = None;
-                self.owned.clear();
                 self.begin_leave();
             }
             LeaveReason::MaxPollExceeded => {
@@ -419,6 +424,9 @@ impl GroupMachine {
     pub(crate) fn poll_request(&mut self) -> Option<OutgoingRequest> {
         let now = self.now;
         let needs_coordinator = matches!(self.phase, Phase::Join | Phase::Sync | Phase::Stable);
+        if self.phase == Phase::Leave && self.revoke.is_some() {
+            return None;
+        }
         if self.phase == Phase::Leave && self.coordinator.is_none() {
             self.finish_leave();
             return None;

@@ -20,6 +20,7 @@ use crate::types::TopicPartition;
 use crate::wire::{ApiKey, Assignment, KafkaCode};
 
 mod scenarios;
+mod two_members;
 
 /// Negotiated versions, per API.
 #[derive(Debug, Clone, Copy)]
