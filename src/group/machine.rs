@@ -209,7 +209,7 @@ impl GroupMachine {
             .map(|c| (c.node_id, c.host.as_str(), c.port))
     }
 
-    /// The partitions owned now.
+    /// The partitions owned now (not counting those handed to the engine in a `Revoke`).
     pub(crate) fn assignment(&self) -> &BTreeSet<TopicPartition> {
         &self.owned
     }
@@ -282,15 +282,11 @@ impl GroupMachine {
         match self.revoke.take() {
             None => {}
             Some(AfterRevoke::Join) => {
-                if !self.config.cooperative() {
-                    self.owned.clear();
-                }
                 if self.phase == Phase::Stable {
                     self.set_phase(Phase::Join);
                 }
             }
             Some(AfterRevoke::Leave) => {
-                self.owned.clear();
                 self.begin_leave();
             }
         }
@@ -320,20 +316,23 @@ impl GroupMachine {
         }
         self.rejoin_pending = false;
         match reason {
-            LeaveReason::Close if !self.owned.is_empty() => {
+            LeaveReason::Close => {
                 // Cooperative members still own partitions during a rebalance: revoke them too.
-                let revoked: Vec<_> = self.owned.iter().cloned().collect();
-                self.events.push_back(GroupEvent::Revoke(revoked));
-                self.revoke = Some(AfterRevoke::Leave);
-                if self.phase != Phase::Stable {
+                if !self.owned.is_empty() {
+                    let revoked: Vec<_> = std::mem::take(&mut self.owned).into_iter().collect();
+                    self.events.push_back(GroupEvent::Revoke(revoked));
+                    self.revoke = Some(AfterRevoke::Leave);
+                } else if self.revoke.is_some() {
+                    // A revoke is under way already; leave once it is done.
+                    self.revoke = Some(AfterRevoke::Leave);
+                }
+                if self.revoke.is_none() {
+                    self.begin_leave();
+                } else if self.phase != Phase::Stable {
                     // Abandon the rebalance; LeaveGroup follows the revoke.
                     self.epoch += 1;
                     self.set_phase(Phase::Leave);
                 }
-            }
-            LeaveReason::Close => {
-                self.revoke = None;
-                self.begin_leave();
             }
             LeaveReason::MaxPollExceeded => {
                 self.lose_all(Error::new(
@@ -616,6 +615,9 @@ impl GroupMachine {
     }
 
     fn fatal(&mut self, error: Error) {
+        if self.phase == Phase::Fatal {
+            return;
+        }
         tracing::error!(group = %self.config.group_id, %error, "group membership failed");
         self.lose_all(error.clone());
         self.events.push_back(GroupEvent::Fatal(error));
@@ -653,6 +655,7 @@ impl GroupMachine {
             return;
         }
         tracing::info!(group = %self.config.group_id, reason = why, "rejoining the group");
+        // Revoked partitions leave `owned` at once: `assignment()` is what stays ours.
         let revoked: Vec<TopicPartition> = if self.config.cooperative() {
             let gone: Vec<_> = self
                 .owned
@@ -665,7 +668,7 @@ impl GroupMachine {
             }
             gone
         } else {
-            self.owned.iter().cloned().collect()
+            std::mem::take(&mut self.owned).into_iter().collect()
         };
         if revoked.is_empty() {
             self.set_phase(Phase::Join);

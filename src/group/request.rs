@@ -205,3 +205,118 @@ impl GroupRequest {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::messages::{
+        FindCoordinatorRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest,
+    };
+    use kafka_protocol::protocol::Decodable;
+
+    use super::*;
+    use crate::wire::supported_range;
+
+    fn decode<T: Decodable>(req: &GroupRequest, version: i16) -> T {
+        let mut body = req.encode(version).unwrap().0;
+        let out = T::decode(&mut body, version).unwrap();
+        assert!(body.is_empty(), "{:?} v{version}: trailing bytes", req.api());
+        out
+    }
+
+    fn each_version(api: ApiKey) -> std::ops::RangeInclusive<i16> {
+        let (min, max) = supported_range(api).unwrap();
+        min..=max
+    }
+
+    #[test]
+    fn every_request_encodes_at_every_supported_version() {
+        let find = GroupRequest(Body::FindCoordinator { group_id: "g".into() });
+        for v in each_version(ApiKey::FindCoordinator) {
+            let r: FindCoordinatorRequest = decode(&find, v);
+            if v >= 4 {
+                assert_eq!(r.coordinator_keys, [StrBytes::from_static_str("g")]);
+            } else {
+                assert_eq!(r.key.as_str(), "g");
+            }
+            assert_eq!(r.key_type, 0);
+        }
+        let join = GroupRequest(Body::JoinGroup {
+            group_id: "g".into(),
+            session_timeout_ms: 45_000,
+            rebalance_timeout_ms: 300_000,
+            member_id: "m".into(),
+            group_instance_id: None,
+            protocols: vec![("range", Bytes::from_static(b"meta"))],
+            reason: Some("why".into()),
+        });
+        for v in each_version(ApiKey::JoinGroup) {
+            let r: JoinGroupRequest = decode(&join, v);
+            assert_eq!((r.session_timeout_ms, r.rebalance_timeout_ms), (45_000, 300_000));
+            assert_eq!(r.member_id.as_str(), "m");
+            assert_eq!(r.protocols[0].name.as_str(), "range");
+            assert_eq!(&r.protocols[0].metadata[..], b"meta");
+            assert_eq!(r.reason.is_some(), v >= 8);
+        }
+        let sync = GroupRequest(Body::SyncGroup {
+            group_id: "g".into(),
+            generation_id: 7,
+            member_id: "m".into(),
+            group_instance_id: None,
+            protocol_name: "range".into(),
+            assignments: vec![("m".into(), Bytes::from_static(b"a"))],
+        });
+        for v in each_version(ApiKey::SyncGroup) {
+            let r: SyncGroupRequest = decode(&sync, v);
+            assert_eq!(r.generation_id, 7);
+            assert_eq!(r.assignments.len(), 1);
+            assert_eq!(r.protocol_name.is_some(), v >= 5);
+        }
+        let heartbeat = GroupRequest(Body::Heartbeat {
+            group_id: "g".into(),
+            generation_id: 7,
+            member_id: "m".into(),
+            group_instance_id: None,
+        });
+        for v in each_version(ApiKey::Heartbeat) {
+            let r: HeartbeatRequest = decode(&heartbeat, v);
+            assert_eq!((r.generation_id, r.member_id.as_str()), (7, "m"));
+        }
+        let leave = GroupRequest(Body::LeaveGroup {
+            group_id: "g".into(),
+            member_id: "m".into(),
+            reason: "bye".into(),
+        });
+        for v in each_version(ApiKey::LeaveGroup) {
+            let r: LeaveGroupRequest = decode(&leave, v);
+            let member = if v >= 3 {
+                r.members[0].member_id.clone()
+            } else {
+                r.member_id.clone()
+            };
+            assert_eq!(member.as_str(), "m");
+        }
+    }
+
+    #[test]
+    fn static_membership_fails_to_encode_before_it_existed() {
+        let join = GroupRequest(Body::JoinGroup {
+            group_id: "g".into(),
+            session_timeout_ms: 1,
+            rebalance_timeout_ms: 1,
+            member_id: String::new(),
+            group_instance_id: Some("i".into()),
+            protocols: vec![],
+            reason: None,
+        });
+        assert!(join.encode(4).is_err());
+        assert!(join.encode(5).is_ok());
+        let heartbeat = GroupRequest(Body::Heartbeat {
+            group_id: "g".into(),
+            generation_id: 1,
+            member_id: "m".into(),
+            group_instance_id: Some("i".into()),
+        });
+        assert!(heartbeat.encode(2).is_err());
+        assert!(heartbeat.encode(3).is_ok());
+    }
+}
