@@ -280,15 +280,9 @@ impl GroupMachine {
     pub(crate) fn handle_revoke_done(&mut self, now: Instant) {
         self.now = now;
         match self.revoke.take() {
-            None => {}
-            Some(AfterRevoke::Join) => {
-                if self.phase == Phase::Stable {
-                    self.set_phase(Phase::Join);
-                }
-            }
-            Some(AfterRevoke::Leave) => {
-                self.begin_leave();
-            }
+            Some(AfterRevoke::Join) if self.phase == Phase::Stable => self.set_phase(Phase::Join),
+            Some(AfterRevoke::Leave) => self.begin_leave(),
+            Some(AfterRevoke::Join) | None => {}
         }
     }
 
