@@ -136,6 +136,8 @@ pub(crate) struct GroupMachine {
     leader: bool,
     /// The leader's view of the members of the current join.
     members: Vec<MemberSubscription>,
+    /// Their consumer-protocol versions, in the same order.
+    member_versions: Vec<i16>,
     counts_deadline: Option<Instant>,
     pending_assignments: Vec<(String, Bytes)>,
     /// Partition counts the current assignment was computed from (or seen at sync).
@@ -177,6 +179,7 @@ impl GroupMachine {
             protocol: None,
             leader: false,
             members: vec![],
+            member_versions: vec![],
             counts_deadline: None,
             pending_assignments: vec![],
             snapshot: BTreeMap::new(),
@@ -606,6 +609,7 @@ impl GroupMachine {
         self.owned_generation = -1;
         self.leader = false;
         self.members.clear();
+        self.member_versions.clear();
     }
 
     fn fatal(&mut self, error: Error) {

@@ -130,7 +130,9 @@ impl GroupMachine {
         self.members.clear();
         self.pending_assignments.clear();
         if self.leader && !r.skip_assignment {
-            self.members = r.members.iter().map(member_subscription).collect();
+            let (members, versions) = r.members.iter().map(member_subscription).unzip();
+            self.members = members;
+            self.member_versions = versions;
             self.counts_deadline = Some(self.now + self.config.request_timeout);
             self.set_phase(Phase::AwaitCounts);
             self.try_assign();
@@ -156,7 +158,18 @@ impl GroupMachine {
         let assignments = protocol.assign(&self.members, &self.snapshot);
         self.pending_assignments = assignments
             .into_iter()
-            .map(|(member, partitions)| (member, encode_assignment(&partitions)))
+            .map(|(member, partitions)| {
+                // Each member gets the assignment at the consumer-protocol version it spoke.
+                let version = self
+                    .members
+                    .iter()
+                    .zip(&self.member_versions)
+                    .find(|(m, _)| m.member_id == member)
+                    .map_or(CONSUMER_PROTOCOL_VERSION, |(_, v)| {
+                        (*v).clamp(0, CONSUMER_PROTOCOL_VERSION)
+                    });
+                (member, encode_assignment(&partitions, version))
+            })
             .collect();
         self.counts_deadline = None;
         self.set_phase(Phase::Sync);
@@ -251,13 +264,13 @@ pub(super) fn is_fatal(e: &Error) -> bool {
         || e.kafka_code().is_some_and(|c| classify(c) == ErrorAction::Fatal)
 }
 
-fn encode_assignment(partitions: &BTreeSet<TopicPartition>) -> Bytes {
+fn encode_assignment(partitions: &BTreeSet<TopicPartition>, version: i16) -> Bytes {
     let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
     for tp in partitions {
         by_topic.entry(&tp.topic).or_default().push(tp.partition);
     }
     let assignment = Assignment {
-        version: CONSUMER_PROTOCOL_VERSION,
+        version,
         partitions: by_topic
             .into_iter()
             .map(|(topic, partitions)| TopicPartitions {
@@ -271,8 +284,10 @@ fn encode_assignment(partitions: &BTreeSet<TopicPartition>) -> Bytes {
     assignment.encode().unwrap_or_default()
 }
 
-/// A member's subscription from its JoinGroup metadata; undecodable metadata subscribes to nothing.
-fn member_subscription(m: &JoinGroupMember) -> MemberSubscription {
+/// A member's subscription and consumer-protocol version from its JoinGroup metadata;
+/// undecodable metadata subscribes to nothing.
+fn member_subscription(m: &JoinGroupMember) -> (MemberSubscription, i16) {
+    let mut version = CONSUMER_PROTOCOL_VERSION;
     let mut out = MemberSubscription {
         member_id: m.member_id.to_string(),
         group_instance_id: m.group_instance_id.as_ref().map(|s| s.to_string()),
@@ -281,6 +296,7 @@ fn member_subscription(m: &JoinGroupMember) -> MemberSubscription {
     };
     match Subscription::decode(m.metadata.clone()) {
         Ok(s) => {
+            version = s.version;
             out.topics = s.topics.iter().map(|t| t.to_string()).collect();
             for tp in &s.owned_partitions {
                 let topic: std::sync::Arc<str> = tp.topic.as_str().into();
@@ -302,5 +318,5 @@ fn member_subscription(m: &JoinGroupMember) -> MemberSubscription {
             tracing::warn!(member = %m.member_id, error = %e, "undecodable subscription; assigning it nothing");
         }
     }
-    out
+    (out, version)
 }

@@ -199,6 +199,11 @@ fn leader_assigns_every_members_topics_once_it_knows_their_partition_counts() {
         .collect();
     assert_eq!(by_member.len(), 3, "undecodable members get an empty assignment");
     assert!(by_member["m-bad"].partitions.is_empty());
+    assert_eq!(
+        by_member["m-b"].version, 1,
+        "answered in the consumer-protocol version it spoke"
+    );
+    assert_eq!(by_member["m-a"].version, 3);
     let b: Vec<_> = by_member["m-b"]
         .partitions
         .iter()
