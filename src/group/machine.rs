@@ -548,7 +548,11 @@ impl GroupMachine {
         if self.coordinator.take().is_some() {
             tracing::info!(group = %self.config.group_id, error = %why, "lost the group coordinator; rediscovering");
         }
-        self.find_at = None;
+        // The first loss rediscovers at once; repeated losses without a success in between (a
+        // coordinator that FindCoordinator names but that cannot be reached) back off.
+        let first = self.failures == 0;
+        let delay = self.backoff();
+        self.find_at = (!first).then(|| self.now + delay);
         self.events.push_back(GroupEvent::CoordinatorUnavailable(why));
     }
 

@@ -38,7 +38,6 @@ impl GroupMachine {
             Ok(c) => {
                 tracing::info!(group = %group, node = c.node_id, host = %c.host, port = c.port, "found the group coordinator");
                 self.coordinator = Some(c);
-                self.failures = 0;
                 self.find_at = None;
                 if self.phase == Phase::Stable {
                     // Resume heartbeats at once: the session has been silent for a while.

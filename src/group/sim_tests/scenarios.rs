@@ -736,3 +736,51 @@ fn late_responses_of_an_old_membership_are_ignored() {
     // Unknown ids are ignored too.
     sim.m.handle_response(9999, Ok(Bytes::new()), 4, sim.now);
 }
+
+#[test]
+fn an_unreachable_coordinator_is_rediscovered_with_backoff() {
+    let (mut sim, _) = stable(LATEST);
+    let (s, _) = heartbeat_of(sim.advance(Duration::from_secs(3)));
+    sim.fail(&s);
+    // First loss: rediscover at once.
+    let (s, _) = sim.one();
+    sim.reply(&s, find_ok(4, 1));
+    let (s, _) = heartbeat_of(sim.poll());
+    sim.fail(&s);
+    // The same unreachable coordinator again: back off before asking.
+    assert!(sim.poll().is_empty());
+    let reqs = sim.advance(Duration::from_millis(200));
+    assert!(matches!(reqs.as_slice(), [(_, Req::Find(_))]), "{reqs:?}");
+    sim.reply(&reqs[0].0, find_ok(4, 1));
+    let (s, _) = heartbeat_of(sim.poll());
+    sim.reply(&s, hb(KafkaCode::NONE));
+    // A success resets the backoff.
+    let (s, _) = heartbeat_of(sim.advance(Duration::from_secs(3)));
+    sim.fail(&s);
+    assert!(matches!(sim.one().1, Req::Find(_)));
+}
+
+#[test]
+fn cooperative_rebalance_rejoins_with_owned_partitions_and_revokes_nothing() {
+    let mut c = config();
+    c.assignors = vec![AssignorKind::CooperativeSticky];
+    let mut sim = Sim::new(c, RDKAFKA_MOCK);
+    sim.subscribe(&["t"]);
+    join_alone(&mut sim, &["t"], &[("t", 3)], 1);
+    sim.take_events();
+    let (s, _) = heartbeat_of(sim.advance(Duration::from_secs(3)));
+    sim.reply(&s, hb(KafkaCode::REBALANCE_IN_PROGRESS));
+    assert!(sim.take_events().is_empty(), "nothing revoked");
+    assert_eq!(
+        sim.m.assignment().len(),
+        3,
+        "still consuming during the rebalance"
+    );
+    let (_, req) = sim.one();
+    let Req::Join(j) = req else { panic!("{req:?}") };
+    let sub = crate::wire::Subscription::decode(j.protocols[0].metadata.clone()).unwrap();
+    assert_eq!(j.protocols[0].name.as_str(), "cooperative-sticky");
+    assert_eq!(sub.generation_id, 1);
+    assert_eq!(sub.owned_partitions.len(), 1);
+    assert_eq!(sub.owned_partitions[0].partitions, [0, 1, 2]);
+}
