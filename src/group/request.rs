@@ -14,7 +14,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::wire::{ApiKey, EncodeError, EncodedBody, encode_body};
+use crate::error::Error;
+use crate::wire::{ApiKey, ApiVersions, EncodeError, EncodedBody, encode_body};
 
 /// Identifies a request in flight; echo it in [`super::GroupMachine::handle_response`].
 pub(crate) type RequestId = u64;
@@ -95,6 +96,14 @@ impl GroupRequest {
             Body::Heartbeat { .. } => ApiKey::Heartbeat,
             Body::LeaveGroup { .. } => ApiKey::LeaveGroup,
         }
+    }
+
+    /// Negotiates the version with the target broker's `versions` and encodes the body at it.
+    /// Returns the version, which `handle_response` needs; on error, pass the error to
+    /// `handle_response` instead of sending anything.
+    pub(crate) fn encode_for(&self, versions: &ApiVersions) -> Result<(i16, EncodedBody), Error> {
+        let version = versions.version_for(self.api())?;
+        Ok((version, self.encode(version)?))
     }
 
     /// Encodes the body at `version` (the negotiated version for [`GroupRequest::api`]). Fails if
@@ -295,6 +304,32 @@ mod tests {
             };
             assert_eq!(member.as_str(), "m");
         }
+    }
+
+    #[test]
+    fn encode_for_negotiates_with_the_broker() {
+        use crate::wire::{ApiVersionRange, ApiVersionsResponse};
+        let broker = ApiVersions::from_response(&ApiVersionsResponse {
+            error_code: 0,
+            api_keys: vec![ApiVersionRange {
+                api_key: ApiKey::Heartbeat as i16,
+                min_version: 0,
+                max_version: 2,
+            }],
+            throttle_time_ms: 0,
+        });
+        let heartbeat = GroupRequest(Body::Heartbeat {
+            group_id: "g".into(),
+            generation_id: 1,
+            member_id: "m".into(),
+            group_instance_id: None,
+        });
+        let (version, body) = heartbeat.encode_for(&broker).unwrap();
+        assert_eq!(version, 2);
+        assert_eq!(body, heartbeat.encode(2).unwrap());
+        let find = GroupRequest(Body::FindCoordinator { group_id: "g".into() });
+        let err = find.encode_for(&broker).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::UnsupportedVersion);
     }
 
     #[test]
