@@ -349,6 +349,8 @@ impl GroupMachine {
         self.now = now;
         if matches!(self.phase, Phase::Left | Phase::Leave | Phase::Leaving) && !self.subscription.is_empty()
         {
+            self.member_id.clear();
+            self.reset_generation();
             self.restart_join();
         }
     }
@@ -634,10 +636,22 @@ impl GroupMachine {
                 self.config.session_timeout.as_millis()
             ),
         );
-        self.lose_all(error.clone());
-        self.member_id.clear();
+        self.coordinator_dead(error.clone());
+        self.reset_and_rejoin(error, true);
+    }
+
+    /// Partitions are lost and the generation (and the member id, if `forget_member`) is gone:
+    /// rejoin, unless the member was closing, in which case it just leaves.
+    fn reset_and_rejoin(&mut self, error: Error, forget_member: bool) {
+        let closing = self.revoke == Some(AfterRevoke::Leave);
+        self.lose_all(error);
+        if closing {
+            return;
+        }
+        if forget_member {
+            self.member_id.clear();
+        }
         self.reset_generation();
-        self.coordinator_dead(error);
         self.restart_join();
     }
 
@@ -708,17 +722,8 @@ impl GroupMachine {
             ErrorAction::Rejoin | ErrorAction::RejoinWithMemberId => {
                 self.request_rejoin("the group is rebalancing")
             }
-            ErrorAction::ResetGenerationAndRejoin => {
-                self.lose_all(error());
-                self.reset_generation();
-                self.restart_join();
-            }
-            ErrorAction::ResetMemberAndRejoin => {
-                self.lose_all(error());
-                self.member_id.clear();
-                self.reset_generation();
-                self.restart_join();
-            }
+            ErrorAction::ResetGenerationAndRejoin => self.reset_and_rejoin(error(), false),
+            ErrorAction::ResetMemberAndRejoin => self.reset_and_rejoin(error(), true),
             ErrorAction::FindCoordinator => self.coordinator_dead(error()),
             ErrorAction::Retry | ErrorAction::RetryLoading => {
                 let delay = self.backoff();

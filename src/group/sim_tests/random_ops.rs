@@ -101,6 +101,7 @@ fn random_operations_never_panic_and_keep_the_event_stream_consistent() {
         let mut pending: Vec<(Sent, Req)> = vec![];
         let mut owned: BTreeSet<TopicPartition> = BTreeSet::new();
         let mut fatal = false;
+        let mut closing = false;
         for step in 0..250 {
             let op = rng.below(14);
             if std::env::var("OPS_TRACE").is_ok_and(|s| s == seed.to_string()) {
@@ -111,16 +112,21 @@ fn random_operations_never_panic_and_keep_the_event_stream_consistent() {
                     let topics: Vec<&str> =
                         [["a"].as_slice(), &["a", "b"], &["b"], &[]][rng.below(4) as usize].to_vec();
                     sim.subscribe(&topics);
+                    closing = topics.is_empty();
                 }
-                1 => sim.m.leave(
-                    if rng.below(2) == 0 {
+                1 => {
+                    let reason = if rng.below(2) == 0 {
                         LeaveReason::Close
                     } else {
                         LeaveReason::MaxPollExceeded
-                    },
-                    sim.now,
-                ),
-                2 => sim.m.rejoin(sim.now),
+                    };
+                    sim.m.leave(reason, sim.now);
+                    closing = true;
+                }
+                2 => {
+                    sim.m.rejoin(sim.now);
+                    closing = false;
+                }
                 3 => sim.m.handle_revoke_done(sim.now),
                 4 => sim
                     .m
@@ -128,7 +134,12 @@ fn random_operations_never_panic_and_keep_the_event_stream_consistent() {
                 5 => sim.counts(&[("a", rng.below(4) as i32), ("b", 1 + rng.below(3) as i32)]),
                 6 | 7 => {
                     let d = Duration::from_millis(rng.below(15_000));
-                    pending.extend(sim.advance(d));
+                    let sent = sim.advance(d);
+                    assert!(
+                        !closing || !sent.iter().any(|(_, r)| matches!(r, Req::Join(_) | Req::Sync(_))),
+                        "seed {seed} step {step}: a leaving member rejoined: {sent:?}"
+                    );
+                    pending.extend(sent);
                 }
                 _ if !pending.is_empty() => {
                     let (sent, req) = pending.remove(rng.below(pending.len() as u64) as usize);
@@ -137,7 +148,12 @@ fn random_operations_never_panic_and_keep_the_event_stream_consistent() {
                 }
                 _ => {}
             }
-            pending.extend(sim.poll());
+            let sent = sim.poll();
+            assert!(
+                !closing || !sent.iter().any(|(_, r)| matches!(r, Req::Join(_) | Req::Sync(_))),
+                "seed {seed} step {step}: a leaving member rejoined: {sent:?}"
+            );
+            pending.extend(sent);
             for e in std::mem::take(&mut sim.events) {
                 if std::env::var("OPS_TRACE").is_ok_and(|s| s == seed.to_string()) {
                     eprintln!("step {step}: {e:?}");

@@ -784,3 +784,36 @@ fn cooperative_rebalance_rejoins_with_owned_partitions_and_revokes_nothing() {
     assert_eq!(sub.owned_partitions.len(), 1);
     assert_eq!(sub.owned_partitions[0].partitions, [0, 1, 2]);
 }
+
+/// Found by the random-operations test: a member closing (revoke under way) that meets
+/// UNKNOWN_MEMBER_ID or a session expiry must finish leaving, not rejoin.
+#[test]
+fn a_closing_member_that_loses_its_membership_does_not_rejoin() {
+    for expire in [false, true] {
+        let (mut sim, _) = stable(LATEST);
+        sim.m.leave(LeaveReason::Close, sim.now);
+        assert!(matches!(sim.take_events().as_slice(), [GroupEvent::Revoke(_)]));
+        if expire {
+            let (s, _) = heartbeat_of(sim.advance(Duration::from_secs(3)));
+            sim.fail(&s);
+            for (s, _) in sim.advance(Duration::from_secs(8)) {
+                sim.fail(&s);
+            }
+        } else {
+            sim.m.handle_commit_error(KafkaCode::UNKNOWN_MEMBER_ID, sim.now);
+        }
+        let reqs = sim.advance(Duration::from_secs(30));
+        assert!(
+            reqs.iter()
+                .all(|(_, r)| matches!(r, Req::Leave(_) | Req::Find(_))),
+            "expire={expire}: {reqs:?}"
+        );
+        for (s, r) in reqs {
+            if matches!(r, Req::Leave(_)) {
+                sim.reply(&s, leave_ok());
+            }
+        }
+        sim.m.handle_revoke_done(sim.now);
+        assert!(sim.m.is_left(), "expire={expire}");
+    }
+}
