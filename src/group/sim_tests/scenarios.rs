@@ -817,3 +817,102 @@ fn a_closing_member_that_loses_its_membership_does_not_rejoin() {
         assert!(sim.m.is_left(), "expire={expire}");
     }
 }
+
+#[test]
+fn group_authorization_failure_on_find_coordinator_is_fatal() {
+    let mut sim = Sim::new(config(), LATEST);
+    sim.subscribe(&["t"]);
+    let (s, _) = sim.one();
+    sim.reply(&s, find_err(4, KafkaCode::GROUP_AUTHORIZATION_FAILED));
+    let events = sim.take_events();
+    assert!(
+        matches!(events.as_slice(), [GroupEvent::Fatal(e)] if e.kafka_code() == Some(KafkaCode::GROUP_AUTHORIZATION_FAILED)),
+        "{events:?}"
+    );
+    assert!(sim.advance(Duration::from_secs(60)).is_empty());
+}
+
+#[test]
+fn leader_told_to_skip_assignment_syncs_without_assignments() {
+    let mut sim = Sim::new(config(), LATEST);
+    sim.subscribe(&["t"]);
+    let (s, _) = sim.one();
+    sim.reply(&s, find_ok(4, 1));
+    let (s, _) = sim.one();
+    sim.reply(&s, join_err(KafkaCode::MEMBER_ID_REQUIRED, "m"));
+    let (s, req) = sim.one();
+    let Req::Join(j) = req else { panic!() };
+    let response =
+        join_ok(1, "m", "m", "range", &[("m", j.protocols[0].metadata.clone())]).with_skip_assignment(true);
+    sim.reply(&s, response);
+    let (_, req) = sim.one();
+    assert!(
+        matches!(req, Req::Sync(ref s) if s.assignments.is_empty()),
+        "{req:?}"
+    );
+}
+
+#[test]
+fn a_protocol_this_member_did_not_offer_is_fatal() {
+    let mut sim = Sim::new(config(), KAFKA_2_1);
+    sim.subscribe(&["t"]);
+    let (s, _) = sim.one();
+    sim.reply(&s, find_ok(2, 1));
+    let (s, _) = sim.one();
+    sim.reply(&s, join_ok(1, "m", "m", "cooperative-sticky", &[]));
+    let events = sim.take_events();
+    assert!(
+        matches!(events.as_slice(), [GroupEvent::Fatal(e)] if e.kafka_code() == Some(KafkaCode::INCONSISTENT_GROUP_PROTOCOL)),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn the_leader_rejoins_when_another_members_topic_grows() {
+    let mut sim = Sim::new(config(), LATEST);
+    sim.subscribe(&["a"]);
+    let (s, _) = sim.one();
+    sim.reply(&s, find_ok(4, 1));
+    let (s, _) = sim.one();
+    sim.reply(&s, join_err(KafkaCode::MEMBER_ID_REQUIRED, "m"));
+    let (s, req) = sim.one();
+    let Req::Join(j) = req else { panic!() };
+    let other = crate::wire::Subscription {
+        version: 0,
+        topics: vec!["b".into()],
+        user_data: None,
+        owned_partitions: vec![],
+        generation_id: -1,
+        rack_id: None,
+    }
+    .encode()
+    .unwrap();
+    sim.reply(
+        &s,
+        join_ok(
+            1,
+            "m",
+            "m",
+            "range",
+            &[("m", j.protocols[0].metadata.clone()), ("o", other)],
+        ),
+    );
+    sim.counts(&[("a", 1), ("b", 1)]);
+    let (s, req) = sim.one();
+    let Req::Sync(sync) = req else { panic!() };
+    let mine = sync
+        .assignments
+        .iter()
+        .find(|a| a.member_id.as_str() == "m")
+        .unwrap()
+        .assignment
+        .clone();
+    sim.reply(&s, sync_ok(mine));
+    sim.take_events();
+    assert!(
+        sim.m.topics_needed().contains("b"),
+        "the leader watches every member's topics"
+    );
+    sim.counts(&[("b", 2)]);
+    assert!(matches!(sim.take_events().as_slice(), [GroupEvent::Revoke(_)]));
+}
