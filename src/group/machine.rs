@@ -11,9 +11,16 @@
 //!   calls `handle_timeout` when it fires.
 //!
 //! `poll_request` uses the `now` of the latest input. A request is semantic: the engine picks a
-//! connection for its [`Target`], negotiates the version of [`GroupRequest::api`], calls
-//! [`GroupRequest::encode`], sends it with the request's deadline and hands the response body (or
-//! the transport, timeout, version or encode error) to `handle_response` with the same id.
+//! connection for its [`Target`] (the coordinator's address is
+//! [`GroupMachine::coordinator_address`]; a connection of its own, as the Java client does, keeps
+//! heartbeats from queueing behind fetches), calls [`GroupRequest::encode_for`] with that broker's
+//! versions, sends the body with the request's deadline and hands the response body after the
+//! header (or the transport, timeout, version or encode error) to `handle_response` with the same
+//! id and version. Every request must be answered exactly once, by a response or an error: the
+//! machine does not time requests out itself.
+//!
+//! After each input the engine may re-read [`GroupMachine::topics_needed`]: the leader needs the
+//! partition counts of every member's topics before it can assign.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
