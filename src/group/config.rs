@@ -23,7 +23,8 @@ pub(crate) struct GroupConfig {
     /// `retry.backoff.ms`: the first retry delay; it doubles on repeated failures, up to 1 s (or
     /// this value, if larger).
     pub(crate) retry_backoff: Duration,
-    /// Deadline for FindCoordinator, Heartbeat (capped at the session timeout) and LeaveGroup.
+    /// Deadline for FindCoordinator, Heartbeat (capped at the session timeout) and LeaveGroup,
+    /// and the longest the leader waits for partition counts (capped at half a session).
     /// JoinGroup and SyncGroup get `rebalance_timeout` + 5 s, since the coordinator holds them for
     /// the whole rebalance.
     pub(crate) request_timeout: Duration,

@@ -277,3 +277,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn cooperative_sticky_scales_to_large_groups() {
+    let members: Vec<MemberSubscription> = (0..200)
+        .map(|i| member(&format!("m{i:03}"), &["t0", "t1"]))
+        .collect();
+    let c = counts(&[("t0", 1000), ("t1", 1000)]);
+    let start = std::time::Instant::now();
+    let first = AssignorKind::CooperativeSticky.assign(&members, &c);
+    let mut next: Vec<MemberSubscription> = members
+        .iter()
+        .skip(1)
+        .map(|m| MemberSubscription {
+            owned: first[&m.member_id].clone(),
+            generation: 1,
+            ..m.clone()
+        })
+        .collect();
+    next.push(member("new", &["t0", "t1"]));
+    let second = AssignorKind::CooperativeSticky.assign(&next, &c);
+    let elapsed = start.elapsed();
+    assert!(spread(&next, &second) <= 1);
+    assert!(elapsed < std::time::Duration::from_secs(5), "{elapsed:?}");
+    eprintln!("200 members x 2000 partitions twice: {elapsed:?}");
+}

@@ -132,7 +132,11 @@ impl GroupMachine {
             let (members, versions) = r.members.iter().map(member_subscription).unzip();
             self.members = members;
             self.member_versions = versions;
-            self.counts_deadline = Some(self.now + self.config.request_timeout);
+            // The leader does not heartbeat between JoinGroup and SyncGroup, so it waits for
+            // metadata at most half a session; topics still unknown then get no partitions (a
+            // later count triggers a rejoin).
+            let wait = self.config.request_timeout.min(self.config.session_timeout / 2);
+            self.counts_deadline = Some(self.now + wait);
             self.set_phase(Phase::AwaitCounts);
             self.try_assign();
         } else {
