@@ -178,3 +178,13 @@ impl From<VersionError> for Error {
 
 /// `Result` with kafkit's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<crate::wire::EncodeError> for Error {
+    fn from(e: crate::wire::EncodeError) -> Self {
+        Error::with_source(
+            ErrorKind::UnsupportedVersion,
+            "the request cannot be expressed in the API version the broker supports",
+            e,
+        )
+    }
+}

@@ -37,6 +37,7 @@ mod config;
 mod consumer;
 mod engine;
 mod error;
+mod group;
 pub mod net;
 pub mod records;
 mod types;

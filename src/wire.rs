@@ -9,24 +9,43 @@
 //! This is kafkit's low-level layer; most applications never touch it.
 
 mod api_versions;
+mod consumer_protocol;
 mod error_code;
+<<<<<<< HEAD
 mod fetch;
 mod frame;
 mod list_offsets;
+=======
+mod find_coordinator;
+mod frame;
+mod heartbeat;
+mod join_group;
+mod leave_group;
+>>>>>>> group
 mod metadata;
 mod offset_commit;
 mod offset_fetch;
 mod reader;
 mod request;
+mod sync_group;
 mod versions;
 
 pub use api_versions::{ApiVersionRange, ApiVersionsResponse};
+pub use consumer_protocol::{Assignment, CONSUMER_PROTOCOL_VERSION, Subscription, TopicPartitions};
 pub use error_code::KafkaCode;
+<<<<<<< HEAD
 pub use fetch::{
     AbortedTransaction, DivergingEpoch, FetchPartition, FetchResponse, FetchTopic, LeaderIdAndEpoch,
 };
 pub use frame::{DEFAULT_MAX_FRAME_SIZE, FrameDecoder, FrameError};
 pub use list_offsets::{ListOffsetsPartition, ListOffsetsResponse, ListOffsetsTopic};
+=======
+pub use find_coordinator::{Coordinator, FindCoordinatorResponse};
+pub use frame::{DEFAULT_MAX_FRAME_SIZE, FrameDecoder, FrameError};
+pub use heartbeat::HeartbeatResponse;
+pub use join_group::{JoinGroupMember, JoinGroupResponse};
+pub use leave_group::{LeaveGroupMember, LeaveGroupResponse};
+>>>>>>> group
 pub use metadata::{
     AUTHORIZED_OPERATIONS_UNKNOWN, MetadataBroker, MetadataPartition, MetadataResponse, MetadataTopic,
 };
@@ -37,6 +56,7 @@ pub use request::{
     EncodeError, EncodedBody, KafkaRequest, RequestFrame, ResponseHeader, encode_body, encode_request,
     read_response_header,
 };
+pub use sync_group::SyncGroupResponse;
 pub use versions::{ApiVersions, SUPPORTED, VersionError, negotiate_version, supported_range};
 
 pub use kafka_protocol::messages::ApiKey;
@@ -137,7 +157,11 @@ pub fn is_flexible(api: ApiKey, version: i16) -> bool {
 #[cfg(test)]
 mod differential_tests;
 #[cfg(test)]
+<<<<<<< HEAD
 mod fetch_tests;
+=======
+mod group_differential_tests;
+>>>>>>> group
 #[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]

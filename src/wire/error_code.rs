@@ -25,14 +25,22 @@ impl KafkaCode {
     pub const NOT_COORDINATOR: KafkaCode = KafkaCode(16);
     /// The generation is not the group's current one.
     pub const ILLEGAL_GENERATION: KafkaCode = KafkaCode(22);
+    /// The member's protocol type or protocols do not match the group's.
+    pub const INCONSISTENT_GROUP_PROTOCOL: KafkaCode = KafkaCode(23);
+    /// The group id is empty or invalid.
+    pub const INVALID_GROUP_ID: KafkaCode = KafkaCode(24);
     /// The member id is not known to the coordinator.
     pub const UNKNOWN_MEMBER_ID: KafkaCode = KafkaCode(25);
+    /// The session timeout is outside the broker's allowed range.
+    pub const INVALID_SESSION_TIMEOUT: KafkaCode = KafkaCode(26);
     /// The group is rebalancing.
     pub const REBALANCE_IN_PROGRESS: KafkaCode = KafkaCode(27);
     /// Not authorized for the topic.
     pub const TOPIC_AUTHORIZATION_FAILED: KafkaCode = KafkaCode(29);
     /// Not authorized for the group.
     pub const GROUP_AUTHORIZATION_FAILED: KafkaCode = KafkaCode(30);
+    /// Network error (the broker closed the connection).
+    pub const NETWORK_EXCEPTION: KafkaCode = KafkaCode(13);
     /// The broker does not support this API version.
     pub const UNSUPPORTED_VERSION: KafkaCode = KafkaCode(35);
     /// The leader epoch in the request is older than the broker's.
@@ -41,6 +49,8 @@ impl KafkaCode {
     pub const UNKNOWN_LEADER_EPOCH: KafkaCode = KafkaCode(75);
     /// The join needs the member id the coordinator just assigned (KIP-394).
     pub const MEMBER_ID_REQUIRED: KafkaCode = KafkaCode(79);
+    /// The group already has the maximum number of members.
+    pub const GROUP_MAX_SIZE_REACHED: KafkaCode = KafkaCode(81);
     /// Another instance with the same `group.instance.id` took over (KIP-345).
     pub const FENCED_INSTANCE_ID: KafkaCode = KafkaCode(82);
 

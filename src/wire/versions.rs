@@ -16,6 +16,11 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListOffsets, 1, 7),
     (ApiKey::OffsetFetch, 1, 7),
     (ApiKey::OffsetCommit, 2, 8),
+    (ApiKey::FindCoordinator, 1, 4),
+    (ApiKey::JoinGroup, 2, 9),
+    (ApiKey::Heartbeat, 1, 4),
+    (ApiKey::LeaveGroup, 1, 5),
+    (ApiKey::SyncGroup, 1, 5),
 ];
 
 /// The version range kafkit supports for `api`, if it uses that API.
