@@ -40,11 +40,14 @@
 //! ```
 
 mod batch;
+mod batch_records;
 mod compression;
 mod config;
 mod control;
 mod cursor;
 mod error;
+mod fast;
+mod headers;
 mod partition;
 mod record;
 mod split;
@@ -54,11 +57,13 @@ mod transactions;
 mod tests;
 
 pub use batch::{BATCH_HEADER_SIZE, BatchHeader, RecordBatch};
+pub use batch_records::Records;
 pub use compression::Compression;
 pub use config::RecordsConfig;
 pub use control::{ControlRecord, ControlRecordType};
 pub use error::RecordsError;
+pub use headers::{Header, Headers, HeadersIter};
 pub use partition::{IsolationLevel, PartitionRecords};
-pub use record::{Header, Headers, HeadersIter, Record, Records, TimestampType};
+pub use record::{Record, RecordRef, TimestampType};
 pub use split::{Batches, IncompleteBatch};
 pub use transactions::{AbortedTransaction, BatchVerdict, TransactionFilter};
