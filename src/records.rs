@@ -14,8 +14,9 @@
 //! 3. [`RecordBatch::records`] decompresses the batch once, if it is compressed (gzip, snappy, lz4
 //!    and zstd, all in pure Rust, bounded by [`RecordsConfig::max_decompressed_batch_size`]
 //!    *while* decompressing), and returns [`Records`], a lazy iterator: each [`Record`] is parsed
-//!    when it is asked for, and its key, value and headers are [`Bytes`](bytes::Bytes) slices of
-//!    the batch (no copy and no allocation per record).
+//!    when it is asked for, and its key, value and headers are zero-copy views of the batch's
+//!    buffer (no copy and no allocation per record; a `Record` holds one reference to the buffer,
+//!    a borrowed [`RecordRef`] from [`Records::next_ref`] holds none).
 //!
 //! [`PartitionRecords`] ties the three together for one partition of a Fetch response.
 //!
@@ -40,11 +41,14 @@
 //! ```
 
 mod batch;
+mod batch_records;
 mod compression;
 mod config;
 mod control;
 mod cursor;
 mod error;
+mod fast;
+mod headers;
 mod partition;
 mod record;
 mod split;
@@ -54,11 +58,13 @@ mod transactions;
 mod tests;
 
 pub use batch::{BATCH_HEADER_SIZE, BatchHeader, RecordBatch};
+pub use batch_records::Records;
 pub use compression::Compression;
 pub use config::RecordsConfig;
 pub use control::{ControlRecord, ControlRecordType};
 pub use error::RecordsError;
+pub use headers::{Header, Headers, HeadersIter};
 pub use partition::{IsolationLevel, PartitionRecords};
-pub use record::{Header, Headers, HeadersIter, Record, Records, TimestampType};
+pub use record::{Record, RecordRef, TimestampType};
 pub use split::{Batches, IncompleteBatch};
 pub use transactions::{AbortedTransaction, BatchVerdict, TransactionFilter};

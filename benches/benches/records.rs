@@ -1,5 +1,5 @@
 //! Decoding 1000-record batches (100-byte values), uncompressed and with each codec:
-//! kafkit's reader, kafka-protocol's `RecordBatchDecoder` on the same bytes, and CRC32C + memcpy
+//! kafkit's reader (owned `Record`s, and borrowed `RecordRef`s), kafka-protocol's `RecordBatchDecoder` on the same bytes, and CRC32C + memcpy
 //! over the same bytes as the ceiling. Each case touches every record's key, value and headers.
 //!
 //! Run: `cargo bench -p kafkit-benches --bench records -- --warm-up-time 1 --measurement-time 3`
@@ -100,6 +100,21 @@ fn kafkit(bytes: &Bytes, config: RecordsConfig) -> u64 {
     sum
 }
 
+/// The same, borrowing each record from its batch instead of taking a reference to the buffer.
+fn kafkit_borrowed(bytes: &Bytes, config: RecordsConfig) -> u64 {
+    let mut sum = 0;
+    let mut partition = PartitionRecords::new(bytes.clone(), config);
+    while let Some(record) = partition.next_ref() {
+        let record = record.unwrap();
+        sum += record.key().map_or(0, touch);
+        sum += record.value().map_or(0, touch);
+        for header in record.headers() {
+            sum += touch(header.key()) + header.value().map_or(0, touch);
+        }
+    }
+    sum
+}
+
 fn kafka_protocol(bytes: &Bytes) -> u64 {
     let mut buf = bytes.clone();
     let mut sum = 0;
@@ -142,7 +157,11 @@ fn bench(c: &mut Criterion) {
         );
         let mut group = c.benchmark_group(format!("records/{name}"));
         group.throughput(Throughput::Elements(RECORDS as u64));
+        assert_eq!(kafkit(&bytes, config), kafkit_borrowed(&bytes, config));
         group.bench_function("kafkit", |b| b.iter(|| kafkit(black_box(&bytes), config)));
+        group.bench_function("kafkit-borrowed", |b| {
+            b.iter(|| kafkit_borrowed(black_box(&bytes), config))
+        });
         group.bench_function("kafka-protocol", |b| b.iter(|| kafka_protocol(black_box(&bytes))));
         let mut scratch = vec![0u8; bytes.len()];
         group.bench_function("crc32c+memcpy", |b| {

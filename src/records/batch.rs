@@ -2,10 +2,11 @@
 
 use bytes::Bytes;
 
+use super::batch_records::Records;
 use super::compression::{Compression, decompress};
 use super::control::ControlRecord;
 use super::cursor::Cursor;
-use super::record::{Records, TimestampType};
+use super::record::TimestampType;
 use super::{RecordsConfig, RecordsError};
 
 /// Size of the record-batch header (message format v2), from the base offset to the record count.
@@ -251,10 +252,12 @@ impl RecordBatch {
         let h = &self.header;
         let data = match h.compression() {
             Compression::None => self.payload.clone(),
+            // Positions in a record buffer are kept as u32: no batch may decompress past
+            // i32::MAX bytes, whatever the configured cap.
             codec => decompress(
                 codec,
                 &self.payload,
-                config.max_decompressed_batch_size,
+                config.max_decompressed_batch_size.min(i32::MAX as usize),
                 h.base_offset,
             )?,
         };

@@ -8,7 +8,8 @@
 pub struct RecordsConfig {
     /// The largest size, in bytes, a compressed batch may decompress to. Decompression stops as
     /// soon as the output would pass it, so a decompression bomb costs at most this much memory
-    /// (plus the codec's own state; for zstd, a window of at most the larger of this size and 8 MiB). Default: 64 MiB.
+    /// (plus the codec's own state; for zstd, a window of at most the larger of this size and 8 MiB).
+    /// Values above `i32::MAX` act as `i32::MAX`. Default: 64 MiB.
     pub max_decompressed_batch_size: usize,
 }
 

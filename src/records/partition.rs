@@ -3,9 +3,10 @@
 
 use bytes::Bytes;
 
+use super::record::Layout;
 use super::{
-    AbortedTransaction, BatchVerdict, Batches, IncompleteBatch, Record, Records, RecordsConfig, RecordsError,
-    TransactionFilter,
+    AbortedTransaction, BatchVerdict, Batches, IncompleteBatch, Record, RecordRef, Records, RecordsConfig,
+    RecordsError, TransactionFilter,
 };
 
 /// Which records a consumer sees.
@@ -77,12 +78,36 @@ impl PartitionRecords {
         self.batches.incomplete()
     }
 
-    fn advance(&mut self) -> Result<Option<Record>, RecordsError> {
+    /// The next record, borrowed from its batch (no reference-count change; see
+    /// [`RecordRef::to_owned`]).
+    #[inline]
+    pub fn next_ref(&mut self) -> Option<Result<RecordRef<'_>, RecordsError>> {
+        if self.done {
+            return None;
+        }
+        match self.advance() {
+            Ok(Some(layout)) => {
+                let data = self.current.as_ref()?.data();
+                Some(Ok(RecordRef::new(data, layout)))
+            }
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+
+    #[inline]
+    fn advance(&mut self) -> Result<Option<Layout>, RecordsError> {
         loop {
             if let Some(records) = &mut self.current {
-                match records.next() {
-                    Some(Ok(record)) if record.offset() < self.start_offset => continue,
-                    Some(Ok(record)) => return Ok(Some(record)),
+                match records.next_layout() {
+                    Some(Ok(layout)) if layout.offset < self.start_offset => continue,
+                    Some(Ok(layout)) => return Ok(Some(layout)),
                     Some(Err(e)) => return Err(e),
                     None => {
                         self.current = None;
@@ -109,20 +134,8 @@ impl PartitionRecords {
 impl Iterator for PartitionRecords {
     type Item = Result<Record, RecordsError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        match self.advance() {
-            Ok(Some(record)) => Some(Ok(record)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        Some(self.next_ref()?.map(RecordRef::to_owned))
     }
 }

@@ -1,12 +1,8 @@
-//! Records and the lazy, zero-copy iterator over a batch's records.
-
-use std::ops::Range;
+//! Records: owned ([`Record`]) and borrowed ([`RecordRef`]).
 
 use bytes::Bytes;
 
-use super::RecordsError;
-use super::batch::BatchHeader;
-use super::cursor::Cursor;
+use super::headers::Headers;
 
 /// What a record's timestamp means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -15,6 +11,51 @@ pub enum TimestampType {
     CreateTime,
     /// Set by the broker when the batch was appended to the log.
     LogAppendTime,
+}
+
+/// A byte range in a record's buffer. Buffers are at most `i32::MAX` bytes (a batch's length is
+/// an `INT32`, and decompressed batches are capped below that).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+}
+
+impl Span {
+    pub(crate) fn new(range: std::ops::Range<usize>) -> Span {
+        Span {
+            start: range.start as u32,
+            end: range.end as u32,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(self, data: &[u8]) -> &[u8] {
+        data.get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
+
+    #[inline]
+    pub(crate) fn slice(self, data: &Bytes) -> Bytes {
+        if self.start <= self.end && self.end as usize <= data.len() {
+            data.slice(self.start as usize..self.end as usize)
+        } else {
+            Bytes::new()
+        }
+    }
+}
+
+/// Where a parsed record's fields are in its buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Layout {
+    pub(crate) offset: i64,
+    pub(crate) timestamp: i64,
+    pub(crate) timestamp_type: TimestampType,
+    pub(crate) key: Option<Span>,
+    pub(crate) value: Option<Span>,
+    /// From the first header to the end of the record.
+    pub(crate) headers: Span,
+    pub(crate) header_count: u32,
 }
 
 /// One record: its offset, timestamp, key, value and headers.
@@ -26,71 +67,63 @@ pub enum TimestampType {
 #[derive(Clone)]
 pub struct Record {
     data: Bytes,
-    offset: i64,
-    timestamp: i64,
-    timestamp_type: TimestampType,
-    key: Option<Range<usize>>,
-    value: Option<Range<usize>>,
-    headers: Range<usize>,
-    header_count: u32,
+    layout: Layout,
 }
 
 impl Record {
+    /// Borrows the record (no reference-count change).
+    pub fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            data: &self.data,
+            layout: self.layout,
+        }
+    }
+
     /// The record's offset in its partition.
     pub fn offset(&self) -> i64 {
-        self.offset
+        self.layout.offset
     }
 
     /// The record's timestamp in milliseconds since the Unix epoch (see [`Record::timestamp_type`]).
     pub fn timestamp(&self) -> i64 {
-        self.timestamp
+        self.layout.timestamp
     }
 
     /// What the timestamp means. For log-append-time topics the timestamp is the batch's append
     /// time, as in Kafka's own clients.
     pub fn timestamp_type(&self) -> TimestampType {
-        self.timestamp_type
+        self.layout.timestamp_type
     }
 
     /// The key; `None` for a null key.
     pub fn key(&self) -> Option<&[u8]> {
-        self.key.clone().and_then(|r| self.data.get(r))
+        self.as_ref().key()
     }
 
     /// The value; `None` for a null value (a tombstone on a compacted topic).
     pub fn value(&self) -> Option<&[u8]> {
-        self.value.clone().and_then(|r| self.data.get(r))
+        self.as_ref().value()
     }
 
     /// The key as a zero-copy [`Bytes`] slice.
     pub fn key_bytes(&self) -> Option<Bytes> {
-        self.key.clone().map(|r| self.data.slice(r))
+        self.as_ref().key_bytes()
     }
 
     /// The value as a zero-copy [`Bytes`] slice.
     pub fn value_bytes(&self) -> Option<Bytes> {
-        self.value.clone().map(|r| self.data.slice(r))
+        self.as_ref().value_bytes()
     }
 
     /// The headers, in the order the producer wrote them (keys may repeat).
     pub fn headers(&self) -> Headers<'_> {
-        Headers {
-            data: &self.data,
-            start: self.headers.start,
-            end: self.headers.end,
-            count: self.header_count,
-        }
+        self.as_ref().headers()
     }
 }
 
 impl PartialEq for Record {
     fn eq(&self, other: &Self) -> bool {
-        self.offset == other.offset
-            && self.timestamp == other.timestamp
-            && self.timestamp_type == other.timestamp_type
-            && self.key() == other.key()
-            && self.value() == other.value()
-            && self.headers().iter().eq(other.headers().iter())
+        self.as_ref() == other.as_ref()
     }
 }
 
@@ -98,296 +131,102 @@ impl Eq for Record {}
 
 impl std::fmt::Debug for Record {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Record")
-            .field("offset", &self.offset)
-            .field("timestamp", &self.timestamp)
-            .field("timestamp_type", &self.timestamp_type)
-            .field("key", &self.key_bytes())
-            .field("value", &self.value_bytes())
-            .field("headers", &self.headers())
-            .finish()
+        self.as_ref().fmt(f)
     }
 }
 
-/// A record's headers, validated when the record was parsed and iterated without allocating.
+/// A record borrowed from the batch it was parsed from: the same accessors as [`Record`], without
+/// touching the buffer's reference count. [`Records::next_ref`](super::Records::next_ref) and
+/// [`PartitionRecords::next_ref`](super::PartitionRecords::next_ref) yield these; keep one with
+/// [`RecordRef::to_owned`].
 #[derive(Clone, Copy)]
-pub struct Headers<'a> {
+pub struct RecordRef<'a> {
     data: &'a Bytes,
-    start: usize,
-    end: usize,
-    count: u32,
+    layout: Layout,
 }
 
-impl<'a> Headers<'a> {
-    /// How many headers there are.
-    pub fn len(&self) -> usize {
-        self.count as usize
+impl<'a> RecordRef<'a> {
+    pub(crate) fn new(data: &'a Bytes, layout: Layout) -> Self {
+        RecordRef { data, layout }
     }
 
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// The headers in order.
-    pub fn iter(&self) -> HeadersIter<'a> {
-        HeadersIter {
-            data: self.data,
-            cursor: Cursor::at(self.data.get(..self.end).unwrap_or_default(), self.start),
-            left: self.count,
+    /// An owned [`Record`] sharing the same buffer (no copy).
+    #[allow(clippy::wrong_self_convention, clippy::should_implement_trait)]
+    pub fn to_owned(self) -> Record {
+        Record {
+            data: self.data.clone(),
+            layout: self.layout,
         }
     }
 
-    /// The value of the last header named `key` (Kafka's `lastHeader`): `Some(None)` if it is
-    /// present with a null value, `None` if absent.
-    pub fn last(&self, key: &[u8]) -> Option<Option<&'a [u8]>> {
-        self.iter().filter(|h| h.key() == key).last().map(|h| h.value())
-    }
-}
-
-impl std::fmt::Debug for Headers<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
-impl<'a> IntoIterator for Headers<'a> {
-    type Item = Header<'a>;
-    type IntoIter = HeadersIter<'a>;
-    fn into_iter(self) -> HeadersIter<'a> {
-        self.iter()
-    }
-}
-
-/// One record header, borrowed from its record. Kafka header keys are strings; they are kept as
-/// bytes here (see [`Header::key_str`]).
-#[derive(Clone, Copy)]
-pub struct Header<'a> {
-    data: &'a Bytes,
-    key: (usize, usize),
-    value: Option<(usize, usize)>,
-}
-
-impl<'a> Header<'a> {
-    /// The header's key.
-    pub fn key(&self) -> &'a [u8] {
-        self.data.get(self.key.0..self.key.1).unwrap_or_default()
+    /// The record's offset in its partition.
+    pub fn offset(&self) -> i64 {
+        self.layout.offset
     }
 
-    /// The key as UTF-8, if it is valid UTF-8 (it is for every Kafka client that follows the spec).
-    pub fn key_str(&self) -> Option<&'a str> {
-        std::str::from_utf8(self.key()).ok()
+    /// The record's timestamp in milliseconds since the Unix epoch.
+    pub fn timestamp(&self) -> i64 {
+        self.layout.timestamp
     }
 
-    /// The header's value; `None` for null.
+    /// What the timestamp means.
+    pub fn timestamp_type(&self) -> TimestampType {
+        self.layout.timestamp_type
+    }
+
+    /// The key; `None` for a null key.
+    #[inline]
+    pub fn key(&self) -> Option<&'a [u8]> {
+        let data: &'a [u8] = self.data;
+        self.layout.key.map(|s| s.get(data))
+    }
+
+    /// The value; `None` for a null value.
+    #[inline]
     pub fn value(&self) -> Option<&'a [u8]> {
-        self.value.and_then(|(s, e)| self.data.get(s..e))
+        let data: &'a [u8] = self.data;
+        self.layout.value.map(|s| s.get(data))
     }
 
     /// The key as a zero-copy [`Bytes`] slice.
-    pub fn key_bytes(&self) -> Bytes {
-        self.data.slice(self.key.0..self.key.1)
+    pub fn key_bytes(&self) -> Option<Bytes> {
+        self.layout.key.map(|s| s.slice(self.data))
     }
 
     /// The value as a zero-copy [`Bytes`] slice.
     pub fn value_bytes(&self) -> Option<Bytes> {
-        self.value.map(|(s, e)| self.data.slice(s..e))
+        self.layout.value.map(|s| s.slice(self.data))
+    }
+
+    /// The headers, in order (keys may repeat).
+    #[inline]
+    pub fn headers(&self) -> Headers<'a> {
+        Headers::new(self.data, self.layout.headers, self.layout.header_count)
     }
 }
 
-impl PartialEq for Header<'_> {
+impl PartialEq for RecordRef<'_> {
     fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key() && self.value() == other.value()
+        self.offset() == other.offset()
+            && self.timestamp() == other.timestamp()
+            && self.timestamp_type() == other.timestamp_type()
+            && self.key() == other.key()
+            && self.value() == other.value()
+            && self.headers().iter().eq(other.headers().iter())
     }
 }
 
-impl Eq for Header<'_> {}
+impl Eq for RecordRef<'_> {}
 
-impl std::fmt::Debug for Header<'_> {
+impl std::fmt::Debug for RecordRef<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Header")
+        f.debug_struct("Record")
+            .field("offset", &self.offset())
+            .field("timestamp", &self.timestamp())
+            .field("timestamp_type", &self.timestamp_type())
             .field("key", &self.key_bytes())
             .field("value", &self.value_bytes())
+            .field("headers", &self.headers())
             .finish()
-    }
-}
-
-/// Iterator over [`Headers`].
-#[derive(Debug, Clone)]
-pub struct HeadersIter<'a> {
-    data: &'a Bytes,
-    cursor: Cursor<'a>,
-    left: u32,
-}
-
-impl<'a> Iterator for HeadersIter<'a> {
-    type Item = Header<'a>;
-
-    fn next(&mut self) -> Option<Header<'a>> {
-        if self.left == 0 {
-            return None;
-        }
-        self.left -= 1;
-        // The bytes were validated when the record was parsed; a failure here cannot happen, and
-        // would end the iteration rather than panic.
-        let key = self.cursor.nullable_bytes("header key").ok()??;
-        let value = self.cursor.nullable_bytes("header value").ok()?;
-        Some(Header {
-            data: self.data,
-            key: (key.start, key.end),
-            value: value.map(|r| (r.start, r.end)),
-        })
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, Some(self.left as usize))
-    }
-}
-
-/// The records of one batch, parsed one at a time as the iterator is advanced.
-///
-/// Yields `Err` once and then ends if the bytes are malformed; yields an error after the last
-/// record if bytes are left over.
-#[derive(Debug, Clone)]
-pub struct Records {
-    data: Bytes,
-    pos: usize,
-    left: i32,
-    base_offset: i64,
-    base_timestamp: i64,
-    log_append_time: Option<i64>,
-    done: bool,
-}
-
-impl Records {
-    pub(crate) fn new(data: Bytes, header: &BatchHeader) -> Self {
-        Records {
-            data,
-            pos: 0,
-            left: header.record_count,
-            base_offset: header.base_offset,
-            base_timestamp: header.base_timestamp,
-            log_append_time: match header.timestamp_type() {
-                TimestampType::LogAppendTime => Some(header.max_timestamp),
-                TimestampType::CreateTime => None,
-            },
-            done: false,
-        }
-    }
-
-    /// Records not yet read.
-    pub fn remaining(&self) -> usize {
-        if self.done { 0 } else { self.left as usize }
-    }
-
-    fn parse_next(&mut self) -> Result<Record, RecordsError> {
-        let mut c = Cursor::at(&self.data, self.pos);
-        let length = c.varint("record length")?;
-        if length < 0 {
-            return Err(RecordsError::NegativeLength {
-                field: "record length",
-                length: i64::from(length),
-            });
-        }
-        let body = c.range("record", length as usize)?;
-        self.pos = body.end;
-        let mut c = Cursor::at(self.data.get(..body.end).unwrap_or_default(), body.start);
-
-        let _attributes = c.i8("record attributes")?;
-        let timestamp_delta = c.varlong("timestamp delta")?;
-        let offset_delta = c.varint("offset delta")?;
-        let key = c.nullable_bytes("key")?;
-        let value = c.nullable_bytes("value")?;
-        let header_count = c.varint("header count")?;
-        if header_count < 0 {
-            return Err(RecordsError::NegativeLength {
-                field: "header count",
-                length: i64::from(header_count),
-            });
-        }
-        let headers_start = c.position();
-        for _ in 0..header_count {
-            let key_len = c.varint("header key")?;
-            if key_len < 0 {
-                return Err(RecordsError::NegativeLength {
-                    field: "header key",
-                    length: i64::from(key_len),
-                });
-            }
-            c.range("header key", key_len as usize)?;
-            c.nullable_bytes("header value")?;
-        }
-        let headers_end = c.position();
-        if c.remaining() != 0 {
-            return Err(RecordsError::RecordLengthMismatch {
-                offset_delta,
-                declared: length as usize,
-                used: headers_end - body.start,
-            });
-        }
-
-        let offset = self
-            .base_offset
-            .checked_add(i64::from(offset_delta))
-            .ok_or(RecordsError::Overflow {
-                field: "record offset",
-                base: self.base_offset,
-                delta: i64::from(offset_delta),
-            })?;
-        let (timestamp, timestamp_type) = match self.log_append_time {
-            Some(t) => (t, TimestampType::LogAppendTime),
-            None => (
-                self.base_timestamp
-                    .checked_add(timestamp_delta)
-                    .ok_or(RecordsError::Overflow {
-                        field: "record timestamp",
-                        base: self.base_timestamp,
-                        delta: timestamp_delta,
-                    })?,
-                TimestampType::CreateTime,
-            ),
-        };
-        Ok(Record {
-            data: self.data.clone(),
-            offset,
-            timestamp,
-            timestamp_type,
-            key,
-            value,
-            headers: headers_start..headers_end,
-            header_count: header_count as u32,
-        })
-    }
-}
-
-impl Iterator for Records {
-    type Item = Result<Record, RecordsError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        if self.left == 0 {
-            self.done = true;
-            let trailing = self.data.len().saturating_sub(self.pos);
-            if trailing != 0 {
-                return Some(Err(RecordsError::TrailingBytes {
-                    base_offset: self.base_offset,
-                    count: trailing,
-                }));
-            }
-            return None;
-        }
-        self.left -= 1;
-        let result = self.parse_next();
-        if result.is_err() {
-            self.done = true;
-        }
-        Some(result)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.remaining();
-        (0, Some(n.saturating_add(1)))
     }
 }

@@ -221,3 +221,23 @@ fn duplicate_header_keys_are_kept_in_order() {
     assert_eq!(record.headers().last(b"missing"), None);
     assert_eq!(record.headers().len(), 3);
 }
+
+#[test]
+fn borrowed_records_match_owned_records_for_every_codec() {
+    let records = mixed_records(50);
+    for codec in CODECS {
+        let bytes = encode(&records, codec);
+        let owned: Vec<Record> = PartitionRecords::new(bytes.clone(), RecordsConfig::default())
+            .map(Result::unwrap)
+            .collect();
+        let mut partition = PartitionRecords::new(bytes, RecordsConfig::default());
+        let mut borrowed = vec![];
+        while let Some(r) = partition.next_ref() {
+            let r = r.unwrap();
+            assert_eq!(r.to_owned().as_ref(), r);
+            borrowed.push(r.to_owned());
+        }
+        assert_eq!(owned, borrowed, "{codec:?}");
+        assert_eq!(partition.next_offset(), Some(50));
+    }
+}
