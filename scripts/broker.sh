@@ -20,6 +20,8 @@
 #   KAFKIT_STATE    where pid, address and log of a started broker live
 #                   (default <repo>/target/kafkit-broker)
 #   KAFKIT_BROKER_START_TIMEOUT  seconds to wait for a started broker to answer (default 30)
+#   KAFKIT_BROKER_ARGS           extra arguments for `BIN broker`, split on spaces (e.g.
+#                                "--group-initial-rebalance-delay 0s", nisshi only)
 #
 # Logs go to stderr; only results (an address, a path) go to stdout.
 set -euo pipefail
@@ -71,13 +73,14 @@ alive() {
 	[ "$st" != Z ]
 }
 
-# Waits for a `cargo install nisshi` started by something other than this script (which would not
-# hold our lock), so that we never run a second 15-minute build beside it.
+# Waits for a `cargo install nisshi` into this cache started by something other than this script
+# (which would not hold our lock), so that we never run a second 15-minute build beside it.
 wait_for_foreign_nisshi_build() {
 	local pids waited=0
-	while pids=$(pgrep -f "cargo.* install nisshi --version $NISSHI_VERSION" || true) && [ -n "$pids" ]; do
+	local pattern="cargo.* install nisshi --version $NISSHI_VERSION .*--root $cache/"
+	while pids=$(pgrep -f "$pattern" | paste -sd ' ') && [ -n "$pids" ]; do
 		if [ "$waited" -eq 0 ]; then
-			log "a build of nisshi $NISSHI_VERSION is already running (pid $(echo "$pids" | tr '\n' ' ')); waiting for it"
+			log "a build of nisshi $NISSHI_VERSION into $cache is already running (pid $pids); waiting for it"
 		fi
 		sleep 10
 		waited=$((waited + 10))
@@ -112,8 +115,9 @@ install_nisshi() {
 	rm -rf "$tmp_root"
 	log "building nisshi $NISSHI_VERSION with $rustc_version (about 15 minutes on 2 cores; log: $build_log)"
 	local started=$SECONDS
-	if ! CARGO_TARGET_DIR=$target_dir cargo +nightly install nisshi --version "$NISSHI_VERSION" --locked \
-		--no-default-features --features dynostore --root "$tmp_root" 2>&1 | tee "$build_log" >&2; then
+	# From the cache dir, so that no project's .cargo/config.toml applies to the build.
+	if ! (cd "$cache" && CARGO_TARGET_DIR=$target_dir cargo +nightly install nisshi --version "$NISSHI_VERSION" \
+		--locked --no-default-features --features dynostore --root "$tmp_root") 2>&1 | tee "$build_log" >&2; then
 		rm -rf "$tmp_root"
 		die "building nisshi $NISSHI_VERSION failed; see $build_log"
 	fi
@@ -225,7 +229,8 @@ do_start() {
 	install_"$kind"
 	mkdir -p "$state_dir"
 
-	local attempt port addr log_file deadline
+	local attempt port addr log_file deadline extra_args
+	read -r -a extra_args <<<"${KAFKIT_BROKER_ARGS:-}"
 	for attempt in 1 2 3; do
 		port=$(free_port)
 		addr=127.0.0.1:$port
@@ -234,6 +239,7 @@ do_start() {
 			--listener-url "tcp://$addr" \
 			--advertised-listener-url "tcp://$addr" \
 			--storage-engine "$storage" \
+			"${extra_args[@]}" \
 			</dev/null >"$log_file" 2>&1 9>&- &
 		pid=$!
 		printf 'kind=%s\npid=%s\naddr=%s\nbin=%s\nlog=%s\n' "$kind" "$pid" "$addr" "$bin_path" "$log_file" \
