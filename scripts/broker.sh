@@ -99,8 +99,12 @@ install_nisshi() {
 	fi
 
 	local rustc_version minor
-	rustc_version=$(rustc +nightly --version 2>/dev/null) ||
-		die "nisshi $NISSHI_VERSION must be built with the nightly toolchain (rustc >= 1.$NISSHI_MIN_RUSTC_MINOR), and 'rustc +nightly' is not available"
+	if ! rustc_version=$(rustc +nightly --version 2>/dev/null); then
+		log "nisshi $NISSHI_VERSION needs the nightly toolchain, which is not installed; trying to install it"
+		rustup toolchain install nightly --profile minimal >&2 ||
+			die "nisshi $NISSHI_VERSION must be built with the nightly toolchain (rustc >= 1.$NISSHI_MIN_RUSTC_MINOR), and 'rustup toolchain install nightly' failed"
+		rustc_version=$(rustc +nightly --version)
+	fi
 	minor=$(echo "$rustc_version" | sed -E 's/^rustc 1\.([0-9]+)\..*/\1/')
 	if ! [ "$minor" -ge "$NISSHI_MIN_RUSTC_MINOR" ] 2>/dev/null; then
 		die "nisshi $NISSHI_VERSION needs rustc >= 1.$NISSHI_MIN_RUSTC_MINOR; nightly is: $rustc_version"
@@ -324,24 +328,30 @@ do_topic() {
 }
 
 usage() {
-	sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,/^set -euo/p' "$0" | grep -v -e '^set -euo' -e '^# shellcheck' | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
-[ $# -ge 1 ] || usage
-cmd=$1
-shift
-case "$cmd" in
-install) do_install ;;
-start) do_start ;;
-stop) do_stop ;;
-status) do_status ;;
-addr) do_addr ;;
-bin) do_bin ;;
-topic) do_topic "$@" ;;
--h | --help | help) usage ;;
-*)
-	log "unknown command '$cmd'"
-	usage
-	;;
-esac
+# In a function, read whole before it runs: editing this file while it runs cannot change what it does.
+main() {
+	[ $# -ge 1 ] || usage
+	local cmd=$1
+	shift
+	case "$cmd" in
+	install) do_install ;;
+	start) do_start ;;
+	stop) do_stop ;;
+	status) do_status ;;
+	addr) do_addr ;;
+	bin) do_bin ;;
+	topic) do_topic "$@" ;;
+	-h | --help | help) usage ;;
+	*)
+		log "unknown command '$cmd'"
+		usage
+		;;
+	esac
+}
+
+main "$@"
+exit
