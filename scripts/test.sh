@@ -18,6 +18,7 @@
 # If KAFKIT_TEST_BROKER is already set, that broker is used and none is started (KAFKIT_BROKER then
 # says which kind it is, for KAFKIT_BROKER_BIN). KAFKIT_BROKER=tansu runs against the quicker Tansu
 # 0.6 build (its ListOffsets(latest) is wrong; CI uses nisshi).
+# shellcheck disable=SC2317 # functions here run indirectly, through run_step and the traps
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
@@ -27,7 +28,7 @@ for arg in "$@"; do
 	case "$arg" in
 	--quick) quick=1 ;;
 	-h | --help)
-		sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+		sed -n '2,/^set -euo/p' "$0" | grep -v -e '^set -euo' -e '^# shellcheck' | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -157,29 +158,39 @@ cargo_test() {
 	cargo test --workspace 2>&1 | tee "$test_log"
 }
 
-run_step "toolchain (rustup)" toolchain
-run_step "rustfmt" show cargo fmt --all --check
-run_step "check-ffi" show scripts/check-ffi.sh
-run_step "clippy" show cargo clippy --workspace --all-targets -- -D warnings
-if [ "$quick" -eq 1 ]; then
-	skip_step "build x86_64 musl" --quick
-	skip_step "build aarch64 musl" --quick
-else
-	run_step "build x86_64 musl" show cargo build -p kafkit --target x86_64-unknown-linux-musl
-	run_step "build aarch64 musl" show cargo build -p kafkit --target aarch64-unknown-linux-musl
-fi
-run_step "broker install ($KAFKIT_BROKER)" install_broker
-if [ -n "${KAFKIT_TEST_BROKER:-}" ]; then
-	echo "test.sh: using the broker at KAFKIT_TEST_BROKER=$KAFKIT_TEST_BROKER from the environment"
-	skip_step "broker start" "KAFKIT_TEST_BROKER given"
-else
-	run_step "broker start ($KAFKIT_BROKER)" start_broker
-fi
-run_step "cargo test" cargo_test
-if [ "$quick" -eq 1 ]; then
-	skip_step "fuzz smoke" --quick
-elif [ -x scripts/fuzz-smoke.sh ]; then
-	run_step "fuzz smoke" show scripts/fuzz-smoke.sh
-else
-	skip_step "fuzz smoke" "no scripts/fuzz-smoke.sh"
-fi
+# In a function, read whole before it runs: editing this file while it runs cannot change what it does.
+main() {
+	run_step "toolchain (rustup)" toolchain
+	if [ "${CI:-}" = true ]; then
+		run_step "rustfmt" show cargo fmt --all --check -- --color=never
+	else
+		run_step "rustfmt" show cargo fmt --all --check
+	fi
+	run_step "check-ffi" show scripts/check-ffi.sh
+	run_step "clippy" show cargo clippy --workspace --all-targets -- -D warnings
+	if [ "$quick" -eq 1 ]; then
+		skip_step "build x86_64 musl" --quick
+		skip_step "build aarch64 musl" --quick
+	else
+		run_step "build x86_64 musl" show cargo build -p kafkit --target x86_64-unknown-linux-musl
+		run_step "build aarch64 musl" show cargo build -p kafkit --target aarch64-unknown-linux-musl
+	fi
+	run_step "broker install ($KAFKIT_BROKER)" install_broker
+	if [ -n "${KAFKIT_TEST_BROKER:-}" ]; then
+		echo "test.sh: using the broker at KAFKIT_TEST_BROKER=$KAFKIT_TEST_BROKER from the environment"
+		skip_step "broker start" "KAFKIT_TEST_BROKER given"
+	else
+		run_step "broker start ($KAFKIT_BROKER)" start_broker
+	fi
+	run_step "cargo test" cargo_test
+	if [ "$quick" -eq 1 ]; then
+		skip_step "fuzz smoke" --quick
+	elif [ -x scripts/fuzz-smoke.sh ]; then
+		run_step "fuzz smoke" show scripts/fuzz-smoke.sh
+	else
+		skip_step "fuzz smoke" "no scripts/fuzz-smoke.sh"
+	fi
+}
+
+main
+exit
