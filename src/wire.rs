@@ -11,17 +11,13 @@
 mod api_versions;
 mod consumer_protocol;
 mod error_code;
-<<<<<<< HEAD
 mod fetch;
 mod frame;
-mod list_offsets;
-=======
 mod find_coordinator;
-mod frame;
+mod list_offsets;
 mod heartbeat;
 mod join_group;
 mod leave_group;
->>>>>>> group
 mod metadata;
 mod offset_commit;
 mod offset_fetch;
@@ -33,19 +29,15 @@ mod versions;
 pub use api_versions::{ApiVersionRange, ApiVersionsResponse};
 pub use consumer_protocol::{Assignment, CONSUMER_PROTOCOL_VERSION, Subscription, TopicPartitions};
 pub use error_code::KafkaCode;
-<<<<<<< HEAD
 pub use fetch::{
     AbortedTransaction, DivergingEpoch, FetchPartition, FetchResponse, FetchTopic, LeaderIdAndEpoch,
 };
 pub use frame::{DEFAULT_MAX_FRAME_SIZE, FrameDecoder, FrameError};
-pub use list_offsets::{ListOffsetsPartition, ListOffsetsResponse, ListOffsetsTopic};
-=======
 pub use find_coordinator::{Coordinator, FindCoordinatorResponse};
-pub use frame::{DEFAULT_MAX_FRAME_SIZE, FrameDecoder, FrameError};
+pub use list_offsets::{ListOffsetsPartition, ListOffsetsResponse, ListOffsetsTopic};
 pub use heartbeat::HeartbeatResponse;
 pub use join_group::{JoinGroupMember, JoinGroupResponse};
 pub use leave_group::{LeaveGroupMember, LeaveGroupResponse};
->>>>>>> group
 pub use metadata::{
     AUTHORIZED_OPERATIONS_UNKNOWN, MetadataBroker, MetadataPartition, MetadataResponse, MetadataTopic,
 };
@@ -157,11 +149,9 @@ pub fn is_flexible(api: ApiKey, version: i16) -> bool {
 #[cfg(test)]
 mod differential_tests;
 #[cfg(test)]
-<<<<<<< HEAD
 mod fetch_tests;
-=======
+#[cfg(test)]
 mod group_differential_tests;
->>>>>>> group
 #[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]

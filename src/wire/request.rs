@@ -51,18 +51,15 @@ macro_rules! kafka_requests {
 kafka_requests! {
     ApiVersionsRequest => ApiVersions,
     MetadataRequest => Metadata,
-<<<<<<< HEAD
     FetchRequest => Fetch,
     ListOffsetsRequest => ListOffsets,
     OffsetFetchRequest => OffsetFetch,
     OffsetCommitRequest => OffsetCommit,
-=======
     FindCoordinatorRequest => FindCoordinator,
     JoinGroupRequest => JoinGroup,
     SyncGroupRequest => SyncGroup,
     HeartbeatRequest => Heartbeat,
     LeaveGroupRequest => LeaveGroup,
->>>>>>> group
 }
 
 /// Encodes `request` (a request body of `api`) at `version` with the request-header version that API and version require.
