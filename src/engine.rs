@@ -45,6 +45,7 @@ pub(crate) struct Engine {
     rejoin: Arc<RejoinSignal>,
     total_buffered: Arc<AtomicUsize>,
     pool: BrokerPool,
+    group: Option<group_driver::GroupDriver>,
 }
 
 impl Engine {
@@ -58,7 +59,12 @@ impl Engine {
         total_buffered: Arc<AtomicUsize>,
     ) -> Result<Engine> {
         let pool = BrokerPool::new(&config.bootstrap, config.net.clone())?;
+        let group = match config.group_id {
+            Some(_) => Some(group_driver::GroupDriver::new(&config, Instant::now())?),
+            None => None,
+        };
         Ok(Engine {
+            group,
             config,
             commands,
             command_tx,
@@ -97,7 +103,6 @@ struct Closing {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ClosePhase {
-    Committing,
     Leaving,
     Done,
 }
@@ -134,11 +139,6 @@ impl Driver {
     fn new(engine: Engine) -> Driver {
         let (inputs_tx, inputs) = mpsc::unbounded_channel();
         let now = Instant::now();
-        let group = engine
-            .config
-            .group_id
-            .as_ref()
-            .map(|_| group_driver::GroupDriver::new(&engine.config, now));
         Driver {
             offsets: offsets::OffsetsState::new(&engine.config, now),
             config: engine.config,
@@ -157,7 +157,7 @@ impl Driver {
             metadata_in_flight: false,
             metadata_due: Some(now),
             fetches_in_flight: HashSet::new(),
-            group,
+            group: engine.group,
             closing: None,
             stalled_reported: false,
             next_housekeeping: now,
@@ -394,39 +394,27 @@ impl Driver {
             }
             return;
         }
-        self.closing = Some(Closing {
-            reply,
-            deadline: now + self.config.close_timeout,
-            phase: ClosePhase::Committing,
-        });
-        self.offsets.commit_all_now(now);
+        tracing::info!("closing: committing processed offsets and leaving the group");
+        self.closing = Some(Closing { reply, deadline: now + self.config.close_timeout, phase: ClosePhase::Leaving });
+        // Streams stop at once; the group's clean revoke commits what they processed, then leaves.
+        for part in self.parts.values() {
+            part.end();
+        }
+        match &mut self.group {
+            Some(group) => group.leave_close(now),
+            None => self.set_close_phase(ClosePhase::Done),
+        }
     }
 
     fn drive_close(&mut self, now: Instant) {
-        let Some(phase) = self.closing.as_ref().map(|c| c.phase) else {
+        let Some(closing) = &self.closing else {
             return;
         };
-        let deadline = self.closing.as_ref().map_or(now, |c| c.deadline);
-        let timed_out = now >= deadline;
-        match phase {
-            ClosePhase::Committing => {
-                if timed_out || !self.offsets.commit_in_flight() && !self.offsets.commit_wanted() {
-                    for part in self.parts.values() {
-                        part.end();
-                    }
-                    if let Some(group) = &mut self.group {
-                        group.leave_close(now);
-                    }
-                    self.set_close_phase(ClosePhase::Leaving);
-                    self.drive_close(now);
-                }
+        if closing.phase == ClosePhase::Leaving {
+            let left = self.group.as_ref().is_none_or(|g| g.is_left());
+            if now >= closing.deadline || left && !self.offsets.commit_in_flight() {
+                self.set_close_phase(ClosePhase::Done);
             }
-            ClosePhase::Leaving => {
-                if timed_out || self.group.as_ref().is_none_or(|g| g.is_left()) {
-                    self.set_close_phase(ClosePhase::Done);
-                }
-            }
-            ClosePhase::Done => {}
         }
     }
 

@@ -76,7 +76,8 @@ pub fn batch(values: &[Bytes]) -> Bytes {
             producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: -1,
+            // kafka-protocol starts a new batch whenever offset - sequence changes; keep one batch.
+            sequence: i as i32,
             timestamp: now,
             key: Some(Bytes::from(format!("k{i}"))),
             value: Some(v.clone()),

@@ -513,7 +513,7 @@ impl Driver {
             return;
         };
         let instance_id = self.config.group_instance_id.clone();
-        let pool: BrokerPool = self.pool.clone();
+        let Some(pool) = self.group.as_ref().map(|g| g.pool().clone()) else { return };
         let tx = self.inputs_tx.clone();
         self.offsets.commits_in_flight += 1;
         tokio::spawn(async move {

@@ -266,6 +266,15 @@ impl BrokerPool {
         fresh
     }
 
+    /// Registers (or updates) the address of broker `node`, e.g. a group coordinator named by
+    /// FindCoordinator. An address change drops the old connection.
+    pub fn set_broker(&self, node: NodeId, addr: String) {
+        let mut brokers = lock(&self.inner.brokers);
+        if brokers.get(&node).is_none_or(|slot| slot.addr != addr) {
+            brokers.insert(node, Slot::new(addr, &self.inner.config));
+        }
+    }
+
     /// How long a caller should expect a connection attempt to `node` to wait before it starts.
     pub fn retry_delay(&self, node: NodeId) -> Option<Duration> {
         let slot = lock(&self.inner.brokers).get(&node).cloned()?;
