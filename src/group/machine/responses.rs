@@ -10,7 +10,8 @@ use crate::group::{AssignorKind, ErrorAction, MemberSubscription, classify};
 use crate::types::TopicPartition;
 use crate::wire::{
     Assignment, CONSUMER_PROTOCOL_VERSION, DecodeResponse, FindCoordinatorResponse, HeartbeatResponse,
-    JoinGroupMember, JoinGroupResponse, KafkaCode, Str, Subscription, SyncGroupResponse, TopicPartitions,
+    JoinGroupMember, JoinGroupResponse, KafkaCode, Reader, Str, Subscription, SyncGroupResponse,
+    TopicPartitions,
 };
 
 impl GroupMachine {
@@ -310,11 +311,10 @@ fn member_subscription(m: &JoinGroupMember) -> (MemberSubscription, i16) {
                 );
             }
             out.generation = s.generation_id;
-            if s.generation_id < 0 {
-                // The Java cooperative-sticky assignor's pre-v2 user data: the generation as INT32.
-                if let Some(d) = s.user_data.as_deref().and_then(|d| <[u8; 4]>::try_from(d).ok()) {
-                    out.generation = i32::from_be_bytes(d);
-                }
+            if s.generation_id < 0
+                && let Some(generation) = s.user_data.and_then(sticky_user_data_generation)
+            {
+                out.generation = generation;
             }
         }
         Err(e) => {
@@ -322,4 +322,53 @@ fn member_subscription(m: &JoinGroupMember) -> (MemberSubscription, i16) {
         }
     }
     (out, version)
+}
+
+/// The generation that sticky assignors of other clients put in their user data, for members whose
+/// subscription predates the `generation_id` field (or leaves it at -1, as librdkafka does):
+/// the Java cooperative-sticky assignor writes the generation alone (`INT32`); the Java sticky
+/// assignor and librdkafka's sticky and cooperative-sticky write `[topic [partition]] generation`.
+fn sticky_user_data_generation(data: Bytes) -> Option<i32> {
+    if let Ok(raw) = <[u8; 4]>::try_from(&data[..]) {
+        return Some(i32::from_be_bytes(raw));
+    }
+    let mut r = Reader::new(data);
+    let topics = r.array_len(false, 6).ok()?;
+    for _ in 0..topics {
+        r.string(false).ok()?;
+        r.i32_array(false).ok()?;
+    }
+    let generation = r.i32().ok()?;
+    r.finish().ok()?;
+    Some(generation)
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::{BufMut, BytesMut};
+
+    use super::*;
+
+    #[test]
+    fn sticky_user_data_generations_of_java_and_librdkafka() {
+        assert_eq!(
+            sticky_user_data_generation(Bytes::from_static(&[0, 0, 0, 9])),
+            Some(9)
+        );
+        // librdkafka / Java StickyAssignor: [("t", [0, 1])] then generation 7.
+        let mut b = BytesMut::new();
+        b.put_i32(1);
+        b.put_i16(1);
+        b.put_slice(b"t");
+        b.put_i32(2);
+        b.put_i32(0);
+        b.put_i32(1);
+        b.put_i32(7);
+        assert_eq!(sticky_user_data_generation(b.freeze()), Some(7));
+        assert_eq!(sticky_user_data_generation(Bytes::from_static(b"junk!")), None);
+        assert_eq!(
+            sticky_user_data_generation(Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 0, 0])),
+            None
+        );
+    }
 }
