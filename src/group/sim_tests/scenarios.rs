@@ -359,6 +359,10 @@ fn illegal_generation_loses_everything_and_rejoins_with_the_same_member_id() {
     let (_, req) = sim.one();
     let Req::Join(j) = req else { panic!() };
     assert_eq!(j.member_id.as_str(), member);
+    assert_eq!(
+        j.reason.as_ref().map(|r| r.to_string()).as_deref(),
+        Some("the generation was stale")
+    );
 }
 
 #[test]
