@@ -33,8 +33,8 @@
 #![warn(missing_docs)]
 
 pub mod cluster;
-// The engine (not yet written) drives this module; until then its items are only used by tests.
 mod error;
+// The engine (not yet written) drives this module; until then its items are only used by tests.
 #[allow(dead_code, unused_imports)]
 mod group;
 pub mod net;
