@@ -205,8 +205,10 @@ impl GroupMachine {
             .iter()
             .flat_map(|tp| {
                 let topic: std::sync::Arc<str> = tp.topic.as_str().into();
+                // A negative partition is nonsense from a broken leader; skip it.
                 tp.partitions
                     .iter()
+                    .filter(|&&p| p >= 0)
                     .map(move |&p| TopicPartition::new(topic.clone(), p))
             })
             .collect();
