@@ -150,6 +150,8 @@ pub(crate) struct GroupMachine {
     /// Partition counts the current assignment was computed from (or seen at sync).
     snapshot: BTreeMap<String, i32>,
     rejoin_pending: bool,
+    /// Why the next JoinGroup is sent (KIP-800, shown in the broker's logs from JoinGroup v8).
+    join_reason: Option<&'static str>,
 
     owned: BTreeSet<TopicPartition>,
     owned_generation: i32,
@@ -191,6 +193,7 @@ impl GroupMachine {
             pending_assignments: vec![],
             snapshot: BTreeMap::new(),
             rejoin_pending: false,
+            join_reason: None,
             owned: BTreeSet::new(),
             owned_generation: -1,
             revoke: None,
@@ -257,7 +260,7 @@ impl GroupMachine {
             return;
         }
         match self.phase {
-            Phase::Idle | Phase::Left => self.restart_join(),
+            Phase::Idle | Phase::Left => self.restart_join(None),
             Phase::Stable => self.request_rejoin("subscription changed"),
             Phase::Joining | Phase::AwaitCounts | Phase::Sync | Phase::Syncing => self.rejoin_pending = true,
             Phase::Join | Phase::Leave | Phase::Leaving | Phase::Fatal => {}
@@ -358,7 +361,9 @@ impl GroupMachine {
         {
             self.member_id.clear();
             self.reset_generation();
-            self.restart_join();
+            self.restart_join(Some(
+                "the application is consuming again after exceeding max.poll.interval",
+            ));
         }
     }
 
@@ -543,7 +548,8 @@ impl GroupMachine {
         delay
     }
 
-    fn restart_join(&mut self) {
+    fn restart_join(&mut self, why: Option<&'static str>) {
+        self.join_reason = why;
         self.epoch += 1;
         self.retry_at = None;
         self.rejoin_pending = false;
@@ -602,7 +608,7 @@ impl GroupMachine {
                 .iter()
                 .map(|a| (a.name(), metadata.clone()))
                 .collect(),
-            reason: None,
+            reason: self.join_reason.map(str::to_owned),
         }
     }
 
@@ -644,12 +650,12 @@ impl GroupMachine {
             ),
         );
         self.coordinator_dead(error.clone());
-        self.reset_and_rejoin(error, true);
+        self.reset_and_rejoin(error, true, "the session timed out");
     }
 
     /// Partitions are lost and the generation (and the member id, if `forget_member`) is gone:
     /// rejoin, unless the member was closing, in which case it just leaves.
-    fn reset_and_rejoin(&mut self, error: Error, forget_member: bool) {
+    fn reset_and_rejoin(&mut self, error: Error, forget_member: bool, why: &'static str) {
         let closing = self.revoke == Some(AfterRevoke::Leave);
         self.lose_all(error);
         if closing {
@@ -659,11 +665,11 @@ impl GroupMachine {
             self.member_id.clear();
         }
         self.reset_generation();
-        self.restart_join();
+        self.restart_join(Some(why));
     }
 
     /// Starts a rebalance from Stable: revoke first where the protocol needs it.
-    fn request_rejoin(&mut self, why: &str) {
+    fn request_rejoin(&mut self, why: &'static str) {
         if self.phase != Phase::Stable {
             if matches!(
                 self.phase,
@@ -678,6 +684,7 @@ impl GroupMachine {
             return;
         }
         tracing::info!(group = %self.config.group_id, reason = why, "rejoining the group");
+        self.join_reason = Some(why);
         // Revoked partitions leave `owned` at once: `assignment()` is what stays ours.
         let revoked: Vec<TopicPartition> = if self.config.cooperative() {
             let gone: Vec<_> = self
@@ -729,8 +736,12 @@ impl GroupMachine {
             ErrorAction::Rejoin | ErrorAction::RejoinWithMemberId => {
                 self.request_rejoin("the group is rebalancing")
             }
-            ErrorAction::ResetGenerationAndRejoin => self.reset_and_rejoin(error(), false),
-            ErrorAction::ResetMemberAndRejoin => self.reset_and_rejoin(error(), true),
+            ErrorAction::ResetGenerationAndRejoin => {
+                self.reset_and_rejoin(error(), false, "the generation was stale")
+            }
+            ErrorAction::ResetMemberAndRejoin => {
+                self.reset_and_rejoin(error(), true, "the coordinator did not know the member id")
+            }
             ErrorAction::FindCoordinator => self.coordinator_dead(error()),
             ErrorAction::Retry | ErrorAction::RetryLoading => {
                 let delay = self.backoff();

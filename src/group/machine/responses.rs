@@ -205,8 +205,10 @@ impl GroupMachine {
             .iter()
             .flat_map(|tp| {
                 let topic: std::sync::Arc<str> = tp.topic.as_str().into();
+                // A negative partition is nonsense from a broken leader; skip it.
                 tp.partitions
                     .iter()
+                    .filter(|&&p| p >= 0)
                     .map(move |&p| TopicPartition::new(topic.clone(), p))
             })
             .collect();
@@ -311,10 +313,10 @@ fn member_subscription(m: &JoinGroupMember) -> (MemberSubscription, i16) {
                 );
             }
             out.generation = s.generation_id;
-            if s.generation_id < 0 {
-                if let Some(generation) = s.user_data.and_then(sticky_user_data_generation) {
-                    out.generation = generation;
-                }
+            if s.generation_id < 0
+                && let Some(generation) = s.user_data.and_then(sticky_user_data_generation)
+            {
+                out.generation = generation;
             }
         }
         Err(e) => {

@@ -359,6 +359,10 @@ fn illegal_generation_loses_everything_and_rejoins_with_the_same_member_id() {
     let (_, req) = sim.one();
     let Req::Join(j) = req else { panic!() };
     assert_eq!(j.member_id.as_str(), member);
+    assert_eq!(
+        j.reason.as_ref().map(|r| r.to_string()).as_deref(),
+        Some("the generation was stale")
+    );
 }
 
 #[test]
@@ -738,4 +742,29 @@ fn the_leader_rejoins_when_another_members_topic_grows() {
     );
     sim.counts(&[("b", 2)]);
     assert!(matches!(sim.take_events().as_slice(), [GroupEvent::Revoke(_)]));
+}
+
+#[test]
+fn cooperative_unsubscribe_from_a_topic_revokes_only_its_partitions() {
+    let mut c = config();
+    c.assignors = vec![AssignorKind::CooperativeSticky];
+    let mut sim = Sim::new(c, LATEST);
+    sim.subscribe(&["a", "b"]);
+    join_alone(&mut sim, &["a", "b"], &[("a", 2), ("b", 1)], 1);
+    sim.take_events();
+    sim.subscribe(&["a"]);
+    let events = sim.take_events();
+    assert!(
+        matches!(events.as_slice(), [GroupEvent::Revoke(p)] if *p == tps(&[("b", 0)])),
+        "{events:?}"
+    );
+    assert!(sim.poll().is_empty(), "JoinGroup waits for the revoke");
+    sim.m.handle_revoke_done(sim.now);
+    let (_, req) = sim.one();
+    let Req::Join(j) = req else { panic!("{req:?}") };
+    let sub = crate::wire::Subscription::decode(j.protocols[0].metadata.clone()).unwrap();
+    assert_eq!(sub.topics, ["a"]);
+    assert_eq!(sub.owned_partitions.len(), 1);
+    assert_eq!(sub.owned_partitions[0].topic, "a");
+    assert_eq!(sub.owned_partitions[0].partitions, [0, 1]);
 }
