@@ -18,9 +18,16 @@ use kafkit::{Consumer, OffsetReset};
 
 async fn health(State(consumer): State<Arc<Consumer>>) -> (StatusCode, String) {
     let h = consumer.health();
-    let code = if h.is_healthy() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if h.is_healthy() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let error = h.last_error.map(|e| e.to_string()).unwrap_or_default();
-    (code, format!("{:?} partitions={} {error}\n", h.status, h.assigned_partitions))
+    (
+        code,
+        format!("{:?} partitions={} {error}\n", h.status, h.assigned_partitions),
+    )
 }
 
 #[tokio::main]
@@ -39,7 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .offset_reset(OffsetReset::Earliest)
             .build()?,
     );
-    let mut records = consumer.records().expect("records() is taken once");
+    let mut records = consumer.records()?;
     tokio::spawn(async move {
         while let Some(record) = records.next().await {
             match record {
@@ -52,7 +59,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new().route("/health", get(health)).with_state(consumer);
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     eprintln!("serving /health on http://{listen}");
-    axum::serve(listener, app).with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     Ok(())
 }
 

@@ -20,7 +20,7 @@ async fn main() -> Result<(), kafkit::Error> {
         .offset_reset(OffsetReset::Earliest)
         .build()?; // no I/O: works even while Kafka is down
 
-    let mut records = consumer.records().expect("records() is taken once");
+    let mut records = consumer.records()?;
     let mut seen = 0u64;
     loop {
         tokio::select! {
@@ -33,7 +33,7 @@ async fn main() -> Result<(), kafkit::Error> {
                     record.topic(),
                     record.partition(),
                     record.offset(),
-                    String::from_utf8_lossy(record.value().map(|v| v.as_ref()).unwrap_or_default())
+                    String::from_utf8_lossy(record.value().unwrap_or_default())
                 );
             }
             _ = tokio::signal::ctrl_c() => break,

@@ -26,7 +26,7 @@ async fn main() -> Result<(), kafkit::Error> {
         .auto_commit(false)
         .build()?;
 
-    let mut partitions = consumer.partitions().expect("partitions() is taken once");
+    let mut partitions = consumer.partitions()?;
     let mut events = consumer.events();
     tokio::spawn(async move {
         while let Some(event) = events.next().await {

@@ -232,15 +232,20 @@ impl Consumer {
     }
 
     /// One stream per assigned partition, each yielded as its partition is assigned (before any of
-    /// its records is fetched). Can be taken once; later calls (or after [`Consumer::records`])
-    /// return `None`.
-    pub fn partitions(&self) -> Option<Partitions> {
-        self.partitions.lock().unwrap_or_else(|p| p.into_inner()).take()
+    /// its records is fetched). Taken once: a second call, or a call after [`Consumer::records`],
+    /// is an error.
+    pub fn partitions(&self) -> Result<Partitions> {
+        self.partitions.lock().unwrap_or_else(|p| p.into_inner()).take().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                "the consumer's streams were already taken: call partitions() or records() once per consumer",
+            )
+        })
     }
 
-    /// All partitions' records merged into one stream. Can be taken once (it uses
-    /// [`Consumer::partitions`] internally); later calls return `None`.
-    pub fn records(&self) -> Option<RecordStream> {
+    /// All partitions' records merged into one stream. Taken once, like [`Consumer::partitions`]
+    /// (use one or the other).
+    pub fn records(&self) -> Result<RecordStream> {
         self.partitions().map(RecordStream::new)
     }
 

@@ -395,7 +395,11 @@ impl Driver {
             return;
         }
         tracing::info!("closing: committing processed offsets and leaving the group");
-        self.closing = Some(Closing { reply, deadline: now + self.config.close_timeout, phase: ClosePhase::Leaving });
+        self.closing = Some(Closing {
+            reply,
+            deadline: now + self.config.close_timeout,
+            phase: ClosePhase::Leaving,
+        });
         // Streams stop at once; the group's clean revoke commits what they processed, then leaves.
         for part in self.parts.values() {
             part.end();

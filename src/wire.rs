@@ -12,12 +12,12 @@ mod api_versions;
 mod consumer_protocol;
 mod error_code;
 mod fetch;
-mod frame;
 mod find_coordinator;
-mod list_offsets;
+mod frame;
 mod heartbeat;
 mod join_group;
 mod leave_group;
+mod list_offsets;
 mod metadata;
 mod offset_commit;
 mod offset_fetch;
@@ -32,12 +32,12 @@ pub use error_code::KafkaCode;
 pub use fetch::{
     AbortedTransaction, DivergingEpoch, FetchPartition, FetchResponse, FetchTopic, LeaderIdAndEpoch,
 };
-pub use frame::{DEFAULT_MAX_FRAME_SIZE, FrameDecoder, FrameError};
 pub use find_coordinator::{Coordinator, FindCoordinatorResponse};
-pub use list_offsets::{ListOffsetsPartition, ListOffsetsResponse, ListOffsetsTopic};
+pub use frame::{DEFAULT_MAX_FRAME_SIZE, FrameDecoder, FrameError};
 pub use heartbeat::HeartbeatResponse;
 pub use join_group::{JoinGroupMember, JoinGroupResponse};
 pub use leave_group::{LeaveGroupMember, LeaveGroupResponse};
+pub use list_offsets::{ListOffsetsPartition, ListOffsetsResponse, ListOffsetsTopic};
 pub use metadata::{
     AUTHORIZED_OPERATIONS_UNKNOWN, MetadataBroker, MetadataPartition, MetadataResponse, MetadataTopic,
 };

@@ -10,6 +10,7 @@ use crate::admin;
 
 /// Creates a topic and waits (bounded) until every partition has a leader.
 pub async fn topic_with_partitions(addr: &str, name: &str, partitions: i32) {
+    init_tracing();
     admin::create_topic(addr, name, partitions).await;
     let pool = BrokerPool::new([addr], NetConfig::default()).unwrap();
     tokio::time::timeout(Duration::from_secs(30), async {
@@ -70,4 +71,12 @@ pub async fn within<T>(limit: Duration, what: &str, f: impl std::future::Future<
         Ok(v) => v,
         Err(_) => panic!("timed out after {limit:?}: {what}"),
     }
+}
+
+/// Logs to the test's output when `RUST_LOG` is set (e.g. `RUST_LOG=kafkit=debug`).
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
 }

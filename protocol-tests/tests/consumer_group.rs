@@ -28,37 +28,67 @@ async fn one_member_consumes_100k_exactly_once_then_a_new_member_gets_only_the_n
     harness::topic_with_partitions(&addr, &topic, 8).await;
     harness::produce(&addr, &topic, 8, 0, 12_500, 100).await;
 
-    let consumer = group_consumer(&addr, &group, &topic, OffsetReset::Earliest).build().unwrap();
+    let consumer = group_consumer(&addr, &group, &topic, OffsetReset::Earliest)
+        .build()
+        .unwrap();
     let mut records = consumer.records().unwrap();
     let mut seen: BTreeSet<(i32, i64)> = BTreeSet::new();
     within(Duration::from_secs(120), "100,000 records", async {
         while seen.len() < 100_000 {
             let r = records.next().await.expect("open").expect("record");
-            assert_eq!(r.value().unwrap(), &harness::value(r.partition(), r.offset() as usize, 100));
-            assert!(seen.insert((r.partition(), r.offset())), "duplicate {}/{}", r.partition(), r.offset());
+            assert_eq!(
+                r.value().unwrap(),
+                &harness::value(r.partition(), r.offset() as usize, 100)
+            );
+            assert!(
+                seen.insert((r.partition(), r.offset())),
+                "duplicate {}/{}",
+                r.partition(),
+                r.offset()
+            );
         }
     })
     .await;
     // Nothing more arrives.
-    assert!(tokio::time::timeout(Duration::from_millis(500), records.next()).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), records.next())
+            .await
+            .is_err()
+    );
     drop(records);
-    within(Duration::from_secs(30), "close", consumer.close()).await.unwrap();
+    within(Duration::from_secs(30), "close", consumer.close())
+        .await
+        .unwrap();
 
     harness::produce(&addr, &topic, 8, 12_500, 1_250, 100).await;
-    let consumer = group_consumer(&addr, &group, &topic, OffsetReset::Earliest).build().unwrap();
+    let consumer = group_consumer(&addr, &group, &topic, OffsetReset::Earliest)
+        .build()
+        .unwrap();
     let mut records = consumer.records().unwrap();
     let mut fresh = BTreeSet::new();
     within(Duration::from_secs(60), "the next 10,000 records", async {
         while fresh.len() < 10_000 {
             let r = records.next().await.expect("open").expect("record");
-            assert!(r.offset() >= 12_500, "{}/{} was committed by the first member", r.partition(), r.offset());
+            assert!(
+                r.offset() >= 12_500,
+                "{}/{} was committed by the first member",
+                r.partition(),
+                r.offset()
+            );
             assert!(fresh.insert((r.partition(), r.offset())), "duplicate");
         }
     })
     .await;
-    assert!(tokio::time::timeout(Duration::from_millis(500), records.next()).await.is_err(), "exactly 10,000");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), records.next())
+            .await
+            .is_err(),
+        "exactly 10,000"
+    );
     drop(records);
-    within(Duration::from_secs(30), "close", consumer.close()).await.unwrap();
+    within(Duration::from_secs(30), "close", consumer.close())
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,7 +99,14 @@ async fn reset_policy_earliest_latest_and_none_for_a_new_group() {
     harness::produce(&addr, &topic, 2, 0, 100, 10).await;
 
     // earliest: everything.
-    let c = group_consumer(&addr, &real::unique_name("g-earliest"), &topic, OffsetReset::Earliest).build().unwrap();
+    let c = group_consumer(
+        &addr,
+        &real::unique_name("g-earliest"),
+        &topic,
+        OffsetReset::Earliest,
+    )
+    .build()
+    .unwrap();
     let mut records = c.records().unwrap();
     let mut offsets: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
     within(Duration::from_secs(60), "200 records from earliest", async {
@@ -85,7 +122,9 @@ async fn reset_policy_earliest_latest_and_none_for_a_new_group() {
     c.close().await.unwrap();
 
     // latest: only what is produced after the partitions are positioned.
-    let c = group_consumer(&addr, &real::unique_name("g-latest"), &topic, OffsetReset::Latest).build().unwrap();
+    let c = group_consumer(&addr, &real::unique_name("g-latest"), &topic, OffsetReset::Latest)
+        .build()
+        .unwrap();
     let mut events = c.events();
     let mut records = c.records().unwrap();
     within(Duration::from_secs(60), "assignment", async {
@@ -99,7 +138,12 @@ async fn reset_policy_earliest_latest_and_none_for_a_new_group() {
     within(Duration::from_secs(30), "the 10 new records", async {
         while got.len() < 10 {
             let r = records.next().await.unwrap().unwrap();
-            assert!(r.offset() >= 100, "latest must not deliver old record {}/{}", r.partition(), r.offset());
+            assert!(
+                r.offset() >= 100,
+                "latest must not deliver old record {}/{}",
+                r.partition(),
+                r.offset()
+            );
             got.insert((r.partition(), r.offset()));
         }
     })
@@ -108,11 +152,18 @@ async fn reset_policy_earliest_latest_and_none_for_a_new_group() {
     c.close().await.unwrap();
 
     // none: a typed error on each partition's stream, and nothing delivered.
-    let c = group_consumer(&addr, &real::unique_name("g-none"), &topic, OffsetReset::None).build().unwrap();
+    let c = group_consumer(&addr, &real::unique_name("g-none"), &topic, OffsetReset::None)
+        .build()
+        .unwrap();
     let mut partitions = c.partitions().unwrap();
     for _ in 0..2 {
-        let mut p = within(Duration::from_secs(60), "a partition", partitions.next()).await.unwrap();
-        let err = within(Duration::from_secs(30), "the reset error", p.next()).await.unwrap().unwrap_err();
+        let mut p = within(Duration::from_secs(60), "a partition", partitions.next())
+            .await
+            .unwrap();
+        let err = within(Duration::from_secs(30), "the reset error", p.next())
+            .await
+            .unwrap()
+            .unwrap_err();
         assert_eq!(err.kind(), kafkit::ErrorKind::Config, "{err}");
         assert!(err.to_string().contains("auto.offset.reset is none"), "{err}");
     }
@@ -165,7 +216,10 @@ fn blocked_runtime_keeps_membership_and_a_stuck_application_is_detected() {
     }
 
     // Member A: its application runtime is a current-thread runtime.
-    let app = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let app = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let a = app.block_on(async { build() });
     let mut a_events = a.events();
     let mut a_records = a.records().unwrap();
@@ -193,28 +247,36 @@ fn blocked_runtime_keeps_membership_and_a_stuck_application_is_detected() {
     // B saw no rebalance: no revoke, no loss, no new assignment.
     let after: Vec<Event> = b_log.lock().unwrap()[events_before..].to_vec();
     assert!(
-        !after.iter().any(|e| matches!(e, Event::Revoked(_) | Event::Lost(..) | Event::Assigned(_))),
+        !after
+            .iter()
+            .any(|e| matches!(e, Event::Revoked(_) | Event::Lost(..) | Event::Assigned(_))),
         "B saw a rebalance while A's runtime was blocked: {after:?}"
     );
     assert_eq!(b.health().assigned_partitions, b_assigned);
 
     // Now A's application keeps not pulling while records wait: after max.poll.interval it leaves.
     control.block_on(harness::produce(&addr, &topic, 4, 50, 50, 10));
-    let reported = app.block_on(within(Duration::from_secs(60), "A reports max poll exceeded", async {
-        loop {
-            match a_events.next().await {
-                Some(Event::MaxPollExceeded { partition }) => return partition,
-                Some(_) => continue,
-                None => panic!("A's events ended"),
+    let reported = app.block_on(within(
+        Duration::from_secs(60),
+        "A reports max poll exceeded",
+        async {
+            loop {
+                match a_events.next().await {
+                    Some(Event::MaxPollExceeded { partition }) => return partition,
+                    Some(_) => continue,
+                    None => panic!("A's events ended"),
+                }
             }
-        }
-    }));
+        },
+    ));
     assert_eq!(&*reported.topic, topic.as_str());
     assert_eq!(a.health().status, Status::Stalled);
     // B takes over all four partitions and reads every record.
     control.block_on(within(Duration::from_secs(60), "B takes over", async {
         loop {
-            if b.health().assigned_partitions == 4 && b_seen.lock().unwrap().iter().filter(|(_, o)| *o >= 50).count() == 200 {
+            if b.health().assigned_partitions == 4
+                && b_seen.lock().unwrap().iter().filter(|(_, o)| *o >= 50).count() == 200
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -225,5 +287,9 @@ fn blocked_runtime_keeps_membership_and_a_stuck_application_is_detected() {
 }
 
 fn a_events_len(log: &std::sync::Mutex<Vec<Event>>) -> usize {
-    log.lock().unwrap().iter().filter(|e| matches!(e, Event::Assigned(_))).count()
+    log.lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, Event::Assigned(_)))
+        .count()
 }

@@ -73,6 +73,8 @@ pub(crate) struct PartitionShared {
     pub(crate) moved_past: AtomicI64,
     /// An offset explicitly stored with `store()`, or -1.
     pub(crate) stored: AtomicI64,
+    /// The offset after the last record handed to the application, or -1.
+    pub(crate) delivered_next: AtomicI64,
     /// Set when the partition is revoked or lost: the stream stops yielding at once.
     pub(crate) ended: AtomicBool,
     pub(crate) clock: Clock,
@@ -87,6 +89,7 @@ impl PartitionShared {
             last_pull_ms: AtomicU64::new(clock.now_ms()),
             moved_past: AtomicI64::new(-1),
             stored: AtomicI64::new(-1),
+            delivered_next: AtomicI64::new(-1),
             ended: AtomicBool::new(false),
             clock,
         }
@@ -98,6 +101,16 @@ impl PartitionShared {
             .moved_past
             .load(Ordering::Acquire)
             .max(self.stored.load(Ordering::Acquire));
+        (offset >= 0).then_some(offset)
+    }
+
+    /// What a clean close commits: like Kafka's `close()`, every record handed to the
+    /// application counts as processed.
+    pub(crate) fn committable_on_close(&self) -> Option<i64> {
+        let offset = self
+            .committable()
+            .unwrap_or(-1)
+            .max(self.delivered_next.load(Ordering::Acquire));
         (offset >= 0).then_some(offset)
     }
 
@@ -117,7 +130,8 @@ impl PartitionShared {
 ///
 /// **Commit semantics.** Pulling record *n* tells kafkit that every earlier record of this partition
 /// is processed; auto-commit (if enabled) commits that position, never beyond it. Reaching the end of
-/// the stream marks the last record processed too. [`PartitionStream::commit`] commits a record now;
+/// the stream marks the last record processed too, and so does [`crate::Consumer::close`] (as
+/// Kafka's `close()` does): close after you have handled what you pulled. [`PartitionStream::commit`] commits a record now;
 /// [`PartitionStream::store`] marks it for the next auto-commit.
 pub struct PartitionStream {
     shared: Arc<PartitionShared>,
@@ -212,6 +226,7 @@ impl PartitionStream {
     fn delivered(&mut self, offset: i64) {
         // Everything before this record is processed.
         self.shared.moved_past.fetch_max(offset, Ordering::AcqRel);
+        self.shared.delivered_next.fetch_max(offset + 1, Ordering::AcqRel);
         self.last_delivered = Some(offset);
         self.shared
             .last_pull_ms

@@ -319,6 +319,8 @@ mod tests {
         let mut b = batch(0, 0, i32::MAX);
         b.truncate(100);
         assert_eq!(complete_batches(&b), None);
-        assert_eq!(complete_batches(&batch(0, 0, -5)[..12]), None);
+        let mut negative = vec![0u8; 12];
+        negative[8..12].copy_from_slice(&(-5i32).to_be_bytes());
+        assert_eq!(complete_batches(&negative), None);
     }
 }

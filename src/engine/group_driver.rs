@@ -11,7 +11,9 @@ use super::{Driver, Input};
 use crate::config::{Assignor, ConsumerConfig};
 use crate::consumer::{Event, Status};
 use crate::error::{Error, ErrorKind, Result};
-use crate::group::{AssignorKind, GroupConfig, GroupEvent, GroupMachine, LeaveReason, OutgoingRequest, RequestId, Target};
+use crate::group::{
+    AssignorKind, GroupConfig, GroupEvent, GroupMachine, LeaveReason, OutgoingRequest, RequestId, Target,
+};
 use crate::net::{BrokerPool, NetConfig};
 use crate::wire::KafkaCode;
 
@@ -59,7 +61,11 @@ impl GroupDriver {
             .clone()
             .request_timeout(config.max_poll_interval + config.net.request_timeout);
         let pool = BrokerPool::new(&config.bootstrap, net)?;
-        Ok(GroupDriver { machine: GroupMachine::new(group, now.into_std()), pool, subscribed: false })
+        Ok(GroupDriver {
+            machine: GroupMachine::new(group, now.into_std()),
+            pool,
+            subscribed: false,
+        })
     }
     pub(crate) fn pool(&self) -> &BrokerPool {
         &self.pool
@@ -104,7 +110,11 @@ impl GroupDriver {
 }
 
 fn join_host_port(host: &str, port: i32) -> String {
-    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 impl Driver {
@@ -149,7 +159,12 @@ impl Driver {
 
     fn spawn_group_request(&mut self, request: OutgoingRequest) {
         let Some(group) = &self.group else { return };
-        let OutgoingRequest { id, target, timeout, request } = request;
+        let OutgoingRequest {
+            id,
+            target,
+            timeout,
+            request,
+        } = request;
         if let Target::Coordinator(node) = target
             && let Some((n, host, port)) = group.machine.coordinator_address()
             && n == node
@@ -182,7 +197,9 @@ impl Driver {
 
     pub(crate) fn handle_group_result(&mut self, result: GroupResult, now: Instant) {
         if let Some(group) = &mut self.group {
-            group.machine.handle_response(result.id, result.result, result.version, now.into_std());
+            group
+                .machine
+                .handle_response(result.id, result.result, result.version, now.into_std());
         }
         self.drive_group(now);
     }
@@ -200,9 +217,18 @@ impl Driver {
                     self.reporter.status(Status::Rebalancing);
                 }
             }
-            GroupEvent::Joined { generation_id, member_id, leader, protocol } => {
+            GroupEvent::Joined {
+                generation_id,
+                member_id,
+                leader,
+                protocol,
+            } => {
                 tracing::info!(generation_id, member_id, leader, protocol, "joined the group");
-                self.reporter.event(Event::Joined { generation_id, member_id, leader });
+                self.reporter.event(Event::Joined {
+                    generation_id,
+                    member_id,
+                    leader,
+                });
                 self.reporter.status(Status::Consuming);
             }
             GroupEvent::Fatal(error) => {

@@ -81,16 +81,8 @@ impl OffsetsState {
             (a, b) => a.or(b),
         }
     }
-    pub(crate) fn commit_all_now(&mut self, _now: Instant) {
-        if self.auto_commit {
-            self.commit_wanted = true;
-        }
-    }
     pub(crate) fn commit_in_flight(&self) -> bool {
         self.commits_in_flight > 0
-    }
-    pub(crate) fn commit_wanted(&self) -> bool {
-        self.commit_wanted
     }
     pub(crate) fn begin_revoke(&mut self, tps: Vec<TopicPartition>, deadline: Instant) {
         match &mut self.revoke {
@@ -483,11 +475,16 @@ impl Driver {
         }
         self.offsets.next_auto = now + self.offsets.interval;
         self.offsets.commit_wanted = false;
+        let closing = self.is_closing();
         let offsets: Vec<(TopicPartition, i64, i32)> = self
             .parts
             .iter()
             .filter_map(|(tp, p)| {
-                let offset = p.shared.committable()?;
+                let offset = if closing {
+                    p.shared.committable_on_close()?
+                } else {
+                    p.shared.committable()?
+                };
                 (offset > p.committed).then(|| (tp.clone(), offset, p.leader_epoch))
             })
             .collect();
@@ -513,7 +510,9 @@ impl Driver {
             return;
         };
         let instance_id = self.config.group_instance_id.clone();
-        let Some(pool) = self.group.as_ref().map(|g| g.pool().clone()) else { return };
+        let Some(pool) = self.group.as_ref().map(|g| g.pool().clone()) else {
+            return;
+        };
         let tx = self.inputs_tx.clone();
         self.offsets.commits_in_flight += 1;
         tokio::spawn(async move {

@@ -223,6 +223,7 @@ impl GroupMachine {
     }
 
     /// The partitions owned now (not counting those handed to the engine in a `Revoke`).
+    #[allow(dead_code)] // diagnostics and tests
     pub(crate) fn assignment(&self) -> &BTreeSet<TopicPartition> {
         &self.owned
     }

@@ -71,8 +71,9 @@ impl Versions {
     }
 }
 
-/// A request as the broker would decode it.
+/// A request as the broker would decode it (fields are read through `Debug` in failures).
 #[derive(Debug)]
+#[allow(dead_code)]
 pub(super) enum Req {
     Find(FindCoordinatorRequest),
     Join(JoinGroupRequest),

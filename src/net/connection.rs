@@ -162,10 +162,13 @@ impl Connection {
             .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
         let body = self.request_raw(&request, 3).await?;
         if ApiVersionsResponse::peek_error_code(&body) == Some(KafkaCode::UNSUPPORTED_VERSION.0) {
-            // The broker answered in the v0 format; retry at the highest version it offers.
-            let v0 = ApiVersionsResponse::decode(body, 0)?;
-            let offered = ApiVersions::from_response(&v0).broker_range(ApiKey::ApiVersions);
-            let version = offered.map_or(0, |(_, max)| max.clamp(0, 3));
+            // Kafka answers in the v0 format, listing its own ApiVersions range; retry at the highest
+            // version it offers. Some peers (librdkafka's mock cluster) answer in another shape:
+            // then fall back to v0, which every broker speaks.
+            let offered = ApiVersionsResponse::decode(body, 0)
+                .ok()
+                .and_then(|v0| ApiVersions::from_response(&v0).broker_range(ApiKey::ApiVersions));
+            let version = offered.map_or(0, |(_, max)| max.clamp(0, 2));
             tracing::debug!(broker = %self.addr, version, "broker does not support ApiVersions v3");
             let body = self.request_raw(&request, version).await?;
             return self.api_versions_from(ApiVersionsResponse::decode(body, version)?);

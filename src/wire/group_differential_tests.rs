@@ -80,11 +80,12 @@ fn assert_truncations_fail<T: DecodeResponse + std::fmt::Debug>(bytes: &Bytes, v
             bytes.len()
         );
     }
+    // A trailing byte is ignored, as Kafka's clients do.
     let mut longer = BytesMut::from(&bytes[..]);
     longer.extend_from_slice(&[0]);
     assert!(
-        T::decode(longer.freeze(), version).is_err(),
-        "trailing byte accepted"
+        T::decode(longer.freeze(), version).is_ok(),
+        "trailing byte refused"
     );
 }
 

@@ -316,8 +316,18 @@ impl Reader {
         self.tagged_fields(|_, _| Ok(()))
     }
 
-    /// Fails unless every byte has been read.
+    /// Ends a response. Bytes after the last known field are ignored, as Kafka's own clients
+    /// ignore them: librdkafka's mock cluster appends a byte to flexible Metadata responses, and
+    /// nothing after the last field can make kafkit allocate or misread.
     pub fn finish(&self) -> Result<(), DecodeError> {
+        if !self.buf.is_empty() {
+            tracing::trace!(count = self.buf.len(), "ignoring trailing bytes after a response");
+        }
+        Ok(())
+    }
+
+    /// Fails unless every byte has been read (for nested structures whose size is known).
+    pub fn finish_exact(&self) -> Result<(), DecodeError> {
         if self.buf.is_empty() {
             Ok(())
         } else {
