@@ -461,7 +461,9 @@ impl Stream for RecordStream {
                 Poll::Pending => {}
             }
         }
-        for i in finished.into_iter().rev() {
+        // Highest index first, so each removal leaves the other indices valid.
+        finished.sort_unstable_by(|a, b| b.cmp(a));
+        for i in finished {
             this.streams.swap_remove(i);
         }
         if let Some(item) = result {
@@ -471,6 +473,69 @@ impl Stream for RecordStream {
             Poll::Ready(None)
         } else {
             Poll::Pending
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(
+        partition: i32,
+        commands: &mpsc::Sender<Command>,
+    ) -> (PartitionStream, mpsc::UnboundedSender<Delivery>) {
+        let shared = Arc::new(PartitionShared::new(
+            TopicPartition::new("t", partition),
+            Arc::new(AtomicUsize::new(0)),
+            Clock::new(),
+        ));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (drop_tx, _drop_rx) = oneshot::channel();
+        (
+            PartitionStream::new(shared, rx, commands.clone(), RecordsConfig::default(), drop_tx),
+            tx,
+        )
+    }
+
+    /// Regression: streams ending in wrap-around polling order made the merged stream remove an
+    /// index past the end and panic.
+    #[tokio::test]
+    async fn merged_stream_drops_ended_streams_in_any_order() {
+        let (commands, _rx) = mpsc::channel(8);
+        let (ptx, prx) = mpsc::unbounded_channel();
+        let rejoin = Arc::new(RejoinSignal {
+            left: AtomicBool::new(false),
+            commands: commands.clone(),
+        });
+        let mut merged = RecordStream::new(Partitions::new(prx, rejoin));
+        let mut senders = Vec::new();
+        for p in 0..3 {
+            let (s, tx) = stream(p, &commands);
+            ptx.send(s).unwrap();
+            senders.push(tx);
+        }
+        // Poll once so all three are registered and the round-robin start moves past 0.
+        merged.next_index = 1;
+        assert!(futures_poll(&mut merged).is_none());
+        // End partitions 0 and 2 (found as [2, 0] when polling starts at 1).
+        drop(senders.remove(2));
+        drop(senders.remove(0));
+        merged.next_index = 1;
+        assert!(futures_poll(&mut merged).is_none());
+        assert_eq!(merged.streams.len(), 1);
+        assert_eq!(merged.streams[0].partition(), 1);
+        drop(senders);
+        drop(ptx);
+        assert!(matches!(futures_poll(&mut merged), Some(None)));
+    }
+
+    fn futures_poll(s: &mut RecordStream) -> Option<Option<Result<Record>>> {
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        match Pin::new(s).poll_next(&mut cx) {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
         }
     }
 }
