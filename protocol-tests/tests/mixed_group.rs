@@ -5,6 +5,9 @@
 //! no partition owned by two members at the same instant; for cooperative-sticky, no partition is
 //! revoked from a member unless it moves to another one.
 
+// This test drives member processes from a plain thread; sleeping it blocks no runtime.
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
