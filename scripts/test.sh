@@ -15,6 +15,7 @@
 #   KAFKIT_BROKER_BIN   path to that broker's binary, for `$KAFKIT_BROKER_BIN topic create NAME
 #                       --partitions N --broker tcp://$KAFKIT_TEST_BROKER`
 #   KAFKIT_BROKER       which broker it is: nisshi or tansu
+#   KAFKIT_PYTHON       a Python with confluent-kafka (librdkafka), for mixed-group tests
 # If KAFKIT_TEST_BROKER is already set, that broker is used and none is started (KAFKIT_BROKER then
 # says which kind it is, for KAFKIT_BROKER_BIN). KAFKIT_BROKER=tansu runs against the quicker Tansu
 # 0.6 build (its ListOffsets(latest) is wrong; CI uses nisshi).
@@ -151,6 +152,24 @@ start_broker() {
 	echo "KAFKIT_TEST_BROKER=$KAFKIT_TEST_BROKER"
 }
 
+# librdkafka as a fellow group member: PyPI confluent-kafka (its wheel bundles librdkafka) in a venv
+# cached outside the clone.
+CONFLUENT_KAFKA_VERSION=${CONFLUENT_KAFKA_VERSION:-2.16.1}
+install_python_peers() {
+	local cache=${KAFKIT_CACHE:-$HOME/.cache/kafkit}
+	local venv=$cache/peers-venv-confluent-kafka-$CONFLUENT_KAFKA_VERSION
+	if ! "$venv/bin/python" -c 'import confluent_kafka' 2>/dev/null; then
+		rm -rf "$venv"
+		mkdir -p "$cache"
+		show python3 -m venv "$venv" || return
+		show "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input \
+			"confluent-kafka==$CONFLUENT_KAFKA_VERSION" || return
+	fi
+	KAFKIT_PYTHON=$venv/bin/python
+	export KAFKIT_PYTHON
+	echo "KAFKIT_PYTHON=$KAFKIT_PYTHON ($("$KAFKIT_PYTHON" -c 'import confluent_kafka as c; print("confluent-kafka", c.version()[0], "librdkafka", c.libversion()[0])'))"
+}
+
 cargo_test() {
 	tests_ran=1
 	mkdir -p "$(dirname "$test_log")"
@@ -182,7 +201,8 @@ main() {
 	else
 		run_step "broker start ($KAFKIT_BROKER)" start_broker
 	fi
-	run_step "cargo test" cargo_test
+	run_step "python peers (confluent-kafka)" install_python_peers
+run_step "cargo test" cargo_test
 	if [ "$quick" -eq 1 ]; then
 		skip_step "fuzz smoke" --quick
 	elif [ -x scripts/fuzz-smoke.sh ]; then
