@@ -377,12 +377,13 @@ impl Driver {
             max_poll_interval = ?self.config.max_poll_interval,
             "records waited unpulled longer than max.poll.interval.ms; leaving the group so others can take over (pull again to rejoin)"
         );
-        self.reporter.event(Event::MaxPollExceeded { partition });
         if let Some(group) = &mut self.group {
             group.leave_max_poll(now);
             self.rejoin.left.store(true, Ordering::Release);
+            // Health first, then the event: whoever reacts to the event sees the new status.
             self.reporter.status(Status::Stalled);
         }
+        self.reporter.event(Event::MaxPollExceeded { partition });
     }
 
     // ---- close ----
