@@ -119,22 +119,19 @@ impl Records {
             return None;
         }
         let offset = self.base_offset.checked_add(i64::from(offset_delta))?;
-        let (timestamp, timestamp_type) = match self.log_append_time {
-            Some(t) => (t, TimestampType::LogAppendTime),
-            None => (
-                self.base_timestamp.checked_add(timestamp_delta)?,
-                TimestampType::CreateTime,
-            ),
+        let (timestamp, log_append_time) = match self.log_append_time {
+            Some(t) => (t, true),
+            None => (self.base_timestamp.checked_add(timestamp_delta)?, false),
         };
         Some((
             Layout {
                 offset,
                 timestamp,
-                timestamp_type,
-                key: key.map(Span::new),
-                value: value.map(Span::new),
+                key: Span::nullable(key),
+                value: Span::nullable(value),
                 headers: Span::new(headers_start..end),
                 header_count: header_count as u32,
+                log_append_time,
             },
             end,
         ))
