@@ -449,3 +449,14 @@ fn gzip_bomb_of_concatenated_members_is_stopped_at_the_cap() {
         "{err:?}"
     );
 }
+
+#[test]
+fn records_errors_become_protocol_errors_that_keep_the_detail() {
+    let err = RecordBatch::parse(Bytes::from(raw_batch(0, 7, 0, &[]))).unwrap_err();
+    let public: crate::Error = err.into();
+    assert_eq!(public.kind(), crate::ErrorKind::Protocol);
+    let source = std::error::Error::source(&public)
+        .expect("source kept")
+        .to_string();
+    assert!(source.contains("unknown compression codec 7"), "{source}");
+}
