@@ -1,5 +1,7 @@
 //! Records: owned ([`Record`]) and borrowed ([`RecordRef`]).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use super::headers::Headers;
@@ -102,7 +104,7 @@ impl Layout {
 /// [`Bytes`] slices.
 #[derive(Clone)]
 pub struct Record {
-    data: Bytes,
+    data: Arc<Bytes>,
     layout: Layout,
 }
 
@@ -177,12 +179,12 @@ impl std::fmt::Debug for Record {
 /// [`RecordRef::to_owned`].
 #[derive(Clone, Copy)]
 pub struct RecordRef<'a> {
-    data: &'a Bytes,
+    data: &'a Arc<Bytes>,
     layout: Layout,
 }
 
 impl<'a> RecordRef<'a> {
-    pub(crate) fn new(data: &'a Bytes, layout: Layout) -> Self {
+    pub(crate) fn new(data: &'a Arc<Bytes>, layout: Layout) -> Self {
         RecordRef { data, layout }
     }
 
@@ -190,7 +192,7 @@ impl<'a> RecordRef<'a> {
     #[allow(clippy::wrong_self_convention, clippy::should_implement_trait)]
     pub fn to_owned(self) -> Record {
         Record {
-            data: self.data.clone(),
+            data: Arc::clone(self.data),
             layout: self.layout,
         }
     }
@@ -213,31 +215,36 @@ impl<'a> RecordRef<'a> {
     /// The key; `None` for a null key.
     #[inline]
     pub fn key(&self) -> Option<&'a [u8]> {
-        let data: &'a [u8] = self.data;
+        let data: &'a [u8] = self.buffer();
         self.layout.key.non_null().map(|s| s.get(data))
     }
 
     /// The value; `None` for a null value.
     #[inline]
     pub fn value(&self) -> Option<&'a [u8]> {
-        let data: &'a [u8] = self.data;
+        let data: &'a [u8] = self.buffer();
         self.layout.value.non_null().map(|s| s.get(data))
     }
 
     /// The key as a zero-copy [`Bytes`] slice.
     pub fn key_bytes(&self) -> Option<Bytes> {
-        self.layout.key.non_null().map(|s| s.slice(self.data))
+        self.layout.key.non_null().map(|s| s.slice(self.buffer()))
     }
 
     /// The value as a zero-copy [`Bytes`] slice.
     pub fn value_bytes(&self) -> Option<Bytes> {
-        self.layout.value.non_null().map(|s| s.slice(self.data))
+        self.layout.value.non_null().map(|s| s.slice(self.buffer()))
     }
 
     /// The headers, in order (keys may repeat).
     #[inline]
     pub fn headers(&self) -> Headers<'a> {
-        Headers::new(self.data, self.layout.headers, self.layout.header_count)
+        Headers::new(self.buffer(), self.layout.headers, self.layout.header_count)
+    }
+
+    #[inline]
+    fn buffer(&self) -> &'a Bytes {
+        self.data.as_ref()
     }
 }
 
