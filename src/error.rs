@@ -176,6 +176,12 @@ impl From<VersionError> for Error {
     }
 }
 
+impl From<crate::records::RecordsError> for Error {
+    fn from(e: crate::records::RecordsError) -> Self {
+        Error::with_source(ErrorKind::Protocol, "cannot read the records the broker sent", e)
+    }
+}
+
 /// `Result` with kafkit's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

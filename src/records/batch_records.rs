@@ -1,5 +1,7 @@
 //! The lazy iterator over one batch's records, and the record parser.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use super::RecordsError;
@@ -16,7 +18,10 @@ use super::record::{Layout, Record, RecordRef, Span, TimestampType};
 /// after the last record.
 #[derive(Debug, Clone)]
 pub struct Records {
-    data: Bytes,
+    /// The batch's records section (decompressed if need be). Behind an `Arc`: handing a record
+    /// its own reference is one inlined atomic increment, where cloning `Bytes` goes through a
+    /// vtable (about twice the cost per record).
+    data: Arc<Bytes>,
     pos: usize,
     left: i32,
     base_offset: i64,
@@ -29,7 +34,7 @@ impl Records {
     /// `data` is at most `i32::MAX` bytes (a batch, or a decompressed batch under its cap).
     pub(crate) fn new(data: Bytes, header: &BatchHeader) -> Self {
         Records {
-            data,
+            data: Arc::new(data),
             pos: 0,
             left: header.record_count,
             base_offset: header.base_offset,
@@ -85,7 +90,7 @@ impl Records {
     }
 
     /// The buffer the records are in.
-    pub(crate) fn data(&self) -> &Bytes {
+    pub(crate) fn data(&self) -> &Arc<Bytes> {
         &self.data
     }
 
@@ -119,22 +124,19 @@ impl Records {
             return None;
         }
         let offset = self.base_offset.checked_add(i64::from(offset_delta))?;
-        let (timestamp, timestamp_type) = match self.log_append_time {
-            Some(t) => (t, TimestampType::LogAppendTime),
-            None => (
-                self.base_timestamp.checked_add(timestamp_delta)?,
-                TimestampType::CreateTime,
-            ),
+        let (timestamp, log_append_time) = match self.log_append_time {
+            Some(t) => (t, true),
+            None => (self.base_timestamp.checked_add(timestamp_delta)?, false),
         };
         Some((
             Layout {
                 offset,
                 timestamp,
-                timestamp_type,
-                key: key.map(Span::new),
-                value: value.map(Span::new),
+                key: Span::nullable(key),
+                value: Span::nullable(value),
                 headers: Span::new(headers_start..end),
                 header_count: header_count as u32,
+                log_append_time,
             },
             end,
         ))

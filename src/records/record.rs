@@ -1,5 +1,7 @@
 //! Records: owned ([`Record`]) and borrowed ([`RecordRef`]).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use super::headers::Headers;
@@ -22,11 +24,32 @@ pub(crate) struct Span {
 }
 
 impl Span {
+    /// Marks a null key or value (no real span starts past `i32::MAX`).
+    pub(crate) const NULL: Span = Span {
+        start: u32::MAX,
+        end: u32::MAX,
+    };
+
     pub(crate) fn new(range: std::ops::Range<usize>) -> Span {
         Span {
             start: range.start as u32,
             end: range.end as u32,
         }
+    }
+
+    /// `Span::NULL` for `None`.
+    #[inline]
+    pub(crate) fn nullable(range: Option<std::ops::Range<usize>>) -> Span {
+        match range {
+            Some(r) => Span::new(r),
+            None => Span::NULL,
+        }
+    }
+
+    /// `None` for `Span::NULL`.
+    #[inline]
+    pub(crate) fn non_null(self) -> Option<Span> {
+        if self.start == u32::MAX { None } else { Some(self) }
     }
 
     #[inline]
@@ -45,17 +68,32 @@ impl Span {
     }
 }
 
-/// Where a parsed record's fields are in its buffer.
+/// Where a parsed record's fields are in its buffer. Plain, aligned fields (no enums): it is
+/// copied once per record on the hot path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub(crate) offset: i64,
     pub(crate) timestamp: i64,
-    pub(crate) timestamp_type: TimestampType,
-    pub(crate) key: Option<Span>,
-    pub(crate) value: Option<Span>,
+    /// `Span::NULL` for a null key.
+    pub(crate) key: Span,
+    /// `Span::NULL` for a null value.
+    pub(crate) value: Span,
     /// From the first header to the end of the record.
     pub(crate) headers: Span,
     pub(crate) header_count: u32,
+    /// Whether the timestamp is the log append time.
+    pub(crate) log_append_time: bool,
+}
+
+impl Layout {
+    #[inline]
+    fn timestamp_type(&self) -> TimestampType {
+        if self.log_append_time {
+            TimestampType::LogAppendTime
+        } else {
+            TimestampType::CreateTime
+        }
+    }
 }
 
 /// One record: its offset, timestamp, key, value and headers.
@@ -66,7 +104,7 @@ pub(crate) struct Layout {
 /// [`Bytes`] slices.
 #[derive(Clone)]
 pub struct Record {
-    data: Bytes,
+    data: Arc<Bytes>,
     layout: Layout,
 }
 
@@ -92,7 +130,7 @@ impl Record {
     /// What the timestamp means. For log-append-time topics the timestamp is the batch's append
     /// time, as in Kafka's own clients.
     pub fn timestamp_type(&self) -> TimestampType {
-        self.layout.timestamp_type
+        self.layout.timestamp_type()
     }
 
     /// The key; `None` for a null key.
@@ -141,12 +179,12 @@ impl std::fmt::Debug for Record {
 /// [`RecordRef::to_owned`].
 #[derive(Clone, Copy)]
 pub struct RecordRef<'a> {
-    data: &'a Bytes,
+    data: &'a Arc<Bytes>,
     layout: Layout,
 }
 
 impl<'a> RecordRef<'a> {
-    pub(crate) fn new(data: &'a Bytes, layout: Layout) -> Self {
+    pub(crate) fn new(data: &'a Arc<Bytes>, layout: Layout) -> Self {
         RecordRef { data, layout }
     }
 
@@ -154,7 +192,7 @@ impl<'a> RecordRef<'a> {
     #[allow(clippy::wrong_self_convention, clippy::should_implement_trait)]
     pub fn to_owned(self) -> Record {
         Record {
-            data: self.data.clone(),
+            data: Arc::clone(self.data),
             layout: self.layout,
         }
     }
@@ -171,37 +209,42 @@ impl<'a> RecordRef<'a> {
 
     /// What the timestamp means.
     pub fn timestamp_type(&self) -> TimestampType {
-        self.layout.timestamp_type
+        self.layout.timestamp_type()
     }
 
     /// The key; `None` for a null key.
     #[inline]
     pub fn key(&self) -> Option<&'a [u8]> {
-        let data: &'a [u8] = self.data;
-        self.layout.key.map(|s| s.get(data))
+        let data: &'a [u8] = self.buffer();
+        self.layout.key.non_null().map(|s| s.get(data))
     }
 
     /// The value; `None` for a null value.
     #[inline]
     pub fn value(&self) -> Option<&'a [u8]> {
-        let data: &'a [u8] = self.data;
-        self.layout.value.map(|s| s.get(data))
+        let data: &'a [u8] = self.buffer();
+        self.layout.value.non_null().map(|s| s.get(data))
     }
 
     /// The key as a zero-copy [`Bytes`] slice.
     pub fn key_bytes(&self) -> Option<Bytes> {
-        self.layout.key.map(|s| s.slice(self.data))
+        self.layout.key.non_null().map(|s| s.slice(self.buffer()))
     }
 
     /// The value as a zero-copy [`Bytes`] slice.
     pub fn value_bytes(&self) -> Option<Bytes> {
-        self.layout.value.map(|s| s.slice(self.data))
+        self.layout.value.non_null().map(|s| s.slice(self.buffer()))
     }
 
     /// The headers, in order (keys may repeat).
     #[inline]
     pub fn headers(&self) -> Headers<'a> {
-        Headers::new(self.data, self.layout.headers, self.layout.header_count)
+        Headers::new(self.buffer(), self.layout.headers, self.layout.header_count)
+    }
+
+    #[inline]
+    fn buffer(&self) -> &'a Bytes {
+        self.data.as_ref()
     }
 }
 

@@ -413,3 +413,50 @@ fn control_batch_with_a_short_key() {
         "{err:?}"
     );
 }
+
+#[test]
+fn zstd_frame_asking_for_a_huge_window_is_refused_before_allocating() {
+    // Magic, frame header descriptor 0 (no single segment, no checksum, no dictionary), then a
+    // window descriptor of 2^40 bytes (exponent 30), then a raw block header.
+    let payload = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 30 << 3, 0x01, 0x00, 0x00];
+    let batch = RecordBatch::parse(Bytes::from(raw_batch(0, 4, 1, &payload))).unwrap();
+    let err = batch.records(&RecordsConfig::default()).unwrap_err();
+    assert!(
+        matches!(&err, RecordsError::Decompress { codec: Compression::Zstd, reason, .. } if reason.contains("window")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn gzip_bomb_of_concatenated_members_is_stopped_at_the_cap() {
+    // Many gzip members, each of zeros: the cap applies to their sum.
+    use std::io::Write;
+    let mut member = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    member.write_all(&vec![0u8; 256 * 1024]).unwrap();
+    let member = member.finish().unwrap();
+    let payload: Vec<u8> = member.iter().copied().cycle().take(member.len() * 8).collect();
+    let batch = RecordBatch::parse(Bytes::from(raw_batch(0, 1, 1, &payload))).unwrap();
+    let config = RecordsConfig::default().with_max_decompressed_batch_size(1 << 20);
+    let err = batch.records(&config).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RecordsError::DecompressedTooLarge {
+                codec: Compression::Gzip,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn records_errors_become_protocol_errors_that_keep_the_detail() {
+    let err = RecordBatch::parse(Bytes::from(raw_batch(0, 7, 0, &[]))).unwrap_err();
+    let public: crate::Error = err.into();
+    assert_eq!(public.kind(), crate::ErrorKind::Protocol);
+    let source = std::error::Error::source(&public)
+        .expect("source kept")
+        .to_string();
+    assert!(source.contains("unknown compression codec 7"), "{source}");
+}
