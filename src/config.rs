@@ -61,6 +61,8 @@ pub(crate) struct ConsumerConfig {
     pub(crate) group_instance_id: Option<String>,
     pub(crate) topics: Vec<String>,
     pub(crate) offset_reset: OffsetReset,
+    /// Without a group: where every partition starts (else the reset policy decides).
+    pub(crate) start_offset: Option<i64>,
     pub(crate) isolation_level: IsolationLevel,
     pub(crate) enable_auto_commit: bool,
     pub(crate) auto_commit_interval: Duration,
@@ -89,6 +91,7 @@ impl Default for ConsumerConfig {
             group_instance_id: None,
             topics: Vec::new(),
             offset_reset: OffsetReset::Latest,
+            start_offset: None,
             isolation_level: IsolationLevel::ReadCommitted,
             enable_auto_commit: true,
             auto_commit_interval: Duration::from_secs(5),
@@ -284,6 +287,9 @@ impl ConsumerConfig {
                     "cooperative-sticky cannot be combined with eager strategies (range, roundrobin)".into(),
                 );
             }
+        }
+        if self.start_offset.is_some_and(|o| o < 0) {
+            return fail("start_offset must be a non-negative offset".into());
         }
         if self.max_partition_fetch_bytes <= 0 || self.fetch_max_bytes <= 0 {
             return fail("fetch.max.bytes and max.partition.fetch.bytes must be positive".into());

@@ -74,6 +74,14 @@ impl ConsumerBuilder {
         self
     }
 
+    /// Without a group: start every partition at this offset instead of by the reset policy (which
+    /// still applies if the offset is out of range). Ignored with a group, where committed offsets
+    /// decide.
+    pub fn start_offset(mut self, offset: i64) -> Self {
+        self.config.start_offset = Some(offset);
+        self
+    }
+
     /// Whether processed offsets are committed automatically — `enable.auto.commit`. Default: true.
     pub fn auto_commit(mut self, enabled: bool) -> Self {
         self.config.enable_auto_commit = enabled;

@@ -128,3 +128,30 @@ fn invalid_configuration_fails_build_with_what_to_do() {
         .unwrap_err();
     assert!(err.to_string().contains("enable.auto.commit"), "{err}");
 }
+
+#[tokio::test]
+async fn without_a_group_a_start_offset_is_honoured() {
+    let addr = real::broker_addr();
+    let topic = real::unique_name("kafkit-start");
+    harness::topic_with_partitions(&addr, &topic, 2).await;
+    harness::produce(&addr, &topic, 2, 0, 50, 10).await;
+    let consumer = Consumer::builder()
+        .bootstrap(&addr)
+        .subscribe([topic.as_str()])
+        .offset_reset(OffsetReset::Earliest)
+        .start_offset(40)
+        .build()
+        .unwrap();
+    let mut records = consumer.records().unwrap();
+    let mut seen = BTreeSet::new();
+    within(Duration::from_secs(30), "records from offset 40", async {
+        while seen.len() < 20 {
+            let r = records.next().await.unwrap().unwrap();
+            assert!(r.offset() >= 40, "{}/{}", r.partition(), r.offset());
+            seen.insert((r.partition(), r.offset()));
+        }
+    })
+    .await;
+    drop(records);
+    consumer.close().await.unwrap();
+}

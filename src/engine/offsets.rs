@@ -175,9 +175,17 @@ impl Driver {
                     }
                 }
                 _ => {
+                    let start = self.config.start_offset;
                     for tp in &need {
                         if let Some(p) = self.parts.get_mut(tp) {
-                            p.state = PositionState::NeedReset;
+                            match start {
+                                // An out-of-range start falls back to the reset policy.
+                                Some(offset) => {
+                                    p.position = offset;
+                                    p.state = PositionState::Ready;
+                                }
+                                None => p.state = PositionState::NeedReset,
+                            }
                         }
                     }
                 }
