@@ -3,32 +3,61 @@
 //! A Kafka consumer in pure Rust: no librdkafka, no C, no FFI. It builds with nothing but `cargo`
 //! for any target rustup has, and it is designed so that it cannot stall your async application.
 //!
-//! ## Status
+//! ## The model
 //!
-//! kafkit is being built bottom-up. What exists today is the foundation:
+//! - **An engine of its own.** [`Consumer::builder`]`…`[`build`](ConsumerBuilder::build) validates
+//!   the configuration and starts a thread running its own current-thread tokio runtime: the
+//!   *engine*. It owns every socket and timer: connections (tokio DNS, connect timeouts, reconnects
+//!   with capped jittered backoff), group membership and heartbeats, fetching and commits. Your code
+//!   talks to it through channels, which work from any runtime (current-thread or multi-thread) or
+//!   none. A blocked or starved application runtime therefore cannot cost the group membership, and
+//!   `build()` never waits for, or fails because of, an unreachable broker.
+//! - **One stream per partition.** [`Consumer::partitions`] yields a [`PartitionStream`] for each
+//!   assigned partition, created before the first fetch for it; there is no shared queue to split.
+//!   [`Consumer::records`] merges them. Records are parsed lazily and zero-copy from the fetched
+//!   bytes on your side of the channel.
+//! - **Commit semantics.** Pulling record *n* of a partition marks everything before it processed;
+//!   auto-commit commits that (never ahead of processing). The end of a stream and
+//!   [`Consumer::close`] mark the last record processed too. [`PartitionStream::commit`] commits a
+//!   record now and returns the coordinator's answer as a typed [`Error`]; during a rebalance it
+//!   fails at once (retriable) instead of hanging.
+//! - **Rebalances.** On a revoke the partition's stream ends immediately; the engine waits (bounded
+//!   by `max.poll.interval`) for you to drop it and for its commits before the rebalance goes on, so
+//!   a well-behaved application never processes a partition on two members at once. Lost
+//!   partitions (session expired, generation reset) end without a commit. `range`, `roundrobin` and
+//!   `cooperative-sticky` (incremental, KIP-429) are supported, interoperating with Java and
+//!   librdkafka members.
+//! - **Liveness.** If records wait unpulled for `max.poll.interval`, the member leaves the group so
+//!   others take over, and reports it ([`Event::MaxPollExceeded`], [`Status::Stalled`]); the next
+//!   pull rejoins.
+//! - **Hostile input.** Responses are decoded by kafkit's own bounded decoders ([`wire`],
+//!   [`records`]): every length is checked against the bytes present before allocating, and
+//!   malformed bytes are a typed error, never a panic or an abort.
 //!
-//! - [`wire`]: framing, request encoding, API version negotiation and kafkit's own *bounded* response
-//!   decoders (every length and count checked before allocating; hostile bytes are a typed
-//!   [`wire::DecodeError`], never a panic or an abort).
-//! - [`net`]: an async connection to one broker (tokio DNS and sockets, connect timeout, pipelined
-//!   requests matched by correlation id, a deadline per request, poisoning on failure, cancellation
-//!   safety), a broker pool with capped, jittered exponential backoff, and cluster metadata.
-//!
-//! The consumer-group API (`Consumer::builder()`, one stream per partition) builds on these.
-//!
-//! ## Example: read cluster metadata
+//! ## Example
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), kafkit::Error> {
-//! use kafkit::net::{BrokerPool, NetConfig};
+//! use kafkit::{Consumer, OffsetReset};
 //!
-//! let pool = BrokerPool::new(["localhost:9092"], NetConfig::default())?; // no I/O yet
-//! let metadata = pool.metadata(Some(&["orders"])).await?;
-//! for topic in metadata.topics() {
-//!     println!("{} has {} partitions", topic.name, topic.partitions.len());
+//! # async fn run() -> Result<(), kafkit::Error> {
+//! let consumer = Consumer::builder()
+//!     .bootstrap("localhost:9092")
+//!     .group_id("billing")
+//!     .subscribe(["orders"])
+//!     .offset_reset(OffsetReset::Earliest)
+//!     .build()?;
+//! let mut records = consumer.records()?;
+//! while let Some(record) = records.next().await {
+//!     let record = record?;
+//!     println!("{}/{}@{}: {:?}", record.topic(), record.partition(), record.offset(), record.value());
 //! }
-//! # Ok(()) }
+//! consumer.close().await
+//! # }
 //! ```
+//!
+//! The low-level layers are public too: [`wire`] (framing, version negotiation, bounded decoders),
+//! [`records`] (the RecordBatch reader), [`net`] (connections and the broker pool) and [`cluster`]
+//! (metadata).
 
 #![warn(missing_docs)]
 
@@ -50,3 +79,8 @@ pub use consumer::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use types::TopicPartition;
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
