@@ -138,6 +138,15 @@ pub trait DecodeResponse: Sized {
     fn decode(body: bytes::Bytes, version: i16) -> Result<Self, DecodeError>;
 }
 
+/// Refuses a version outside kafkit's supported range for `api` (the [`SUPPORTED`] table is the
+/// single source of truth for what the decoders handle).
+pub(crate) fn check_version(api: ApiKey, version: i16) -> Result<(), DecodeError> {
+    match supported_range(api) {
+        Some((min, max)) if (min..=max).contains(&version) => Ok(()),
+        _ => Err(DecodeError::UnsupportedVersion { api, version }),
+    }
+}
+
 /// Whether `api` at `version` uses the flexible (compact, tagged-field) encoding.
 ///
 /// Decided by the request-header version, which is 2 exactly for flexible versions (the response

@@ -41,12 +41,7 @@ impl DecodeResponse for ApiVersionsResponse {
     const API: ApiKey = ApiKey::ApiVersions;
 
     fn decode(body: Bytes, version: i16) -> Result<Self, DecodeError> {
-        if !(0..=3).contains(&version) {
-            return Err(DecodeError::UnsupportedVersion {
-                api: Self::API,
-                version,
-            });
-        }
+        super::check_version(Self::API, version)?;
         let flexible = is_flexible(Self::API, version);
         let mut r = Reader::new(body);
         let error_code = r.field("error_code").i16()?;

@@ -1,57 +1,14 @@
 //! kafkit's decoders against `kafka-protocol`'s broker-side encoders: encode a response with the
 //! reference, decode it with ours, compare every field, for every supported version.
 
-use std::collections::BTreeMap;
-
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::api_versions_response as kp_av;
 use kafka_protocol::messages::metadata_response as kp_md;
 use kafka_protocol::messages::{BrokerId, TopicName};
-use kafka_protocol::protocol::{Encodable, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 
+use super::response_test_util::{Gen, encode};
 use super::*;
-
-/// A small deterministic generator so each version is checked with many shapes.
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn i32(&mut self) -> i32 {
-        self.next() as i32
-    }
-    fn name(&mut self) -> String {
-        let len = self.below(20) as usize;
-        (0..len)
-            .map(|_| (b'a' + self.below(26) as u8) as char)
-            .collect::<String>()
-            + "-t"
-    }
-    fn unknown_tags(&mut self, flexible: bool) -> BTreeMap<i32, Bytes> {
-        let mut tags = BTreeMap::new();
-        if flexible && self.below(2) == 0 {
-            tags.insert(
-                90 + self.below(5) as i32,
-                Bytes::from(vec![7u8; self.below(4) as usize]),
-            );
-        }
-        tags
-    }
-}
-
-fn encode<T: Encodable>(msg: &T, version: i16) -> Bytes {
-    let mut buf = BytesMut::new();
-    msg.encode(&mut buf, version).expect("reference encoder");
-    buf.freeze()
-}
 
 fn kp_metadata(g: &mut Gen, version: i16) -> kp_md::MetadataResponse {
     let flexible = is_flexible(ApiKey::Metadata, version);
@@ -66,7 +23,7 @@ fn kp_metadata(g: &mut Gen, version: i16) -> kp_md::MetadataResponse {
                 } else {
                     Some(StrBytes::from_string(g.name()))
                 })
-                .with_unknown_tagged_fields(g.unknown_tags(flexible))
+                .with_unknown_tagged_fields(g.tags(flexible))
         })
         .collect();
     let topics = (0..g.below(4))
@@ -82,7 +39,7 @@ fn kp_metadata(g: &mut Gen, version: i16) -> kp_md::MetadataResponse {
                         .with_replica_nodes(ids(g))
                         .with_isr_nodes(ids(g))
                         .with_offline_replicas(if version >= 5 { ids(g) } else { vec![] })
-                        .with_unknown_tagged_fields(g.unknown_tags(flexible))
+                        .with_unknown_tagged_fields(g.tags(flexible))
                 })
                 .collect();
             let name = if version >= 12 && g.below(4) == 0 {
@@ -103,7 +60,7 @@ fn kp_metadata(g: &mut Gen, version: i16) -> kp_md::MetadataResponse {
                 .with_is_internal(g.below(2) == 0)
                 .with_partitions(partitions)
                 .with_topic_authorized_operations(if version >= 8 { g.i32() } else { i32::MIN })
-                .with_unknown_tagged_fields(g.unknown_tags(flexible))
+                .with_unknown_tagged_fields(g.tags(flexible))
         })
         .collect();
     kp_md::MetadataResponse::default()
@@ -121,7 +78,7 @@ fn kp_metadata(g: &mut Gen, version: i16) -> kp_md::MetadataResponse {
         } else {
             i32::MIN
         })
-        .with_unknown_tagged_fields(g.unknown_tags(flexible))
+        .with_unknown_tagged_fields(g.tags(flexible))
 }
 
 fn expected_metadata(kp: &kp_md::MetadataResponse) -> MetadataResponse {
@@ -200,14 +157,14 @@ fn kp_api_versions(g: &mut Gen, version: i16) -> kp_av::ApiVersionsResponse {
                 .with_api_key(k as i16)
                 .with_min_version(g.below(3) as i16)
                 .with_max_version(g.below(17) as i16)
-                .with_unknown_tagged_fields(g.unknown_tags(flexible))
+                .with_unknown_tagged_fields(g.tags(flexible))
         })
         .collect();
     let mut r = kp_av::ApiVersionsResponse::default()
         .with_error_code(if g.below(5) == 0 { 35 } else { 0 })
         .with_api_keys(keys)
         .with_throttle_time_ms(if version >= 1 { g.i32() } else { 0 })
-        .with_unknown_tagged_fields(g.unknown_tags(flexible));
+        .with_unknown_tagged_fields(g.tags(flexible));
     if flexible && g.below(2) == 0 {
         // Feature flags travel as tagged fields; a consumer ignores them but must skip them.
         r = r

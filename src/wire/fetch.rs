@@ -129,12 +129,7 @@ impl DecodeResponse for FetchResponse {
     const API: ApiKey = ApiKey::Fetch;
 
     fn decode(body: Bytes, version: i16) -> Result<Self, DecodeError> {
-        if !(4..=12).contains(&version) {
-            return Err(DecodeError::UnsupportedVersion {
-                api: Self::API,
-                version,
-            });
-        }
+        super::check_version(Self::API, version)?;
         let flexible = is_flexible(Self::API, version);
         let mut r = Reader::new(body);
         let throttle_time_ms = r.field("throttle_time_ms").i32()?;

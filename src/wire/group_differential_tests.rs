@@ -13,58 +13,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
+use super::response_test_util::{Gen, encode};
 use super::*;
-
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn i32(&mut self) -> i32 {
-        self.next() as i32
-    }
-    fn i16(&mut self) -> i16 {
-        self.next() as i16
-    }
-    fn name(&mut self) -> String {
-        let len = self.below(12) as usize;
-        (0..len).map(|_| (b'a' + self.below(26) as u8) as char).collect()
-    }
-    fn sb(&mut self) -> StrBytes {
-        StrBytes::from_string(self.name())
-    }
-    fn opt_sb(&mut self) -> Option<StrBytes> {
-        (self.below(2) == 0).then(|| self.sb())
-    }
-    fn bytes(&mut self) -> Bytes {
-        Bytes::from(
-            (0..self.below(9))
-                .map(|_| self.below(256) as u8)
-                .collect::<Vec<_>>(),
-        )
-    }
-    fn tags(&mut self, flexible: bool) -> std::collections::BTreeMap<i32, Bytes> {
-        let mut tags = std::collections::BTreeMap::new();
-        if flexible && self.below(3) == 0 {
-            tags.insert(50 + self.below(3) as i32, self.bytes());
-        }
-        tags
-    }
-}
-
-fn encode<T: Encodable>(msg: &T, version: i16) -> Bytes {
-    let mut buf = BytesMut::new();
-    msg.encode(&mut buf, version).expect("reference encoder");
-    buf.freeze()
-}
 
 fn s(x: &StrBytes) -> Str {
     Str::from(x.as_str())
@@ -163,7 +113,7 @@ fn join_group_matches_reference_for_every_version() {
                     kp_jg::JoinGroupResponseMember::default()
                         .with_member_id(g.sb())
                         .with_group_instance_id(if version >= 5 { g.opt_sb() } else { None })
-                        .with_metadata(g.bytes())
+                        .with_metadata(g.bytes(8))
                         .with_unknown_tagged_fields(g.tags(flexible))
                 })
                 .collect();
@@ -218,7 +168,7 @@ fn sync_group_matches_reference_for_every_version() {
                 .with_error_code(g.i16())
                 .with_protocol_type(if version >= 5 { g.opt_sb() } else { None })
                 .with_protocol_name(if version >= 5 { g.opt_sb() } else { None })
-                .with_assignment(g.bytes())
+                .with_assignment(g.bytes(8))
                 .with_unknown_tagged_fields(g.tags(flexible));
             let bytes = encode(&kp, version);
             let ours = SyncGroupResponse::decode(bytes.clone(), version).unwrap();
@@ -315,7 +265,7 @@ fn random_subscription(g: &mut Gen, version: i16) -> Subscription {
     Subscription {
         version,
         topics: (0..g.below(5)).map(|_| Str::from(g.name())).collect(),
-        user_data: (g.below(2) == 0).then(|| g.bytes()),
+        user_data: (g.below(2) == 0).then(|| g.bytes(8)),
         owned_partitions: if version >= 1 { tps(g) } else { vec![] },
         generation_id: if version >= 2 { g.i32() } else { -1 },
         rack_id: if version >= 3 {
@@ -390,7 +340,7 @@ fn assignment_matches_reference_for_every_version() {
                         partitions: (0..g.below(5)).map(|_| g.i32()).collect(),
                     })
                     .collect(),
-                user_data: (g.below(2) == 0).then(|| g.bytes()),
+                user_data: (g.below(2) == 0).then(|| g.bytes(8)),
             };
             let kp = ConsumerProtocolAssignment::default()
                 .with_assigned_partitions(

@@ -18,12 +18,7 @@ impl DecodeResponse for HeartbeatResponse {
     const API: ApiKey = ApiKey::Heartbeat;
 
     fn decode(body: Bytes, version: i16) -> Result<Self, DecodeError> {
-        if !(1..=4).contains(&version) {
-            return Err(DecodeError::UnsupportedVersion {
-                api: Self::API,
-                version,
-            });
-        }
+        super::check_version(Self::API, version)?;
         let mut r = Reader::new(body);
         let throttle_time_ms = r.field("throttle_time_ms").i32()?;
         let error_code = KafkaCode(r.field("error_code").i16()?);

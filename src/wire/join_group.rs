@@ -43,12 +43,7 @@ impl DecodeResponse for JoinGroupResponse {
     const API: ApiKey = ApiKey::JoinGroup;
 
     fn decode(body: Bytes, version: i16) -> Result<Self, DecodeError> {
-        if !(2..=9).contains(&version) {
-            return Err(DecodeError::UnsupportedVersion {
-                api: Self::API,
-                version,
-            });
-        }
+        super::check_version(Self::API, version)?;
         let flexible = is_flexible(Self::API, version);
         let mut r = Reader::new(body);
         let throttle_time_ms = r.field("throttle_time_ms").i32()?;

@@ -49,12 +49,7 @@ impl DecodeResponse for OffsetFetchResponse {
     const API: ApiKey = ApiKey::OffsetFetch;
 
     fn decode(body: Bytes, version: i16) -> Result<Self, DecodeError> {
-        if !(1..=7).contains(&version) {
-            return Err(DecodeError::UnsupportedVersion {
-                api: Self::API,
-                version,
-            });
-        }
+        super::check_version(Self::API, version)?;
         let flexible = is_flexible(Self::API, version);
         let mut r = Reader::new(body);
         let throttle_time_ms = if version >= 3 {

@@ -52,6 +52,17 @@ impl Gen {
             .collect::<Vec<u8>>()
             .into()
     }
+    pub(super) fn sb(&mut self) -> StrBytes {
+        self.str_bytes()
+    }
+    pub(super) fn opt_sb(&mut self) -> Option<StrBytes> {
+        self.chance(2).then(|| self.sb())
+    }
+    /// Unknown tagged fields (only when `flexible`) with tags from 50 up (free in every message
+    /// kafkit decodes, except top-level Fetch, whose tests use [`Gen::unknown_tags`]).
+    pub(super) fn tags(&mut self, flexible: bool) -> BTreeMap<i32, Bytes> {
+        self.unknown_tags(flexible, 50)
+    }
     /// Unknown tagged fields (only when `flexible`), with tags from `first_free` up.
     pub(super) fn unknown_tags(&mut self, flexible: bool, first_free: i32) -> BTreeMap<i32, Bytes> {
         let mut tags = BTreeMap::new();

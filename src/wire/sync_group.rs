@@ -24,12 +24,7 @@ impl DecodeResponse for SyncGroupResponse {
     const API: ApiKey = ApiKey::SyncGroup;
 
     fn decode(body: Bytes, version: i16) -> Result<Self, DecodeError> {
-        if !(1..=5).contains(&version) {
-            return Err(DecodeError::UnsupportedVersion {
-                api: Self::API,
-                version,
-            });
-        }
+        super::check_version(Self::API, version)?;
         let flexible = is_flexible(Self::API, version);
         let mut r = Reader::new(body);
         let throttle_time_ms = r.field("throttle_time_ms").i32()?;
