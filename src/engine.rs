@@ -323,11 +323,11 @@ impl Driver {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "metadata request failed; retrying");
-                self.reporter.error(&e);
-                self.reporter.event(Event::Warning(e));
                 if self.metadata.is_none() {
                     self.reporter.status(Status::Connecting);
                 }
+                self.reporter.error(&e);
+                self.reporter.event(Event::Warning(e));
                 self.metadata_due = Some(now + self.config.retry_backoff);
             }
         }
