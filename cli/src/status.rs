@@ -61,6 +61,14 @@ impl StatusLine {
         if let Some(e) = &health.last_error {
             line.push_str(&format!(" | last error: {e}"));
         }
+        // One terminal line, or the next redraw cannot erase it.
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse::<usize>().ok())
+            .unwrap_or(120);
+        if let Some((cut, _)) = line.char_indices().nth(width.saturating_sub(1).max(20)) {
+            line.truncate(cut);
+        }
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "\r\x1b[2K{line}");
         let _ = err.flush();

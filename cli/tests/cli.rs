@@ -357,6 +357,17 @@ async fn commit_none_reads_everything_again() {
 
 #[tokio::test]
 async fn sigterm_commits_and_leaves_then_exits_zero() {
+    stop_by_signal_commits_and_leaves("TERM").await;
+}
+
+#[tokio::test]
+async fn ctrl_c_commits_and_leaves_then_exits_zero() {
+    stop_by_signal_commits_and_leaves("INT").await;
+}
+
+/// Consumes with a group until five records are printed, sends `signal`, and checks the exit status
+/// and that a second run of the group reads only newer records.
+async fn stop_by_signal_commits_and_leaves(signal: &str) {
     let topic = topic(1).await;
     let group = unique_name("cli-group");
     let addr = broker_addr();
@@ -395,20 +406,20 @@ async fn sigterm_commits_and_leaves_then_exits_zero() {
     })
     .await;
     let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().unwrap().to_string()])
+        .args([&format!("-{signal}"), &child.id().unwrap().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let status = harness::within(Duration::from_secs(30), "exit after SIGTERM", child.wait())
+    let status = harness::within(Duration::from_secs(30), "exit after the signal", child.wait())
         .await
         .unwrap();
-    assert!(status.success(), "exit status after SIGTERM: {status:?}");
+    assert!(status.success(), "exit status after SIG{signal}: {status:?}");
 
     let second = produce_values(&topic, 1, "b", 5..8).await;
     let out = kafkit(&[&args[..], &["--count", "3"]].concat()).await;
     assert_ok(&out, "second run");
     let got: BTreeSet<String> = stdout_lines(&out).into_iter().collect();
-    assert_eq!(got, second, "what was printed before SIGTERM was committed");
+    assert_eq!(got, second, "what was printed before SIG{signal} was committed");
 }
 
 #[tokio::test]
