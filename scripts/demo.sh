@@ -17,6 +17,19 @@ topic=orders
 group=demo-group
 pids=()
 
+# Waits (at most 30 s) until the members have printed $1 records in all.
+wait_for_records() {
+	local deadline=$((SECONDS + 30))
+	while [ "$(wc -l <"$state/printed" 2>/dev/null || echo 0)" -lt "$1" ]; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "demo: only $(wc -l <"$state/printed") of $1 records arrived within 30 s; the members said:" >&2
+			cat "$state"/member-*.err >&2
+			exit 1
+		fi
+		sleep 0.2
+	done
+}
+
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 cleanup() {
@@ -60,7 +73,8 @@ member() {
 	"$kafkit" consume --brokers "$broker" --topic "$topic" --group "$group" --from earliest --format json \
 		--property session.timeout.ms=6000 --property heartbeat.interval.ms=1000 \
 		2>"$state/member-$name.err" \
-		> >(sed -u -E "s/.*\"partition\":([0-9]+),\"offset\":([0-9]+).*\"value\":\"([^\"]*)\".*/[member $name] partition \1: \3/") &
+		> >(sed -u -E "s/.*\"partition\":([0-9]+),\"offset\":([0-9]+).*\"value\":\"([^\"]*)\".*/[member $name] partition \1: \3/" |
+			tee -a "$state/printed") &
 	pids+=($!)
 	eval "pid_$name=\$!"
 }
@@ -73,7 +87,7 @@ sleep 8 # both join; the group splits the 6 partitions between them
 
 say "producing 12 records: each member prints those of the partitions it owns"
 "$testkit" produce "$broker" "$topic" 12 order 2>/dev/null
-sleep 4
+wait_for_records 12
 
 say "stopping member B (SIGTERM): it commits, leaves the group, and A takes over all 6 partitions"
 # shellcheck disable=SC2154 # set by member() through eval
@@ -83,4 +97,4 @@ sleep 6
 
 say "producing 12 more records: member A now prints them all"
 "$testkit" produce "$broker" "$topic" 12 later 2>/dev/null
-sleep 4
+wait_for_records 24
