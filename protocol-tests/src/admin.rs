@@ -125,3 +125,84 @@ pub async fn produce(conn: &Connection, topic: &str, partition: i32, values: &[B
     );
     p.base_offset
 }
+
+/// One record to produce, with optional key and value (null when `None`) and headers.
+#[derive(Debug, Clone, Default)]
+pub struct TestRecord {
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<(String, Option<Bytes>)>,
+}
+
+/// An uncompressed v2 batch of `records`, as a producer would send it.
+pub fn batch_of(records: &[TestRecord]) -> Bytes {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let records: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut record = Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: i as i32,
+                timestamp: now,
+                key: r.key.clone(),
+                value: r.value.clone(),
+                headers: Default::default(),
+            };
+            for (k, v) in &r.headers {
+                record.headers.insert(StrBytes::from_string(k.clone()), v.clone());
+            }
+            record
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encode batch");
+    buf.freeze()
+}
+
+/// Produces `records` to one partition (acks=all) and returns the base offset the broker assigned.
+pub async fn produce_records(conn: &Connection, topic: &str, partition: i32, records: &[TestRecord]) -> i64 {
+    let v = version(conn, ApiKey::Produce, 9);
+    let request = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(10_000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(partition)
+                        .with_records(Some(batch_of(records))),
+                ]),
+        ]);
+    let body = conn
+        .send_raw(ApiKey::Produce, &request, v)
+        .await
+        .expect("Produce");
+    let response = ProduceResponse::decode(&mut body.clone(), v).expect("decode Produce");
+    let p = &response.responses[0].partition_responses[0];
+    assert_eq!(
+        p.error_code, 0,
+        "produce to {topic}/{partition}: error {}",
+        p.error_code
+    );
+    p.base_offset
+}

@@ -1,0 +1,270 @@
+//! `kafkit consume`: print records until --count, --idle-timeout, Ctrl-C or SIGTERM, then commit
+//! per --commit and leave the group before exiting.
+
+use std::io::Write;
+use std::time::Duration;
+
+use kafkit::net::{BrokerPool, NetConfig};
+use kafkit::{Consumer, ErrorKind, Event, OffsetReset, Record, Status};
+use tokio::time::Instant;
+
+use crate::metadata::{seconds, split_brokers};
+use crate::status::StatusLine;
+use crate::{CommitMode, ConsumeArgs, Failure, Format, json};
+
+/// How often the status line is redrawn.
+const STATUS_EVERY: Duration = Duration::from_millis(500);
+/// How long the idle-timeout check for missing topics waits for metadata.
+const TOPIC_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where `--from` says to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum From {
+    Reset(OffsetReset),
+    Offset(i64),
+}
+
+fn parse_from(from: &str, group: bool) -> Result<From, Failure> {
+    match from {
+        "earliest" | "beginning" => Ok(From::Reset(OffsetReset::Earliest)),
+        "latest" | "end" => Ok(From::Reset(OffsetReset::Latest)),
+        _ => match from.parse::<i64>() {
+            Ok(_) if group => Err(Failure::usage(format!(
+                "--from {from}: a numeric offset works only without --group (a group resumes from its \
+                 committed offsets; with --group, --from is earliest or latest, for partitions that have none)"
+            ))),
+            Ok(offset) if offset >= 0 => Ok(From::Offset(offset)),
+            _ => Err(Failure::usage(format!(
+                "--from must be earliest, latest or an offset >= 0 (without --group), not '{from}'"
+            ))),
+        },
+    }
+}
+
+fn parse_property(kv: &str) -> Result<(&str, &str), Failure> {
+    match kv.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim(), v.trim())),
+        _ => Err(Failure::usage(format!(
+            "--property '{kv}' must be KEY=VALUE, e.g. --property session.timeout.ms=10000"
+        ))),
+    }
+}
+
+/// Why the consume loop ended normally.
+enum Stop {
+    Count,
+    Idle,
+    Signal,
+    StreamEnded,
+    OutputClosed,
+}
+
+pub(crate) async fn run(args: ConsumeArgs) -> Result<(), Failure> {
+    let brokers = split_brokers(&args.brokers)?;
+    let from = parse_from(&args.from, args.group.is_some())?;
+    let idle = args
+        .idle_timeout
+        .map(|s| seconds("--idle-timeout", s))
+        .transpose()?;
+    let props: Vec<(&str, &str)> = args
+        .properties
+        .iter()
+        .map(|kv| parse_property(kv))
+        .collect::<Result<_, _>>()?;
+    let grouped = args.group.is_some();
+    let commit = if grouped { args.commit } else { CommitMode::None };
+
+    let mut builder = Consumer::builder()
+        .bootstrap(&args.brokers)
+        .subscribe(args.topics.iter().cloned())
+        .auto_commit(commit == CommitMode::Auto);
+    if let Some(group) = &args.group {
+        builder = builder.group_id(group);
+    }
+    builder = match from {
+        From::Reset(reset) => builder.offset_reset(reset),
+        // Out of range falls back to the earliest record still in the log.
+        From::Offset(offset) => builder.start_offset(offset).offset_reset(OffsetReset::Earliest),
+    };
+    let consumer = builder.properties(props).build().map_err(|e| match e.kind() {
+        ErrorKind::Config => Failure::usage(format!("invalid configuration: {e}")),
+        _ => Failure::fatal(format!("could not start the consumer: {e}")),
+    })?;
+    let mut records = consumer
+        .records()
+        .map_err(|e| Failure::fatal(format!("could not start the consumer: {e}")))?;
+    let mut events = consumer.events();
+
+    let mut status = StatusLine::new();
+    let mut ticker = tokio::time::interval(STATUS_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Failure::fatal(format!("could not install the SIGTERM handler: {e}")))?;
+
+    let stdout = std::io::stdout();
+    let mut buf = Vec::with_capacity(4096);
+    let mut count: u64 = 0;
+    let mut idle_deadline = idle.map(|d| Instant::now() + d);
+    let mut fatal: Option<Failure> = None;
+
+    let stop = loop {
+        if args.count.is_some_and(|n| count >= n) {
+            break Stop::Count;
+        }
+        let sleep_until = idle_deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+        tokio::select! {
+            _ = &mut ctrl_c => break Stop::Signal,
+            _ = term.recv() => break Stop::Signal,
+            event = events.next() => match event {
+                Some(Event::Fatal(e)) => {
+                    fatal = Some(Failure::fatal(format!("the consumer stopped: {e}")));
+                    break Stop::StreamEnded;
+                }
+                Some(Event::Warning(e)) if status.enabled() => status.note(&format!("[kafkit] retrying: {e}")),
+                Some(Event::Lost(tps, e)) if status.enabled() => {
+                    status.note(&format!("[kafkit] lost {} partitions: {e}", tps.len()))
+                }
+                _ => {}
+            },
+            _ = ticker.tick(), if status.enabled() => status.draw(&consumer.health(), count),
+            _ = tokio::time::sleep_until(sleep_until), if idle_deadline.is_some() => break Stop::Idle,
+            next = records.next() => match next {
+                None => break Stop::StreamEnded,
+                Some(Err(e)) => {
+                    fatal = Some(Failure::fatal(format!("consuming failed: {e}")));
+                    break Stop::StreamEnded;
+                }
+                Some(Ok(record)) => {
+                    buf.clear();
+                    format_record(&mut buf, &record, args.format);
+                    let mut out = stdout.lock();
+                    if out.write_all(&buf).and_then(|()| out.flush()).is_err() {
+                        break Stop::OutputClosed;
+                    }
+                    drop(out);
+                    count += 1;
+                    match commit {
+                        CommitMode::Auto => records.store(&record),
+                        CommitMode::Each => {
+                            if let Err(e) = records.commit(&record).await {
+                                status.note(&format!(
+                                    "kafkit: warning: commit of {}/{} offset {} failed: {e}",
+                                    record.topic(), record.partition(), record.offset()
+                                ));
+                            }
+                        }
+                        CommitMode::None => {}
+                    }
+                    idle_deadline = idle.map(|d| Instant::now() + d);
+                }
+            },
+        }
+    };
+    status.clear();
+
+    if fatal.is_none() && matches!(stop, Stop::Idle) && count == 0 {
+        fatal = idle_diagnosis(&consumer, &brokers, &args.topics, idle.unwrap_or_default()).await;
+    }
+
+    // Streams first: the group's clean leave waits for them to be dropped, then commits what was
+    // stored (auto) and leaves.
+    drop(records);
+    let closed = consumer.close().await;
+    if let Some(f) = fatal {
+        return Err(f);
+    }
+    if let Err(e) = closed {
+        return Err(Failure::fatal(format!(
+            "closing the consumer (committing offsets, leaving the group): {e}"
+        )));
+    }
+    Ok(())
+}
+
+fn format_record(buf: &mut Vec<u8>, record: &Record, format: Format) {
+    match format {
+        Format::Json => json::write_record(buf, record),
+        Format::Text => {
+            buf.extend_from_slice(record.value().unwrap_or_default());
+            buf.push(b'\n');
+        }
+    }
+}
+
+/// After an idle timeout with no record at all: a fatal reason if the brokers were never reached or
+/// a topic does not exist; `None` if the topics are simply empty.
+async fn idle_diagnosis(
+    consumer: &Consumer,
+    brokers: &[String],
+    topics: &[String],
+    waited: Duration,
+) -> Option<Failure> {
+    let health = consumer.health();
+    if matches!(health.status, Status::Failed) {
+        let why = health.last_error.map(|e| format!(": {e}")).unwrap_or_default();
+        return Some(Failure::fatal(format!("the consumer stopped{why}")));
+    }
+    // All topics (not the named ones: asking for a missing topic can auto-create it).
+    let metadata = match BrokerPool::new(brokers.iter().map(String::as_str), NetConfig::default()) {
+        Ok(pool) => tokio::time::timeout(TOPIC_CHECK_TIMEOUT, async move { pool.metadata(None).await }).await,
+        Err(_) => return None,
+    };
+    let md = match metadata {
+        Ok(Ok(md)) => md,
+        _ if matches!(health.status, Status::Starting | Status::Connecting) => {
+            let why = health.last_error.map(|e| format!(": {e}")).unwrap_or_default();
+            return Some(Failure::fatal(format!(
+                "no broker reachable at {} within {waited:?}{why}; check --brokers and that the broker runs",
+                brokers.join(",")
+            )));
+        }
+        _ => return None,
+    };
+    let missing: Vec<&str> = topics
+        .iter()
+        .filter(|t| {
+            md.topic(t)
+                .is_none_or(|t| t.error.is_some() || t.partitions.is_empty())
+        })
+        .map(String::as_str)
+        .collect();
+    (!missing.is_empty()).then(|| {
+        Failure::fatal(format!(
+            "topic {} does not exist on {} (waited {waited:?}); create it or check --topic",
+            missing.join(", "),
+            brokers.join(",")
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_with_group_is_a_policy_and_a_number_is_an_error() {
+        assert_eq!(
+            parse_from("earliest", true).unwrap(),
+            From::Reset(OffsetReset::Earliest)
+        );
+        assert_eq!(
+            parse_from("latest", false).unwrap(),
+            From::Reset(OffsetReset::Latest)
+        );
+        assert_eq!(parse_from("42", false).unwrap(), From::Offset(42));
+        let e = parse_from("42", true).unwrap_err();
+        assert_eq!(e.code, 2);
+        assert!(e.message.contains("without --group"), "{}", e.message);
+        assert!(parse_from("-1", false).is_err());
+        assert!(parse_from("soon", false).is_err());
+    }
+
+    #[test]
+    fn properties_are_key_equals_value() {
+        assert_eq!(parse_property("a.b=1=2").unwrap(), ("a.b", "1=2"));
+        assert!(parse_property("novalue").is_err());
+        assert!(parse_property("=x").is_err());
+    }
+}
