@@ -8,7 +8,9 @@
 # Steps, cheapest first so a mistake fails fast: toolchain components and targets; rustfmt; the
 # FFI-free proof (scripts/check-ffi.sh); clippy; library builds for x86_64 and aarch64 musl;
 # install and start a broker (scripts/broker.sh; nisshi 0.8.1, built once into ~/.cache/kafkit,
-# about 15 minutes the first time); cargo test; scripts/fuzz-smoke.sh when present.
+# about 15 minutes the first time); confluent-kafka for mixed-group tests; cargo test; the static
+# aarch64 CLI under qemu (scripts/cli-smoke.sh); the README's demo (scripts/demo.sh);
+# scripts/fuzz-smoke.sh.
 #
 # The tests get:
 #   KAFKIT_TEST_BROKER  HOST:PORT of a running broker on loopback (memory storage, empty at start)
@@ -203,6 +205,13 @@ main() {
 	fi
 	run_step "python peers (confluent-kafka)" install_python_peers
 run_step "cargo test" cargo_test
+if [ "$quick" -eq 1 ]; then
+	skip_step "cli smoke (aarch64, qemu)" --quick
+	skip_step "demo" --quick
+else
+	run_step "cli smoke (aarch64, qemu)" show scripts/cli-smoke.sh
+	run_step "demo" show scripts/demo.sh
+fi
 	if [ "$quick" -eq 1 ]; then
 		skip_step "fuzz smoke" --quick
 	elif [ -x scripts/fuzz-smoke.sh ]; then
