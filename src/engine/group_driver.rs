@@ -242,8 +242,14 @@ impl Driver {
             }
             GroupEvent::CoordinatorUnavailable(error) => {
                 tracing::debug!(%error, "group coordinator unavailable; retrying");
-                let unreachable = matches!(error.kind(), ErrorKind::Connect | ErrorKind::Connection | ErrorKind::Timeout);
-                let joining = matches!(self.reporter.health.borrow().status, Status::Starting | Status::Joining);
+                let unreachable = matches!(
+                    error.kind(),
+                    ErrorKind::Connect | ErrorKind::Connection | ErrorKind::Timeout
+                );
+                let joining = matches!(
+                    self.reporter.health.borrow().status,
+                    Status::Starting | Status::Joining
+                );
                 if unreachable && joining {
                     // Status before error: a watcher woken by the error sees both.
                     self.reporter.status(Status::Connecting);
