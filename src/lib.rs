@@ -37,6 +37,8 @@ mod config;
 mod consumer;
 mod engine;
 mod error;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 mod group;
 pub mod net;
 pub mod records;
