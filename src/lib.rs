@@ -66,6 +66,8 @@ mod config;
 mod consumer;
 mod engine;
 mod error;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 mod group;
 pub mod net;
 pub mod records;

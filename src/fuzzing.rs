@@ -1,0 +1,233 @@
+//! Internals exposed to cargo-fuzz only: compiled under `--cfg fuzzing` (which cargo-fuzz sets),
+//! never in a normal build and behind no feature flag. Not part of kafkit's API.
+//!
+//! [`GroupHarness`] wraps the crate-private consumer-group state machine with the same inputs and
+//! outputs (see `group::machine` for the calling order), translated into public types.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::error::{Error, ErrorKind};
+use crate::group::{
+    AssignorKind, GroupConfig, GroupEvent, GroupMachine, GroupRequest, LeaveReason, OutgoingRequest, Target,
+};
+use crate::types::TopicPartition;
+use crate::wire::{ApiKey, KafkaCode};
+
+/// How the fuzzed member is configured.
+#[derive(Debug, Clone)]
+pub struct HarnessConfig {
+    /// `cooperative-sticky` alone, or the eager `range, roundrobin`.
+    pub cooperative: bool,
+    /// A `group.instance.id` (KIP-345 static membership).
+    pub static_member: bool,
+    /// `session.timeout.ms`.
+    pub session_timeout: Duration,
+    /// `heartbeat.interval.ms`.
+    pub heartbeat_interval: Duration,
+    /// `max.poll.interval.ms`.
+    pub rebalance_timeout: Duration,
+    /// `request.timeout.ms`.
+    pub request_timeout: Duration,
+    /// `retry.backoff.ms`.
+    pub retry_backoff: Duration,
+}
+
+/// What the machine reported (`GroupEvent`, with errors as strings).
+#[derive(Debug, Clone)]
+pub enum HarnessEvent {
+    /// Newly owned partitions.
+    Assigned(Vec<TopicPartition>),
+    /// Partitions to give up cleanly (then `handle_revoke_done`).
+    Revoke(Vec<TopicPartition>),
+    /// Partitions lost without a revoke.
+    Lost(Vec<TopicPartition>, String),
+    /// Joined a generation.
+    Joined {
+        /// The generation.
+        generation_id: i32,
+        /// Our member id.
+        member_id: String,
+        /// Whether we lead.
+        leader: bool,
+        /// The chosen assignor.
+        protocol: String,
+    },
+    /// The member stopped.
+    Fatal(String),
+    /// The coordinator could not be found; retried.
+    CoordinatorUnavailable(String),
+}
+
+/// A request the machine wants sent.
+#[derive(Debug, Clone)]
+pub struct HarnessRequest {
+    /// Echo in [`GroupHarness::handle_response`].
+    pub id: u64,
+    /// The API.
+    pub api: ApiKey,
+    /// The coordinator's node id, or `None` for any broker.
+    pub coordinator: Option<i32>,
+    /// The request's deadline.
+    pub timeout: Duration,
+    request: GroupRequest,
+}
+
+impl HarnessRequest {
+    /// The body at `version`, or the error the engine would hand to `handle_response` instead.
+    pub fn encode(&self, version: i16) -> Result<Bytes, Error> {
+        Ok(self.request.encode(version)?.0)
+    }
+}
+
+/// The consumer-group state machine, for fuzzing.
+#[derive(Debug)]
+pub struct GroupHarness {
+    machine: GroupMachine,
+}
+
+/// An error the engine would hand to `handle_response` in place of a response.
+pub fn transport_error(kind: ErrorKind) -> Error {
+    Error::new(kind, "injected by the fuzzer")
+}
+
+impl GroupHarness {
+    /// A member of group "g", or the configuration error.
+    pub fn new(config: &HarnessConfig, now: Instant) -> Result<Self, Error> {
+        let mut c = GroupConfig::new("g");
+        if config.cooperative {
+            c.assignors = vec![AssignorKind::CooperativeSticky];
+        }
+        if config.static_member {
+            c.group_instance_id = Some("instance".into());
+        }
+        c.session_timeout = config.session_timeout;
+        c.heartbeat_interval = config.heartbeat_interval;
+        c.rebalance_timeout = config.rebalance_timeout;
+        c.request_timeout = config.request_timeout;
+        c.retry_backoff = config.retry_backoff;
+        c.validate()?;
+        Ok(GroupHarness {
+            machine: GroupMachine::new(c, now),
+        })
+    }
+
+    /// `GroupMachine::subscribe`.
+    pub fn subscribe(&mut self, topics: BTreeSet<String>, now: Instant) {
+        self.machine.subscribe(topics, now);
+    }
+
+    /// `GroupMachine::handle_partition_counts`.
+    pub fn handle_partition_counts(&mut self, counts: &BTreeMap<String, i32>, now: Instant) {
+        self.machine.handle_partition_counts(counts, now);
+    }
+
+    /// `GroupMachine::handle_response`.
+    pub fn handle_response(&mut self, id: u64, response: Result<Bytes, Error>, version: i16, now: Instant) {
+        self.machine.handle_response(id, response, version, now);
+    }
+
+    /// `GroupMachine::handle_timeout`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.machine.handle_timeout(now);
+    }
+
+    /// `GroupMachine::handle_revoke_done`.
+    pub fn handle_revoke_done(&mut self, now: Instant) {
+        self.machine.handle_revoke_done(now);
+    }
+
+    /// `GroupMachine::handle_commit_error`.
+    pub fn handle_commit_error(&mut self, code: i16, now: Instant) {
+        self.machine.handle_commit_error(KafkaCode(code), now);
+    }
+
+    /// `GroupMachine::leave`: `close` for a clean close, else max.poll.interval exceeded.
+    pub fn leave(&mut self, close: bool, now: Instant) {
+        let reason = if close {
+            LeaveReason::Close
+        } else {
+            LeaveReason::MaxPollExceeded
+        };
+        self.machine.leave(reason, now);
+    }
+
+    /// `GroupMachine::rejoin`.
+    pub fn rejoin(&mut self, now: Instant) {
+        self.machine.rejoin(now);
+    }
+
+    /// `GroupMachine::poll_request`.
+    pub fn poll_request(&mut self) -> Option<HarnessRequest> {
+        let OutgoingRequest {
+            id,
+            target,
+            timeout,
+            request,
+        } = self.machine.poll_request()?;
+        Some(HarnessRequest {
+            id,
+            api: request.api(),
+            coordinator: match target {
+                Target::AnyBroker => None,
+                Target::Coordinator(node) => Some(node),
+            },
+            timeout,
+            request,
+        })
+    }
+
+    /// `GroupMachine::poll_event`.
+    pub fn poll_event(&mut self) -> Option<HarnessEvent> {
+        Some(match self.machine.poll_event()? {
+            GroupEvent::Assigned(p) => HarnessEvent::Assigned(p),
+            GroupEvent::Revoke(p) => HarnessEvent::Revoke(p),
+            GroupEvent::Lost(p, e) => HarnessEvent::Lost(p, e.to_string()),
+            GroupEvent::Joined {
+                generation_id,
+                member_id,
+                leader,
+                protocol,
+            } => HarnessEvent::Joined {
+                generation_id,
+                member_id,
+                leader,
+                protocol,
+            },
+            GroupEvent::Fatal(e) => HarnessEvent::Fatal(e.to_string()),
+            GroupEvent::CoordinatorUnavailable(e) => HarnessEvent::CoordinatorUnavailable(e.to_string()),
+        })
+    }
+
+    /// `GroupMachine::poll_timeout`.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.machine.poll_timeout()
+    }
+
+    /// `GroupMachine::generation`.
+    pub fn generation(&self) -> Option<(i32, String)> {
+        self.machine.generation()
+    }
+
+    /// `GroupMachine::coordinator`.
+    pub fn coordinator(&self) -> Option<i32> {
+        self.machine.coordinator()
+    }
+
+    /// `GroupMachine::is_left`.
+    pub fn is_left(&self) -> bool {
+        self.machine.is_left()
+    }
+
+    /// `GroupMachine::topics_needed`.
+    pub fn topics_needed(&self) -> BTreeSet<String> {
+        self.machine.topics_needed()
+    }
+
+    /// `GroupMachine::assignment`.
+    pub fn assignment(&self) -> &BTreeSet<TopicPartition> {
+        self.machine.assignment()
+    }
+}
