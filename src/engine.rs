@@ -225,8 +225,27 @@ impl Driver {
         self.maybe_auto_commit(now);
         self.start_fetches(now);
         self.drive_close(now);
-        self.reporter
-            .assigned(self.parts.values().filter(|p| !p.is_ended()).count());
+        self.report_assignment();
+    }
+
+    /// Owned partitions and lag for `health()`.
+    fn report_assignment(&self) {
+        let owned = self.parts.values().filter(|p| !p.is_ended());
+        let mut lag: Option<u64> = None;
+        for part in owned.clone() {
+            if part.high_watermark < 0 {
+                continue;
+            }
+            let delivered = part.shared.delivered_next.load(Ordering::Acquire);
+            let next = if delivered >= 0 {
+                delivered
+            } else {
+                part.position.max(0)
+            };
+            let behind = u64::try_from(part.high_watermark.saturating_sub(next)).unwrap_or(0);
+            lag = Some(lag.unwrap_or(0).saturating_add(behind));
+        }
+        self.reporter.assigned(owned.count(), lag);
     }
 
     fn handle_command(&mut self, command: Command, now: Instant) {

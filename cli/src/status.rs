@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use kafkit::{Health, Status};
 
-/// Redraws one line on stderr: status, records, records/s, assigned partitions, last error.
+/// Redraws one line on stderr: status, records, records/s, assigned partitions, lag, last error.
 pub(crate) struct StatusLine {
     enabled: bool,
     drawn: bool,
@@ -58,6 +58,9 @@ impl StatusLine {
             "[kafkit] {status} | {count} records | {:.0} rec/s | {} partitions assigned",
             self.rate, health.assigned_partitions
         );
+        if let Some(lag) = health.lag {
+            line.push_str(&format!(" | lag {lag}"));
+        }
         if let Some(e) = &health.last_error {
             line.push_str(&format!(" | last error: {e}"));
         }

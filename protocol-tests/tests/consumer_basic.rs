@@ -22,6 +22,18 @@ async fn without_a_group_reads_every_partition_from_earliest() {
         .unwrap();
     let mut records = consumer.records().unwrap();
     let mut seen = BTreeSet::new();
+    let first = within(Duration::from_secs(30), "a record", records.next())
+        .await
+        .unwrap()
+        .unwrap();
+    seen.insert((first.partition(), first.offset()));
+    // Records are waiting: health reports a lag.
+    within(Duration::from_secs(10), "a positive lag", async {
+        while !consumer.health().lag.is_some_and(|l| l > 0) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
     within(Duration::from_secs(60), "10,000 records", async {
         while seen.len() < 10_000 {
             let r = records.next().await.expect("stream open").expect("record");
@@ -34,6 +46,13 @@ async fn without_a_group_reads_every_partition_from_earliest() {
     })
     .await;
     assert_eq!(seen.len(), 10_000);
+    // Everything pulled: health reports no lag (the engine refreshes it within a moment).
+    within(Duration::from_secs(10), "lag 0", async {
+        while consumer.health().lag != Some(0) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
     for p in 0..4 {
         let offsets: Vec<i64> = seen.iter().filter(|(q, _)| *q == p).map(|(_, o)| *o).collect();
         assert_eq!(offsets, (0..2500).collect::<Vec<_>>(), "partition {p} in full");

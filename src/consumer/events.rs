@@ -92,6 +92,9 @@ pub struct Health {
     pub status: Status,
     /// How many partitions it owns.
     pub assigned_partitions: usize,
+    /// Records on the owned partitions that the application has not pulled yet (high watermark
+    /// minus the next offset to hand out, summed), once a fetch has reported a high watermark.
+    pub lag: Option<u64>,
     /// The most recent error, if any (cleared when consuming resumes).
     pub last_error: Option<Error>,
     /// When the status last changed.
@@ -121,6 +124,7 @@ impl Reporter {
         let (health, _) = watch::channel(Health {
             status: Status::Starting,
             assigned_partitions: 0,
+            lag: None,
             last_error: None,
             since: SystemTime::now(),
         });
@@ -150,10 +154,11 @@ impl Reporter {
         self.health.send_modify(|h| h.last_error = Some(error.clone()));
     }
 
-    pub(crate) fn assigned(&self, n: usize) {
+    pub(crate) fn assigned(&self, n: usize, lag: Option<u64>) {
         self.health.send_if_modified(|h| {
-            let changed = h.assigned_partitions != n;
+            let changed = h.assigned_partitions != n || h.lag != lag;
             h.assigned_partitions = n;
+            h.lag = lag;
             changed
         });
     }
