@@ -101,11 +101,10 @@ impl OffsetsState {
             .as_ref()
             .map(|r| (r.tps.clone(), r.deadline, r.committed))
     }
-    pub(crate) fn commit_revoked_now(&mut self) {
+    pub(crate) fn mark_revoke_committed(&mut self) {
         if let Some(r) = &mut self.revoke {
             r.committed = true;
         }
-        self.commit_wanted = true;
     }
     pub(crate) fn end_revoke(&mut self) {
         self.revoke = None;
@@ -483,6 +482,12 @@ impl Driver {
         }
         self.offsets.next_auto = now + self.offsets.interval;
         self.offsets.commit_wanted = false;
+        self.commit_processed(now);
+    }
+
+    /// Commits, now, what the application has processed on every owned partition (on close, what
+    /// was handed to it). Returns whether a commit was sent.
+    pub(crate) fn commit_processed(&mut self, now: Instant) -> bool {
         let closing = self.is_closing();
         let offsets: Vec<(TopicPartition, i64, i32)> = self
             .parts
@@ -496,9 +501,11 @@ impl Driver {
                 (offset > p.committed).then(|| (tp.clone(), offset, p.leader_epoch))
             })
             .collect();
-        if !offsets.is_empty() {
-            self.spawn_commit(offsets, None, now);
+        if offsets.is_empty() {
+            return false;
         }
+        self.spawn_commit(offsets, None, now);
+        true
     }
 
     fn spawn_commit(

@@ -168,8 +168,12 @@ impl Driver {
         if !committed && now < deadline {
             // Streams are gone: commit what they processed, then finish.
             if self.config.enable_auto_commit && self.group_generation().is_some() {
-                self.offsets.commit_revoked_now();
-                return;
+                // Sent here, not on the next auto-commit pass: a second check in the same pass must
+                // already see it in flight, or the revoke would finish before the commit.
+                self.offsets.mark_revoke_committed();
+                if self.commit_processed(now) {
+                    return;
+                }
             }
         }
         if self.offsets.commit_in_flight() && now < deadline {
