@@ -60,70 +60,25 @@ pub async fn create_topic(addr: &str, name: &str, partitions: i32) {
 
 /// An uncompressed v2 batch of `values` (keys `k{i}`), as a producer would send it.
 pub fn batch(values: &[Bytes]) -> Bytes {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let records: Vec<Record> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // kafka-protocol starts a new batch whenever offset - sequence changes; keep one batch.
-            sequence: i as i32,
-            timestamp: now,
-            key: Some(Bytes::from(format!("k{i}"))),
-            value: Some(v.clone()),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .expect("encode batch");
-    buf.freeze()
+    batch_of(&keyed(values))
 }
 
-/// Produces `values` to one partition (acks=all) and returns the base offset the broker assigned.
+/// Produces `values` (keys `k{i}`) to one partition (acks=all) and returns the base offset the
+/// broker assigned.
 pub async fn produce(conn: &Connection, topic: &str, partition: i32, values: &[Bytes]) -> i64 {
-    let v = version(conn, ApiKey::Produce, 9);
-    let request = ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(10_000)
-        .with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
-                .with_partition_data(vec![
-                    PartitionProduceData::default()
-                        .with_index(partition)
-                        .with_records(Some(batch(values))),
-                ]),
-        ]);
-    let body = conn
-        .send_raw(ApiKey::Produce, &request, v)
-        .await
-        .expect("Produce");
-    let response = ProduceResponse::decode(&mut body.clone(), v).expect("decode Produce");
-    let p = &response.responses[0].partition_responses[0];
-    assert_eq!(
-        p.error_code, 0,
-        "produce to {topic}/{partition}: error {}",
-        p.error_code
-    );
-    p.base_offset
+    produce_records(conn, topic, partition, &keyed(values)).await
+}
+
+fn keyed(values: &[Bytes]) -> Vec<TestRecord> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| TestRecord {
+            key: Some(Bytes::from(format!("k{i}"))),
+            value: Some(v.clone()),
+            headers: vec![],
+        })
+        .collect()
 }
 
 /// One record to produce, with optional key and value (null when `None`) and headers.
@@ -153,6 +108,7 @@ pub fn batch_of(records: &[TestRecord]) -> Bytes {
                 producer_epoch: -1,
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
+                // kafka-protocol starts a new batch whenever offset - sequence changes; keep one batch.
                 sequence: i as i32,
                 timestamp: now,
                 key: r.key.clone(),

@@ -55,43 +55,26 @@ impl DecodeResponse for ListOffsetsResponse {
         } else {
             0
         };
-        // name + partitions (+ tags): 1+1+1 compact, 2+4 classic.
-        let count = r
-            .field("topics")
-            .array_len(flexible, if flexible { 3 } else { 6 })?;
-        let mut topics = Vec::with_capacity(count);
         // index, error, timestamp, offset, [leader epoch], [tags]
         let min_partition = 4 + 2 + 8 + 8 + if version >= 4 { 4 } else { 0 } + usize::from(flexible);
-        for _ in 0..count {
+        // Topic: name + partitions (+ tags): 1+1+1 compact, 2+4 classic.
+        let topics = r.array("topics", flexible, if flexible { 3 } else { 6 }, |r| {
             let name = r.field("topic.name").string(flexible)?;
-            let count = r.field("topic.partitions").array_len(flexible, min_partition)?;
-            let mut partitions = Vec::with_capacity(count);
-            for _ in 0..count {
-                let partition_index = r.field("partition.partition_index").i32()?;
-                let error_code = r.field("partition.error_code").i16()?;
-                let timestamp = r.field("partition.timestamp").i64()?;
-                let offset = r.field("partition.offset").i64()?;
-                let leader_epoch = if version >= 4 {
-                    r.field("partition.leader_epoch").i32()?
-                } else {
-                    -1
-                };
-                if flexible {
-                    r.skip_tagged_fields()?;
-                }
-                partitions.push(ListOffsetsPartition {
-                    partition_index,
-                    error_code,
-                    timestamp,
-                    offset,
-                    leader_epoch,
-                });
-            }
-            if flexible {
-                r.skip_tagged_fields()?;
-            }
-            topics.push(ListOffsetsTopic { name, partitions });
-        }
+            let partitions = r.array("topic.partitions", flexible, min_partition, |r| {
+                Ok(ListOffsetsPartition {
+                    partition_index: r.field("partition.partition_index").i32()?,
+                    error_code: r.field("partition.error_code").i16()?,
+                    timestamp: r.field("partition.timestamp").i64()?,
+                    offset: r.field("partition.offset").i64()?,
+                    leader_epoch: if version >= 4 {
+                        r.field("partition.leader_epoch").i32()?
+                    } else {
+                        -1
+                    },
+                })
+            })?;
+            Ok(ListOffsetsTopic { name, partitions })
+        })?;
         if flexible {
             r.skip_tagged_fields()?;
         }

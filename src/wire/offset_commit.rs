@@ -49,33 +49,17 @@ impl DecodeResponse for OffsetCommitResponse {
         } else {
             0
         };
-        // name + partitions (+ tags): 1+1+1 compact, 2+4 classic.
-        let count = r
-            .field("topics")
-            .array_len(flexible, if flexible { 3 } else { 6 })?;
-        let mut topics = Vec::with_capacity(count);
-        // index, error, [tags]
-        let min_partition = 4 + 2 + usize::from(flexible);
-        for _ in 0..count {
+        // Topic: name + partitions (+ tags): 1+1+1 compact, 2+4 classic; partition: index, error, [tags].
+        let topics = r.array("topics", flexible, if flexible { 3 } else { 6 }, |r| {
             let name = r.field("topic.name").string(flexible)?;
-            let count = r.field("topic.partitions").array_len(flexible, min_partition)?;
-            let mut partitions = Vec::with_capacity(count);
-            for _ in 0..count {
-                let partition_index = r.field("partition.partition_index").i32()?;
-                let error_code = r.field("partition.error_code").i16()?;
-                if flexible {
-                    r.skip_tagged_fields()?;
-                }
-                partitions.push(OffsetCommitPartition {
-                    partition_index,
-                    error_code,
-                });
-            }
-            if flexible {
-                r.skip_tagged_fields()?;
-            }
-            topics.push(OffsetCommitTopic { name, partitions });
-        }
+            let partitions = r.array("topic.partitions", flexible, 4 + 2 + usize::from(flexible), |r| {
+                Ok(OffsetCommitPartition {
+                    partition_index: r.field("partition.partition_index").i32()?,
+                    error_code: r.field("partition.error_code").i16()?,
+                })
+            })?;
+            Ok(OffsetCommitTopic { name, partitions })
+        })?;
         if flexible {
             r.skip_tagged_fields()?;
         }

@@ -57,11 +57,6 @@ impl DecodeResponse for OffsetFetchResponse {
         } else {
             0
         };
-        // name + partitions (+ tags): 1+1+1 compact, 2+4 classic.
-        let count = r
-            .field("topics")
-            .array_len(flexible, if flexible { 3 } else { 6 })?;
-        let mut topics = Vec::with_capacity(count);
         // index, offset, [leader epoch], metadata, error, [tags]
         let min_partition = 4
             + 8
@@ -69,36 +64,24 @@ impl DecodeResponse for OffsetFetchResponse {
             + if flexible { 1 } else { 2 }
             + 2
             + usize::from(flexible);
-        for _ in 0..count {
+        // Topic: name + partitions (+ tags): 1+1+1 compact, 2+4 classic.
+        let topics = r.array("topics", flexible, if flexible { 3 } else { 6 }, |r| {
             let name = r.field("topic.name").string(flexible)?;
-            let count = r.field("topic.partitions").array_len(flexible, min_partition)?;
-            let mut partitions = Vec::with_capacity(count);
-            for _ in 0..count {
-                let partition_index = r.field("partition.partition_index").i32()?;
-                let committed_offset = r.field("partition.committed_offset").i64()?;
-                let committed_leader_epoch = if version >= 5 {
-                    r.field("partition.committed_leader_epoch").i32()?
-                } else {
-                    -1
-                };
-                let metadata = r.field("partition.metadata").nullable_string(flexible)?;
-                let error_code = r.field("partition.error_code").i16()?;
-                if flexible {
-                    r.skip_tagged_fields()?;
-                }
-                partitions.push(OffsetFetchPartition {
-                    partition_index,
-                    committed_offset,
-                    committed_leader_epoch,
-                    metadata,
-                    error_code,
-                });
-            }
-            if flexible {
-                r.skip_tagged_fields()?;
-            }
-            topics.push(OffsetFetchTopic { name, partitions });
-        }
+            let partitions = r.array("topic.partitions", flexible, min_partition, |r| {
+                Ok(OffsetFetchPartition {
+                    partition_index: r.field("partition.partition_index").i32()?,
+                    committed_offset: r.field("partition.committed_offset").i64()?,
+                    committed_leader_epoch: if version >= 5 {
+                        r.field("partition.committed_leader_epoch").i32()?
+                    } else {
+                        -1
+                    },
+                    metadata: r.field("partition.metadata").nullable_string(flexible)?,
+                    error_code: r.field("partition.error_code").i16()?,
+                })
+            })?;
+            Ok(OffsetFetchTopic { name, partitions })
+        })?;
         let error_code = if version >= 2 {
             r.field("error_code").i16()?
         } else {

@@ -267,6 +267,27 @@ impl Reader {
         Ok(self.nullable_array_len(flexible, min_element_size)?.unwrap_or(0))
     }
 
+    /// Reads an `ARRAY` / `COMPACT_ARRAY` of structures: the count is checked against the bytes
+    /// left (each element takes at least `min_element_size`) before allocating, `element` reads one,
+    /// and in flexible versions each element's tagged fields are skipped after it. Null reads as empty.
+    pub fn array<T>(
+        &mut self,
+        field: &'static str,
+        flexible: bool,
+        min_element_size: usize,
+        mut element: impl FnMut(&mut Reader) -> Result<T, DecodeError>,
+    ) -> Result<Vec<T>, DecodeError> {
+        let count = self.field(field).array_len(flexible, min_element_size)?;
+        let mut out = Vec::with_capacity(count);
+        for _ in 0..count {
+            out.push(element(self)?);
+            if flexible {
+                self.skip_tagged_fields()?;
+            }
+        }
+        Ok(out)
+    }
+
     /// Reads an array of `INT32`.
     pub fn i32_array(&mut self, flexible: bool) -> Result<Vec<i32>, DecodeError> {
         let count = self.array_len(flexible, 4)?;
