@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod harness;
+pub mod history;
 pub mod real;
 pub mod responses;
 pub mod scripted;
