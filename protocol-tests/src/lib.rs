@@ -7,5 +7,6 @@ pub mod admin;
 pub mod harness;
 pub mod history;
 pub mod real;
+pub mod reliability;
 pub mod responses;
 pub mod scripted;
