@@ -529,9 +529,12 @@ impl Driver {
             return;
         };
         let tx = self.inputs_tx.clone();
+        // The group pool's connections wait as long as a JoinGroup may take (the rebalance
+        // timeout); a commit gets the ordinary request timeout.
+        let timeout = self.config.net.request_timeout;
         self.offsets.commits_in_flight += 1;
         tokio::spawn(async move {
-            let result = async {
+            let commit = async {
                 let conn = pool.connection(coordinator).await?;
                 let version = conn.api_versions().version_for(ApiKey::OffsetCommit)?;
                 let pairs: Vec<(TopicPartition, (i64, i32))> =
@@ -570,8 +573,16 @@ impl Driver {
                     .with_topics(topics);
                 conn.request_at::<_, OffsetCommitResponse>(&request, version)
                     .await
-            }
-            .await;
+            };
+            let result = match tokio::time::timeout(timeout, commit).await {
+                Ok(result) => result,
+                Err(_) => Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "no answer to OffsetCommit within {timeout:?}; it may or may not have been applied"
+                    ),
+                )),
+            };
             let _ = tx.send(Input::Offsets(OffsetsResult::Commit {
                 offsets,
                 reply,
