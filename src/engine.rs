@@ -251,6 +251,11 @@ impl Driver {
     fn handle_command(&mut self, command: Command, now: Instant) {
         match command {
             Command::Commit(request) => self.manual_commit(request, now),
+            Command::PulledEnded => {
+                if !self.is_closing() && self.rejoin.left.swap(false, Ordering::AcqRel) {
+                    self.handle_command(Command::Rejoin, now);
+                }
+            }
             Command::Rejoin => {
                 if let Some(group) = &mut self.group {
                     group.rejoin(now);

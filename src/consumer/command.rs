@@ -17,6 +17,9 @@ pub(crate) enum Command {
     Commit(CommitRequest),
     /// Pulled again after a max-poll-interval leave: rejoin the group.
     Rejoin,
+    /// The application pulled an ended partition stream: if the member left the group because
+    /// it stopped pulling (max poll interval), that pull is the sign to rejoin.
+    PulledEnded,
     /// Commit what was processed, leave the group, stop. Answered when done (bounded).
     Close(oneshot::Sender<Result<()>>),
 }

@@ -236,6 +236,8 @@ impl PartitionStream {
     fn finish(&mut self) -> Poll<Option<Result<Record>>> {
         if !self.finished {
             self.finished = true;
+            // A pull after a max-poll-interval leave (which ended every stream) rejoins.
+            let _ = self.commands.try_send(Command::PulledEnded);
             // Reaching the end means the last record was handled too.
             if let Some(last) = self.last_delivered {
                 self.shared.moved_past.fetch_max(last + 1, Ordering::AcqRel);
