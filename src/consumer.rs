@@ -113,6 +113,13 @@ impl ConsumerBuilder {
         self
     }
 
+    /// How long [`Consumer::close`] may take to commit and leave before it gives up (the group then
+    /// notices at session timeout). Default: 30 s.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.config.close_timeout = timeout;
+        self
+    }
+
     /// Assignment strategies in preference order — `partition.assignment.strategy`.
     pub fn assignors(mut self, assignors: impl IntoIterator<Item = Assignor>) -> Self {
         self.config.assignors = assignors.into_iter().collect();
