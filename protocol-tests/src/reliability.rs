@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, FindCoordinatorResponse, MetadataResponse};
+use kafka_protocol::messages::{ApiKey, FindCoordinatorResponse, MetadataResponse, RequestHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafkit::{Consumer, Event, Record};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -49,7 +49,7 @@ struct Rule {
 }
 
 /// A request the proxy saw.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Seen {
     /// When it arrived.
     pub at: Instant,
@@ -57,6 +57,18 @@ pub struct Seen {
     pub api_key: i16,
     /// API version.
     pub version: i16,
+    /// The request frame (header and body, without the size).
+    pub frame: Bytes,
+}
+
+impl Seen {
+    /// Decodes the body as request `R` (trusted: it came from the client under test).
+    pub fn decode<R: Decodable>(&self) -> R {
+        let api = ApiKey::try_from(self.api_key).expect("known API");
+        let mut frame = self.frame.clone();
+        RequestHeader::decode(&mut frame, api.request_header_version(self.version)).expect("header");
+        R::decode(&mut frame, self.version).expect("request body decodes")
+    }
 }
 
 #[derive(Debug)]
@@ -155,10 +167,14 @@ impl KafkaProxy {
 
     /// Arrival times of the requests of `api` seen so far.
     pub fn seen_of(&self, api: ApiKey) -> Vec<Instant> {
+        self.requests(api).into_iter().map(|s| s.at).collect()
+    }
+
+    /// The requests of `api` seen so far.
+    pub fn requests(&self, api: ApiKey) -> Vec<Seen> {
         self.seen()
             .into_iter()
             .filter(|s| s.api_key == api as i16)
-            .map(|s| s.at)
             .collect()
     }
 }
@@ -231,6 +247,7 @@ impl Conn {
                             at: Instant::now(),
                             api_key,
                             version,
+                            frame: f.clone(),
                         });
                         let fault = s
                             .rules

@@ -15,7 +15,7 @@ use kafkit::{Consumer, ConsumerBuilder, Event, OffsetReset};
 use kafkit_protocol_tests::harness::{self, within};
 use kafkit_protocol_tests::history::{Expected, History, Kind};
 use kafkit_protocol_tests::real;
-use kafkit_protocol_tests::reliability::{KafkaProxy, Member, all_delivered};
+use kafkit_protocol_tests::reliability::{Fault, KafkaProxy, Member, all_delivered};
 use rdkafka::mocking::MockCluster;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
@@ -414,4 +414,321 @@ async fn coordinator_loading() {
     assert!(health.last_error.is_none(), "{health:?}");
     // The faults were met: each API was sent again after its loading answers.
     assert!(c.proxy().seen_of(ApiKey::OffsetFetch).len() >= 3);
+}
+
+/// Commits `record` again and again while the error is retriable (what the docs tell the
+/// application to do); returns the errors met before it landed.
+async fn commit_until_landed(consumer: &Consumer, record: &kafkit::Record) -> Vec<kafkit::Error> {
+    let mut errors = Vec::new();
+    within(WAIT, "the commit lands", async {
+        loop {
+            match consumer.commit(record).await {
+                Ok(()) => return,
+                Err(e) if e.is_retriable() => {
+                    errors.push(e);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("non-retriable commit error: {e}"),
+            }
+        }
+    })
+    .await;
+    errors
+}
+
+/// A fresh member of the group: the first offset it is delivered of each partition (where the
+/// group's committed offsets put it).
+async fn fresh_member_starts(c: &Cluster, history: &History, name: &str) -> BTreeMap<i32, i64> {
+    let consumer = c.consumer().build().unwrap();
+    let m = Member::start(name, &consumer, history, 0);
+    let starts = within(WAIT, "the fresh member reads every partition", async {
+        loop {
+            let starts = resume_points(history, name, 0.0);
+            if starts.len() == c.partitions as usize {
+                return starts;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    drop(m);
+    consumer.close().await.unwrap();
+    history.closed(name);
+    starts
+        .into_iter()
+        .map(|(p, (_, first))| (p, first.unwrap()))
+        .collect()
+}
+
+/// The coordinator does not answer an OffsetCommit in time: the commit fails with a retriable
+/// timeout after the request timeout (not the much longer JoinGroup deadline), the member stays
+/// in its generation, the retried commit lands, and a fresh member starts from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_request_timeout_retry() {
+    let c = Cluster::new(2, true).await;
+    c.produce(0, 10).await;
+    let history = History::new();
+    let request_timeout = Duration::from_secs(2);
+    let consumer = c
+        .consumer()
+        .property("request.timeout.ms", request_timeout.as_millis().to_string())
+        .build()
+        .unwrap();
+    let a = Member::start("a", &consumer, &history, 0);
+    let expected = Expected::contiguous(0..2, 0, 10);
+    all_delivered(&history, &expected, WAIT).await;
+    let settled = a.event_count();
+    let last = a.last_records();
+
+    // The answer comes after the request timeout (the broker is slow, not gone).
+    c.proxy()
+        .fault(ApiKey::OffsetCommit, Fault::DelayAnswer(request_timeout * 2), 1);
+    let t = std::time::Instant::now();
+    let first = consumer.commit(&last[&0]).await.unwrap_err();
+    let took = t.elapsed();
+    assert!(first.is_retriable(), "{first}");
+    assert!(
+        took < request_timeout + Duration::from_secs(1),
+        "the commit took {took:?} to time out"
+    );
+    let errors = commit_until_landed(&consumer, &last[&0]).await;
+    history.committed("a", 0, last[&0].offset() + 1);
+    let events: Vec<Event> = a.events()[settled..].to_vec();
+    drop(a);
+    consumer.close().await.unwrap();
+    history.closed("a");
+
+    // Records after the commits, for the fresh member to start at.
+    c.produce(10, 5).await;
+    let expected = Expected::contiguous(0..2, 0, 15);
+    let starts = fresh_member_starts(&c, &history, "fresh").await;
+    history.assert_ok(&expected);
+    assert_eq!(starts[&0], 10, "the fresh member did not see the commit");
+    assert_eq!(starts[&1], 0);
+    assert!(!events.iter().any(is_rebalance), "{events:?} (then {errors:?})");
+}
+
+/// The connection drops around an OffsetCommit, once before the coordinator got it and once after
+/// it applied it: each time the commit fails with a retriable error, the member stays in its
+/// generation, retrying is safe, and the group ends at the retried offsets either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_disconnect_ambiguous() {
+    let c = Cluster::new(2, true).await;
+    c.produce(0, 10).await;
+    let history = History::new();
+    let consumer = c.consumer().build().unwrap();
+    let a = Member::start("a", &consumer, &history, 0);
+    let expected = Expected::contiguous(0..2, 0, 10);
+    all_delivered(&history, &expected, WAIT).await;
+    let settled = a.event_count();
+    let last = a.last_records();
+    let commits_before = c.proxy().requests(ApiKey::OffsetCommit).len();
+
+    // Not landed: the request never reaches the coordinator.
+    c.proxy()
+        .fault(ApiKey::OffsetCommit, Fault::CloseBeforeForward, 1);
+    let e = consumer.commit(&last[&0]).await.unwrap_err();
+    assert!(e.is_retriable(), "{e}");
+    commit_until_landed(&consumer, &last[&0]).await;
+    history.committed("a", 0, last[&0].offset() + 1);
+
+    // Landed: the coordinator applied it, the answer was lost.
+    c.proxy().fault(ApiKey::OffsetCommit, Fault::CloseAfterAnswer, 1);
+    let e = consumer.commit(&last[&1]).await.unwrap_err();
+    assert!(e.is_retriable(), "{e}");
+    commit_until_landed(&consumer, &last[&1]).await;
+    history.committed("a", 1, last[&1].offset() + 1);
+    let events: Vec<Event> = a.events()[settled..].to_vec();
+    drop(a);
+    consumer.close().await.unwrap();
+    history.closed("a");
+
+    // Records after the commits, for the fresh member to start at.
+    c.produce(10, 5).await;
+    let expected = Expected::contiguous(0..2, 0, 15);
+    let starts = fresh_member_starts(&c, &history, "fresh").await;
+    history.assert_ok(&expected);
+    assert_eq!(starts, BTreeMap::from([(0, 10), (1, 10)]));
+    assert!(!events.iter().any(is_rebalance), "{events:?}");
+    // Both faults were met: at least two OffsetCommits for each partition.
+    assert!(c.proxy().requests(ApiKey::OffsetCommit).len() >= commits_before + 4);
+}
+
+/// The coordinator becomes unreachable (connections cut, then silence) for longer than the session
+/// timeout: the member loses its partitions on its own clock, their streams end, commits are
+/// refused; once the coordinator is back it rejoins and consumes the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_expiry_self_fence() {
+    let c = Cluster::new(2, true).await;
+    c.produce(0, 10).await;
+    let history = History::new();
+    let consumer = c.consumer().build().unwrap();
+    let a = Member::start("a", &consumer, &history, 10);
+    commits(&history, "a", 2).await;
+    let last = a.last_records();
+    let from = a.event_count();
+    let (started, _) = a.streams();
+
+    let cut = std::time::Instant::now();
+    c.proxy().blackhole();
+    let (_, lost) = a
+        .wait_event(from, "partitions lost", SESSION * 2, |e| {
+            matches!(e, Event::Lost(..))
+        })
+        .await;
+    let after = cut.elapsed();
+    let Event::Lost(tps, _) = lost else { unreachable!() };
+    assert_eq!(tps.len(), 2, "{tps:?}");
+    assert!(
+        after >= SESSION - Duration::from_millis(700),
+        "lost after only {after:?} (session {SESSION:?})"
+    );
+    within(
+        Duration::from_secs(5),
+        "the lost partitions' streams end",
+        async {
+            while a.streams().1 < started {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        },
+    )
+    .await;
+    for record in last.values() {
+        let e = within(
+            Duration::from_secs(5),
+            "a refused commit",
+            consumer.commit(record),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.kafka_code().is_some(), "{e}");
+    }
+
+    c.proxy().heal();
+    c.produce(10, 10).await;
+    let expected = Expected::contiguous(0..2, 0, 20);
+    all_delivered(&history, &expected, WAIT).await;
+    a.wait_event(from, "a rejoin", WAIT, |e| matches!(e, Event::Joined { .. }))
+        .await;
+    consumer.close().await.unwrap();
+    history.closed("a");
+    history.assert_ok(&expected);
+    let t = lost_at(&history, "a");
+    for (p, (committed, first)) in resume_points(&history, "a", t) {
+        assert_eq!(
+            first, committed,
+            "partition {p} resumed at {first:?}, last commit {committed:?}"
+        );
+    }
+}
+
+/// A member stops pulling while records wait: after max.poll.interval it leaves and says so, the
+/// other member takes over its partition, and the stalled member rejoins when it pulls again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_poll_exceeded() {
+    let c = Cluster::new(2, false).await;
+    c.produce(0, 10).await;
+    let history = History::new();
+    let max_poll = Duration::from_secs(3);
+    let build = || c.consumer().max_poll_interval(max_poll).build().unwrap();
+    let ca = build();
+    let a = Member::start("a", &ca, &history, 10);
+    let cb = build();
+    let b = Member::start("b", &cb, &history, 10);
+    let expected = Expected::contiguous(0..2, 0, 10);
+    all_delivered(&history, &expected, WAIT).await;
+    within(WAIT, "one partition each", async {
+        while ca.health().assigned_partitions != 1 || cb.health().assigned_partitions != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    commits(&history, "a", 1).await;
+    commits(&history, "b", 1).await;
+
+    // A stops pulling; records arrive for both.
+    let from_a = a.event_count();
+    let from_b = b.event_count();
+    a.pause(true);
+    c.produce(10, 10).await;
+    let t = std::time::Instant::now();
+    a.wait_event(from_a, "A reports max poll exceeded", WAIT, |e| {
+        matches!(e, Event::MaxPollExceeded { .. })
+    })
+    .await;
+    assert!(
+        t.elapsed() >= max_poll - Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(ca.health().status, kafkit::Status::Stalled);
+    let expected = Expected::contiguous(0..2, 0, 20);
+    all_delivered(&history, &expected, WAIT).await;
+    assert_eq!(cb.health().assigned_partitions, 2, "B did not take over");
+    assert!(
+        b.events()[from_b..]
+            .iter()
+            .any(|e| matches!(e, Event::Assigned(tps) if tps.len() == 2)),
+        "{:?}",
+        b.events()
+    );
+
+    // A pulls again: it rejoins and gets a partition back.
+    let from_a = a.event_count();
+    a.pause(false);
+    a.wait_event(from_a, "A rejoins", WAIT, |e| matches!(e, Event::Joined { .. }))
+        .await;
+    within(WAIT, "one partition each again", async {
+        while ca.health().assigned_partitions != 1 || cb.health().assigned_partitions != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    c.produce(20, 10).await;
+    let expected = Expected::contiguous(0..2, 0, 30);
+    all_delivered(&history, &expected, WAIT).await;
+    ca.close().await.unwrap();
+    history.closed("a");
+    cb.close().await.unwrap();
+    history.closed("b");
+    history.assert_ok(&expected);
+}
+
+/// The coordinator goes silent: close still returns within its close timeout (with a timeout
+/// error, since it could neither commit nor leave), though requests would wait much longer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_without_coordinator() {
+    let c = Cluster::new(2, true).await;
+    c.produce(0, 10).await;
+    let history = History::new();
+    let close_timeout = Duration::from_secs(3);
+    let consumer = c
+        .consumer()
+        .auto_commit(true)
+        .close_timeout(close_timeout)
+        .property("request.timeout.ms", "30000")
+        .build()
+        .unwrap();
+    let a = Member::start("a", &consumer, &history, 0);
+    let expected = Expected::contiguous(0..2, 0, 10);
+    all_delivered(&history, &expected, WAIT).await;
+
+    c.proxy().blackhole();
+    let t = std::time::Instant::now();
+    let result = within(
+        close_timeout + Duration::from_secs(5),
+        "close returns",
+        consumer.close(),
+    )
+    .await;
+    let took = t.elapsed();
+    history.closed("a");
+    history.assert_ok(&expected);
+    assert!(
+        took <= close_timeout + Duration::from_millis(1500),
+        "close took {took:?} (close timeout {close_timeout:?})"
+    );
+    let e = result.unwrap_err();
+    assert_eq!(e.kind(), kafkit::ErrorKind::Timeout, "{e}");
+    drop(a);
 }
