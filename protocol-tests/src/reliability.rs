@@ -330,7 +330,8 @@ fn rewrite(api_key: i16, version: i16, frame: Bytes, port: u16) -> Bytes {
         _ => {
             let mut r =
                 FindCoordinatorResponse::decode(&mut body, version).expect("find coordinator decodes");
-            if r.node_id.0 >= 0 {
+            // v0-3 name one coordinator at the top level; v4+ list them (KIP-699).
+            if version < 4 && r.node_id.0 >= 0 {
                 r.host = host.clone();
                 r.port = i32::from(port);
             }

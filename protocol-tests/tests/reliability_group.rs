@@ -9,7 +9,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_protocol::messages::ApiKey;
+use kafka_protocol::messages::{
+    ApiKey, DescribeGroupsRequest, DescribeGroupsResponse, GroupId, JoinGroupRequest,
+};
+use kafka_protocol::protocol::{Decodable, StrBytes};
 use kafkit::wire::KafkaCode;
 use kafkit::{Consumer, ConsumerBuilder, Event, OffsetReset};
 use kafkit_protocol_tests::harness::{self, within};
@@ -731,4 +734,160 @@ async fn close_without_coordinator() {
     let e = result.unwrap_err();
     assert_eq!(e.kind(), kafkit::ErrorKind::Timeout, "{e}");
     drop(a);
+}
+
+/// A topic on the real broker (nisshi in CI), with records `0..n` in each partition.
+async fn real_topic(partitions: i32, n: usize) -> (String, String) {
+    let addr = real::broker_addr();
+    let topic = real::unique_name("rel-group-real");
+    harness::topic_with_partitions(&addr, &topic, partitions).await;
+    harness::produce(&addr, &topic, partitions, 0, n, 10).await;
+    (addr, topic)
+}
+
+fn real_consumer(bootstrap: &str, group: &str, topic: &str) -> ConsumerBuilder {
+    Consumer::builder()
+        .bootstrap(bootstrap)
+        .group_id(group)
+        .subscribe([topic])
+        .offset_reset(OffsetReset::Earliest)
+        .auto_commit(false)
+        .session_timeout(SESSION)
+        .heartbeat_interval(Duration::from_millis(500))
+        .max_poll_interval(Duration::from_secs(10))
+}
+
+/// KIP-394 against the real broker: the first JoinGroup (v4+, no member id) is answered
+/// MEMBER_ID_REQUIRED with an id, the member joins with exactly that id, and the group has exactly
+/// one member (no phantom from the first attempt).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_id_required() {
+    let (addr, topic) = real_topic(2, 10).await;
+    let proxy = KafkaProxy::start(&addr).await;
+    let group = real::unique_name("g-rel-kip394");
+    let history = History::new();
+    let consumer = real_consumer(&proxy.addr(), &group, &topic).build().unwrap();
+    let a = Member::start("a", &consumer, &history, 5);
+    let expected = Expected::contiguous(0..2, 0, 10);
+    all_delivered(&history, &expected, WAIT).await;
+    let joins = a.joins();
+    assert_eq!(joins.len(), 1, "{joins:?}");
+    let member_id = joins[0].1.clone();
+
+    let join_requests: Vec<JoinGroupRequest> = proxy
+        .requests(ApiKey::JoinGroup)
+        .iter()
+        .map(|s| {
+            assert!(s.version >= 4, "JoinGroup v{} predates KIP-394", s.version);
+            s.decode()
+        })
+        .collect();
+    assert_eq!(join_requests.len(), 2, "{join_requests:?}");
+    assert_eq!(join_requests[0].member_id.as_str(), "");
+    assert_eq!(join_requests[1].member_id.as_str(), member_id);
+
+    // The coordinator's view: one member, ours.
+    let conn = kafkit_protocol_tests::admin::connect(&addr).await;
+    let (_, max) = conn.api_versions().broker_range(ApiKey::DescribeGroups).unwrap();
+    let version = max.min(5);
+    let body = conn
+        .send_raw(
+            ApiKey::DescribeGroups,
+            &DescribeGroupsRequest::default()
+                .with_groups(vec![GroupId(StrBytes::from_string(group.clone()))]),
+            version,
+        )
+        .await
+        .unwrap();
+    let described = DescribeGroupsResponse::decode(&mut body.clone(), version).unwrap();
+    let members: Vec<String> = described.groups[0]
+        .members
+        .iter()
+        .map(|m| m.member_id.to_string())
+        .collect();
+    assert_eq!(members, vec![member_id.clone()], "{described:?}");
+
+    drop(a);
+    consumer.close().await.unwrap();
+    history.closed("a");
+    history.assert_ok(&expected);
+}
+
+/// Static membership (KIP-345) against the real broker: a second instance with the same
+/// group.instance.id takes the first one's place; the old instance gets a fatal
+/// FENCED_INSTANCE_ID and stops (its streams end, it owns nothing), the new one owns its
+/// partition, and the other member is not disturbed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_member_fenced() {
+    let (addr, topic) = real_topic(2, 10).await;
+    let group = real::unique_name("g-rel-static");
+    let history = History::new();
+    let build = |instance: &str| {
+        real_consumer(&addr, &group, &topic)
+            .group_instance_id(instance)
+            .build()
+            .unwrap()
+    };
+    let ca = build("one");
+    let a = Member::start("a", &ca, &history, 5);
+    let cc = build("two");
+    let c = Member::start("c", &cc, &history, 5);
+    let expected = Expected::contiguous(0..2, 0, 10);
+    all_delivered(&history, &expected, WAIT).await;
+    within(WAIT, "one partition each", async {
+        while ca.health().assigned_partitions != 1 || cc.health().assigned_partitions != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let from_c = c.event_count();
+    let (a_started, _) = a.streams();
+
+    // The new instance of "one".
+    let cb = build("one");
+    let b = Member::start("b", &cb, &history, 5);
+    let (_, fatal) = a
+        .wait_event(0, "the old instance is fenced", WAIT, |e| {
+            matches!(e, Event::Fatal(_))
+        })
+        .await;
+    let Event::Fatal(e) = fatal else { unreachable!() };
+    assert_eq!(e.kafka_code(), Some(KafkaCode::FENCED_INSTANCE_ID), "{e}");
+    assert!(!e.is_retriable());
+    within(Duration::from_secs(5), "the old instance stops", async {
+        while a.streams().1 < a_started || ca.health().status != kafkit::Status::Failed {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert_eq!(ca.health().assigned_partitions, 0);
+    within(WAIT, "the new instance owns a partition", async {
+        while cb.health().assigned_partitions != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+
+    harness::produce(&addr, &topic, 2, 10, 10, 10).await;
+    let expected = Expected {
+        // The old instance learns it was replaced at its next heartbeat or commit: until then the
+        // protocol lets it believe it owns the partition (at most a heartbeat interval, plus a
+        // round trip).
+        overlap_tolerance: 1.5,
+        ..Expected::contiguous(0..2, 0, 20)
+    };
+    all_delivered(&history, &expected, WAIT).await;
+    let c_events: Vec<Event> = c.events()[from_c..].to_vec();
+    for (consumer, name) in [(ca, "a"), (cb, "b"), (cc, "c")] {
+        let _ = consumer.close().await;
+        history.closed(name);
+    }
+    history.assert_ok(&expected);
+    assert!(
+        !c_events
+            .iter()
+            .any(|e| matches!(e, Event::Lost(..) | Event::Fatal(_) | Event::Warning(_))),
+        "the other member was disturbed: {c_events:?}"
+    );
+    assert!(b.joins().len() == 1, "{:?}", b.events());
 }
