@@ -535,12 +535,27 @@ impl Member {
     }
 }
 
-/// Waits (bounded) until `history` holds every produced offset of `expected`.
+/// Waits (bounded) until `history` holds every produced offset of `expected`; on timeout, panics
+/// naming what is missing.
 pub async fn all_delivered(history: &History, expected: &crate::history::Expected, limit: Duration) {
-    crate::harness::within(limit, "every produced record delivered", async {
+    let wait = async {
         while !history.all_delivered(expected) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    })
-    .await;
+    };
+    if tokio::time::timeout(limit, wait).await.is_err() {
+        let missing: Vec<(i32, usize, Option<i64>)> = expected
+            .produced
+            .iter()
+            .map(|(p, offsets)| {
+                let got = history.delivered_offsets(*p);
+                let missing: Vec<i64> = offsets.difference(&got).copied().collect();
+                (*p, missing.len(), missing.first().copied())
+            })
+            .filter(|(_, n, _)| *n > 0)
+            .collect();
+        panic!(
+            "timed out after {limit:?}: every produced record delivered; missing (partition, count, first): {missing:?}"
+        );
+    }
 }

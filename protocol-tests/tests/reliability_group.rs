@@ -484,8 +484,11 @@ async fn commit_request_timeout_retry() {
     let last = a.last_records();
 
     // The answer comes after the request timeout (the broker is slow, not gone).
-    c.proxy()
-        .fault(ApiKey::OffsetCommit, Fault::DelayAnswer(request_timeout * 2), 1);
+    c.proxy().fault(
+        ApiKey::OffsetCommit,
+        Fault::DelayAnswer(request_timeout + Duration::from_secs(1)),
+        1,
+    );
     let t = std::time::Instant::now();
     let first = consumer.commit(&last[&0]).await.unwrap_err();
     let took = t.elapsed();
