@@ -223,6 +223,7 @@ impl Driver {
         self.check_revoke_wait(now);
         self.start_offset_lookups(now);
         self.maybe_auto_commit(now);
+        self.retry_commits(now);
         self.start_fetches(now);
         self.drive_close(now);
         self.report_assignment();

@@ -38,8 +38,21 @@ pub(crate) enum OffsetsResult {
     Commit {
         offsets: Vec<(TopicPartition, i64, i32)>,
         reply: Option<oneshot::Sender<Result<()>>>,
+        deadline: Instant,
+        attempt: u32,
         result: Result<OffsetCommitResponse>,
     },
+}
+
+/// A commit that met a coordinator error (moved, not available, loading) and is sent again once
+/// the coordinator is known, within the commit's deadline.
+struct CommitRetry {
+    offsets: Vec<(TopicPartition, i64, i32)>,
+    reply: Option<oneshot::Sender<Result<()>>>,
+    deadline: Instant,
+    attempt: u32,
+    at: Instant,
+    error: Error,
 }
 
 struct Revoke {
@@ -58,6 +71,7 @@ pub(crate) struct OffsetsState {
     revoke: Option<Revoke>,
     offset_fetch_in_flight: bool,
     retry_at: Option<Instant>,
+    commit_retries: Vec<CommitRetry>,
 }
 
 impl OffsetsState {
@@ -71,18 +85,18 @@ impl OffsetsState {
             revoke: None,
             offset_fetch_in_flight: false,
             retry_at: None,
+            commit_retries: Vec::new(),
         }
     }
     pub(crate) fn next_auto_commit(&self) -> Option<Instant> {
         let retry = self.retry_at;
         let auto = self.auto_commit.then_some(self.next_auto);
-        match (retry, auto) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let commit_retry = self.commit_retries.iter().map(|r| r.at.min(r.deadline)).min();
+        [retry, auto, commit_retry].into_iter().flatten().min()
     }
+
     pub(crate) fn commit_in_flight(&self) -> bool {
-        self.commits_in_flight > 0
+        self.commits_in_flight > 0 || !self.commit_retries.is_empty()
     }
     pub(crate) fn begin_revoke(&mut self, tps: Vec<TopicPartition>, deadline: Instant) {
         match &mut self.revoke {
@@ -298,8 +312,10 @@ impl Driver {
             OffsetsResult::Commit {
                 offsets,
                 reply,
+                deadline,
+                attempt,
                 result,
-            } => self.handle_commit(offsets, reply, result, now),
+            } => self.handle_commit(offsets, reply, (deadline, attempt), result, now),
         }
     }
 
@@ -455,7 +471,46 @@ impl Driver {
                 return;
             }
         }
-        self.spawn_commit(offsets, Some(reply), now);
+        let deadline = now + self.config.net.request_timeout;
+        self.spawn_commit(offsets, Some(reply), deadline, 0);
+    }
+
+    /// Sends again the commits that met a coordinator error, once their backoff has passed and
+    /// the coordinator is known; fails those whose deadline passed. Offsets that a newer commit
+    /// has overtaken, or of partitions no longer owned, are not sent again.
+    pub(crate) fn retry_commits(&mut self, now: Instant) {
+        if self.offsets.commit_retries.is_empty() {
+            return;
+        }
+        // A rebalance started: the generation the commit was for is over; fail at once (a commit
+        // never waits out a rebalance).
+        let stable = self.group_generation().is_some();
+        let ready = stable && self.group.as_ref().and_then(|g| g.coordinator()).is_some();
+        let retries = std::mem::take(&mut self.offsets.commit_retries);
+        for mut retry in retries {
+            if now >= retry.deadline || !stable {
+                if let Some(reply) = retry.reply {
+                    let _ = reply.send(Err(retry.error));
+                }
+                continue;
+            }
+            if now < retry.at || !ready {
+                self.offsets.commit_retries.push(retry);
+                continue;
+            }
+            retry.offsets.retain(|(tp, offset, _)| {
+                self.parts.get(tp).is_some_and(|p| {
+                    p.committed < *offset && !(p.is_ended() && self.offsets.revoke.is_none())
+                })
+            });
+            if retry.offsets.is_empty() {
+                if let Some(reply) = retry.reply {
+                    let _ = reply.send(Ok(()));
+                }
+                continue;
+            }
+            self.spawn_commit(retry.offsets, retry.reply, retry.deadline, retry.attempt + 1);
+        }
     }
 
     /// Auto-commit on its interval, or now when asked (revoke, close).
@@ -504,7 +559,8 @@ impl Driver {
         if offsets.is_empty() {
             return false;
         }
-        self.spawn_commit(offsets, None, now);
+        let deadline = now + self.config.net.request_timeout;
+        self.spawn_commit(offsets, None, deadline, 0);
         true
     }
 
@@ -512,7 +568,8 @@ impl Driver {
         &mut self,
         offsets: Vec<(TopicPartition, i64, i32)>,
         reply: Option<oneshot::Sender<Result<()>>>,
-        _now: Instant,
+        deadline: Instant,
+        attempt: u32,
     ) {
         let (Some((generation_id, member_id)), Some(coordinator), Some(group_id)) = (
             self.group_generation(),
@@ -530,8 +587,11 @@ impl Driver {
         };
         let tx = self.inputs_tx.clone();
         // The group pool's connections wait as long as a JoinGroup may take (the rebalance
-        // timeout); a commit gets the ordinary request timeout.
-        let timeout = self.config.net.request_timeout;
+        // timeout); a commit gets the ordinary request timeout, and all its attempts together
+        // no more than that.
+        let timeout = deadline
+            .saturating_duration_since(Instant::now())
+            .min(self.config.net.request_timeout);
         self.offsets.commits_in_flight += 1;
         tokio::spawn(async move {
             let commit = async {
@@ -586,6 +646,8 @@ impl Driver {
             let _ = tx.send(Input::Offsets(OffsetsResult::Commit {
                 offsets,
                 reply,
+                deadline,
+                attempt,
                 result,
             }));
         });
@@ -595,6 +657,7 @@ impl Driver {
         &mut self,
         offsets: Vec<(TopicPartition, i64, i32)>,
         reply: Option<oneshot::Sender<Result<()>>>,
+        (deadline, attempt): (Instant, u32),
         result: Result<OffsetCommitResponse>,
         now: Instant,
     ) {
@@ -603,13 +666,21 @@ impl Driver {
             Err(e) => Err(e),
             Ok(response) => {
                 let mut first_error = None;
+                // Partitions refused only because the coordinator moved or is loading: sent again.
+                let mut again = Vec::new();
+                let mut failed = 0;
                 for topic in &response.topics {
                     for p in &topic.partitions {
                         let tp = TopicPartition::new(topic.name.as_str(), p.partition_index);
                         let code = KafkaCode(p.error_code);
+                        let sent = offsets.iter().find(|(t, _, _)| *t == tp);
                         if code.is_error() {
+                            failed += 1;
+                            if is_coordinator_error(code) {
+                                again.extend(sent.cloned());
+                            }
                             first_error.get_or_insert((tp, code));
-                        } else if let Some((_, offset, _)) = offsets.iter().find(|(t, _, _)| *t == tp)
+                        } else if let Some((_, offset, _)) = sent
                             && let Some(part) = self.parts.get_mut(&tp)
                         {
                             part.committed = part.committed.max(*offset);
@@ -622,7 +693,22 @@ impl Driver {
                         if let Some(group) = &mut self.group {
                             group.handle_commit_error(code, now);
                         }
-                        Err(Error::kafka(code, format!("committing {tp} failed")))
+                        let error = Error::kafka(code, format!("committing {tp} failed"));
+                        let retriable_only = again.len() == failed;
+                        let backoff = self.config.retry_backoff.saturating_mul(1 << attempt.min(4));
+                        if retriable_only && now + backoff < deadline {
+                            tracing::debug!(error = %error, attempt, "commit meets a coordinator error; sending it again");
+                            self.offsets.commit_retries.push(CommitRetry {
+                                offsets: again,
+                                reply,
+                                deadline,
+                                attempt,
+                                at: now + backoff,
+                                error,
+                            });
+                            return;
+                        }
+                        Err(error)
                     }
                 }
             }
@@ -634,6 +720,17 @@ impl Driver {
             let _ = reply.send(outcome);
         }
     }
+}
+
+/// The coordinator moved, is not available yet, or is loading the group's offsets: the commit
+/// was not applied and is safe to send again once the coordinator is found.
+fn is_coordinator_error(code: KafkaCode) -> bool {
+    matches!(
+        code,
+        KafkaCode::NOT_COORDINATOR
+            | KafkaCode::COORDINATOR_NOT_AVAILABLE
+            | KafkaCode::COORDINATOR_LOAD_IN_PROGRESS
+    )
 }
 
 fn spawn_offset_fetch(
