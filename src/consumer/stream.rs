@@ -598,6 +598,95 @@ mod tests {
         assert!(matches!(futures_poll(&mut merged), Some(None)));
     }
 
+    fn chunk(from: i64, to: i64) -> Delivery {
+        use kafka_protocol::records::{
+            Compression, Record as KpRecord, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+        };
+        let records: Vec<KpRecord> = (from..to)
+            .map(|o| KpRecord {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: o,
+                sequence: (o - from) as i32,
+                timestamp: 1_700_000_000_000,
+                key: None,
+                value: Some(Bytes::from(format!("v{o}"))),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = bytes::BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &records,
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .unwrap();
+        Delivery::Chunk(Chunk {
+            records: buf.freeze(),
+            start_at: from,
+            aborted: None,
+            leader_epoch: 1,
+        })
+    }
+
+    struct CountingWaker(AtomicUsize);
+
+    impl std::task::Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn poll_stream(s: &mut PartitionStream, waker: &Arc<CountingWaker>) -> Poll<Option<i64>> {
+        let waker = std::task::Waker::from(waker.clone());
+        let mut cx = Context::from_waker(&waker);
+        Pin::new(s)
+            .poll_next(&mut cx)
+            .map(|item| item.map(|r| r.unwrap().offset()))
+    }
+
+    /// A paused stream yields nothing, keeps what it buffered, is woken by resume and continues at
+    /// exactly the next offset; an end while paused wakes it and ends it.
+    #[tokio::test]
+    async fn paused_stream_holds_its_place_and_resume_wakes_it() {
+        let (commands, _rx) = mpsc::channel(8);
+        let (mut s, tx) = stream(0, &commands);
+        tx.send(chunk(0, 10)).unwrap();
+        let waker = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        for want in 0..3 {
+            assert_eq!(poll_stream(&mut s, &waker), Poll::Ready(Some(want)));
+        }
+        s.pause();
+        assert!(s.is_paused());
+        tx.send(chunk(10, 12)).unwrap();
+        assert_eq!(poll_stream(&mut s, &waker), Poll::Pending);
+        assert_eq!(poll_stream(&mut s, &waker), Poll::Pending);
+        assert_eq!(waker.0.load(Ordering::SeqCst), 0);
+        s.resume();
+        assert!(!s.is_paused());
+        assert_eq!(waker.0.load(Ordering::SeqCst), 1, "resume wakes the stream");
+        for want in 3..12 {
+            assert_eq!(poll_stream(&mut s, &waker), Poll::Ready(Some(want)));
+        }
+        assert_eq!(poll_stream(&mut s, &waker), Poll::Pending);
+        // Ended while paused: woken, and the stream ends.
+        s.pause();
+        assert_eq!(poll_stream(&mut s, &waker), Poll::Pending);
+        let before = waker.0.load(Ordering::SeqCst);
+        s.shared.ended.store(true, Ordering::Release);
+        s.shared.wake();
+        assert_eq!(waker.0.load(Ordering::SeqCst), before + 1);
+        assert_eq!(poll_stream(&mut s, &waker), Poll::Ready(None));
+    }
+
     fn futures_poll(s: &mut RecordStream) -> Option<Option<Result<Record>>> {
         let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);
