@@ -8,7 +8,8 @@
 # Steps, cheapest first so a mistake fails fast: toolchain components and targets; rustfmt; the
 # FFI-free proof (scripts/check-ffi.sh); clippy; library builds for x86_64 and aarch64 musl;
 # install and start a broker (scripts/broker.sh; nisshi 0.8.1, built once into ~/.cache/kafkit,
-# about 15 minutes the first time); confluent-kafka for mixed-group tests; cargo test; the static
+# about 15 minutes the first time); confluent-kafka for mixed-group tests; cargo test; the
+# reliability soak (its own step, KAFKIT_SOAK_SECS: 120 s, 20 s with --quick); the static
 # aarch64 CLI under qemu (scripts/cli-smoke.sh); the README's demo (scripts/demo.sh);
 # scripts/fuzz-smoke.sh.
 #
@@ -18,6 +19,7 @@
 #                       --partitions N --broker tcp://$KAFKIT_TEST_BROKER`
 #   KAFKIT_BROKER       which broker it is: nisshi or tansu
 #   KAFKIT_PYTHON       a Python with confluent-kafka (librdkafka), for mixed-group tests
+#   KAFKIT_SOAK_SECS    the soak's duration (set it to override the default)
 # If KAFKIT_TEST_BROKER is already set, that broker is used and none is started (KAFKIT_BROKER then
 # says which kind it is, for KAFKIT_BROKER_BIN). KAFKIT_BROKER=tansu runs against the quicker Tansu
 # 0.6 build (its ListOffsets(latest) is wrong; CI uses nisshi).
@@ -179,6 +181,22 @@ cargo_test() {
 	cargo test --workspace 2>&1 | tee "$test_log"
 }
 
+# --all-targets leaves out test targets with test = false (the soak), so it is named as well.
+clippy_all() {
+	show cargo clippy --workspace --all-targets -- -D warnings &&
+		show cargo clippy -p kafkit-protocol-tests --test soak -- -D warnings
+}
+
+# The reliability soak (protocol-tests/tests/soak.rs): member processes joining, stopping and
+# being killed for KAFKIT_SOAK_SECS (120 s in CI, 20 s with --quick) while a producer writes. It is
+# a test target that `cargo test --workspace` leaves out (test = false), so it runs here, alone,
+# after the others; its result line joins the same log and the closing tally.
+soak_test() {
+	export KAFKIT_SOAK_SECS=${KAFKIT_SOAK_SECS:-$([ "$quick" -eq 1 ] && echo 20 || echo 120)}
+	echo "\$ KAFKIT_SOAK_SECS=$KAFKIT_SOAK_SECS cargo test -p kafkit-protocol-tests --test soak -- --nocapture"
+	cargo test -p kafkit-protocol-tests --test soak -- --nocapture 2>&1 | tee -a "$test_log"
+}
+
 # In a function, read whole before it runs: editing this file while it runs cannot change what it does.
 main() {
 	run_step "toolchain (rustup)" toolchain
@@ -188,7 +206,7 @@ main() {
 		run_step "rustfmt" show cargo fmt --all --check
 	fi
 	run_step "check-ffi" show scripts/check-ffi.sh
-	run_step "clippy" show cargo clippy --workspace --all-targets -- -D warnings
+	run_step "clippy" clippy_all
 	if [ "$quick" -eq 1 ]; then
 		skip_step "build x86_64 musl" --quick
 		skip_step "build aarch64 musl" --quick
@@ -205,6 +223,7 @@ main() {
 	fi
 	run_step "python peers (confluent-kafka)" install_python_peers
 run_step "cargo test" cargo_test
+	run_step "soak" soak_test
 if [ "$quick" -eq 1 ]; then
 	skip_step "cli smoke (aarch64, qemu)" --quick
 	skip_step "demo" --quick

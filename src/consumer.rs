@@ -292,6 +292,38 @@ impl Consumer {
         .await
     }
 
+    /// Pauses `partitions`, as Kafka's `pause()`: kafkit sends no fetch for them and their streams
+    /// (and so [`Consumer::records`]) yield none of their records until [`Consumer::resume`];
+    /// they stay assigned. Records already fetched stay buffered (not lost, not repeated) and do
+    /// not count against `max.poll.interval.ms` while paused. A partition assigned anew (after a
+    /// revoke) starts unpaused. See [`PartitionStream::pause`].
+    ///
+    /// Fails, naming them, if some of `partitions` are not assigned to this consumer now (the
+    /// others are paused).
+    pub async fn pause(&self, partitions: &[crate::TopicPartition]) -> Result<()> {
+        self.set_paused(partitions, true).await
+    }
+
+    /// Resumes paused `partitions`: each continues at exactly the record after the last one its
+    /// stream yielded. Partitions not paused are left alone; an error names any not assigned.
+    pub async fn resume(&self, partitions: &[crate::TopicPartition]) -> Result<()> {
+        self.set_paused(partitions, false).await
+    }
+
+    async fn set_paused(&self, partitions: &[crate::TopicPartition], paused: bool) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        let closed = || Error::new(ErrorKind::Closed, "the consumer is closed");
+        self.commands
+            .send(Command::Pause {
+                partitions: partitions.to_vec(),
+                paused,
+                reply: Some(reply),
+            })
+            .await
+            .map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?
+    }
+
     /// Commits processed offsets, leaves the group and stops the engine; bounded by the close
     /// timeout (30 s by default) even when no broker answers.
     pub async fn close(mut self) -> Result<()> {

@@ -265,6 +265,34 @@ impl Driver {
                 }
             }
             Command::Close(reply) => self.start_close(Some(reply), now),
+            Command::Pause {
+                partitions,
+                paused,
+                reply,
+            } => {
+                let mut unknown = Vec::new();
+                for tp in partitions {
+                    match self.parts.get(&tp).filter(|p| !p.is_ended()) {
+                        Some(part) => part.shared.set_paused(paused),
+                        None => unknown.push(tp.to_string()),
+                    }
+                }
+                let result = if unknown.is_empty() {
+                    Ok(())
+                } else {
+                    Err(Error::new(
+                        ErrorKind::Config,
+                        format!(
+                            "not assigned to this consumer, so not {}: {}",
+                            if paused { "paused" } else { "resumed" },
+                            unknown.join(", ")
+                        ),
+                    ))
+                };
+                if let Some(reply) = reply {
+                    let _ = reply.send(result);
+                }
+            }
         }
     }
 
@@ -386,6 +414,7 @@ impl Driver {
         let now_ms = self.clock.ms(now.into_std());
         let stuck = self.parts.values().find(|p| {
             !p.is_ended()
+                && !p.shared.is_paused()
                 && p.shared.buffered.load(Ordering::Acquire) > 0
                 && now_ms.saturating_sub(p.shared.last_pull_ms.load(Ordering::Acquire)) > limit
         });

@@ -30,6 +30,10 @@
 //! - **Liveness.** If records wait unpulled for `max.poll.interval`, the member leaves the group so
 //!   others take over, and reports it ([`Event::MaxPollExceeded`], [`Status::Stalled`]); the next
 //!   pull rejoins.
+//! - **Pause.** [`PartitionStream::pause`] (or [`Consumer::pause`] for the merged stream) stops
+//!   fetching a partition and holds its stream, keeping the assignment and what was buffered;
+//!   records of a paused partition do not count against `max.poll.interval`. Resuming continues at
+//!   exactly the next offset. As in Kafka, a partition assigned anew starts unpaused.
 //! - **Hostile input.** Responses are decoded by kafkit's own bounded decoders ([`wire`],
 //!   [`records`]): every length is checked against the bytes present before allocating, and
 //!   malformed bytes are a typed error, never a panic or an abort.

@@ -358,7 +358,10 @@ async fn coordinator_moved() {
     );
     assert_eq!(report.redeliveries, 0);
     let errors = a.commit_errors();
-    assert!(errors.is_empty(), "NOT_COORDINATOR on a commit surfaced: {errors:?}");
+    assert!(
+        errors.is_empty(),
+        "NOT_COORDINATOR on a commit surfaced: {errors:?}"
+    );
     // The refused commit led to a third rediscovery and was sent again.
     assert!(c.proxy().seen_of(ApiKey::FindCoordinator).len() >= finds_before + 3);
     assert!(c.proxy().seen_of(ApiKey::OffsetCommit).len() >= commits_before + 2);

@@ -15,6 +15,12 @@ pub(crate) struct CommitRequest {
 #[derive(Debug)]
 pub(crate) enum Command {
     Commit(CommitRequest),
+    /// Pause (or resume) fetching `partitions`; answered with an error naming any not assigned.
+    Pause {
+        partitions: Vec<TopicPartition>,
+        paused: bool,
+        reply: Option<oneshot::Sender<Result<()>>>,
+    },
     /// Pulled again after a max-poll-interval leave: rejoin the group.
     Rejoin,
     /// The application pulled an ended partition stream: if the member left the group because

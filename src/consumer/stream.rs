@@ -2,9 +2,9 @@
 //! a merged stream of records.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -77,6 +77,10 @@ pub(crate) struct PartitionShared {
     pub(crate) delivered_next: AtomicI64,
     /// Set when the partition is revoked or lost: the stream stops yielding at once.
     pub(crate) ended: AtomicBool,
+    /// Paused by the application: not fetched, and the stream yields nothing until resumed.
+    pub(crate) paused: AtomicBool,
+    /// The stream's task while it waits out a pause (woken by resume and by the stream's end).
+    waker: Mutex<Option<Waker>>,
     pub(crate) clock: Clock,
 }
 
@@ -91,8 +95,37 @@ impl PartitionShared {
             stored: AtomicI64::new(-1),
             delivered_next: AtomicI64::new(-1),
             ended: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            waker: Mutex::new(None),
             clock,
         }
+    }
+
+    /// Whether the application paused the partition.
+    pub(crate) fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Acquire)
+    }
+
+    /// Pauses or resumes. Resuming restarts the max-poll clock (a paused partition's waiting
+    /// records do not count against it) and wakes the stream.
+    pub(crate) fn set_paused(&self, paused: bool) {
+        if self.paused.swap(paused, Ordering::AcqRel) && !paused {
+            self.last_pull_ms.store(self.clock.now_ms(), Ordering::Release);
+            self.wake();
+        }
+    }
+
+    /// Wakes a stream waiting out a pause (on resume, and when the stream ends).
+    pub(crate) fn wake(&self) {
+        if let Some(waker) = self.waker.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            waker.wake();
+        }
+    }
+
+    /// Registers the stream's task to be woken by [`PartitionShared::wake`]; true if still paused.
+    fn wait_for_resume(&self, cx: &Context<'_>) -> bool {
+        *self.waker.lock().unwrap_or_else(|p| p.into_inner()) = Some(cx.waker().clone());
+        self.is_paused() && !self.ended.load(Ordering::Acquire)
     }
 
     /// The offset auto-commit may commit: the larger of what was stored and what was moved past.
@@ -133,6 +166,9 @@ impl PartitionShared {
 /// the stream marks the last record processed too, and so does [`crate::Consumer::close`] (as
 /// Kafka's `close()` does): close after you have handled what you pulled. [`PartitionStream::commit`] commits a record now;
 /// [`PartitionStream::store`] marks it for the next auto-commit.
+///
+/// **Pause.** [`PartitionStream::pause`] stops fetching the partition and makes the stream yield
+/// nothing until [`PartitionStream::resume`], while the partition stays assigned; see there.
 pub struct PartitionStream {
     shared: Arc<PartitionShared>,
     rx: mpsc::UnboundedReceiver<Delivery>,
@@ -223,6 +259,35 @@ impl PartitionStream {
             .fetch_max(record.offset() + 1, Ordering::AcqRel);
     }
 
+    /// Pauses the partition, as Kafka's `pause()`: no new fetch is sent for it and the stream
+    /// yields no record (its `next()` waits) until [`PartitionStream::resume`]. The partition
+    /// stays assigned, and the group is not told. Records already fetched stay buffered, neither
+    /// lost nor repeated, and come first after the resume; they do not count against
+    /// `max.poll.interval.ms` while paused. A revoke or loss still ends the stream. A pause lasts
+    /// while this stream does: a partition assigned again after a revoke starts unpaused.
+    pub fn pause(&self) {
+        self.shared.set_paused(true);
+    }
+
+    /// Resumes a paused partition: the stream continues at exactly the record after the last one
+    /// it yielded, and fetching resumes from there. Does nothing if not paused.
+    pub fn resume(&self) {
+        if self.shared.is_paused() {
+            self.shared.set_paused(false);
+            // Wake the engine so the next fetch goes out now rather than at its next tick.
+            let _ = self.commands.try_send(Command::Pause {
+                partitions: vec![self.shared.tp.clone()],
+                paused: false,
+                reply: None,
+            });
+        }
+    }
+
+    /// Whether the partition is paused.
+    pub fn is_paused(&self) -> bool {
+        self.shared.is_paused()
+    }
+
     fn delivered(&mut self, offset: i64) {
         // Everything before this record is processed.
         self.shared.moved_past.fetch_max(offset, Ordering::AcqRel);
@@ -258,6 +323,9 @@ impl Stream for PartitionStream {
         loop {
             if this.finished || this.shared.ended.load(Ordering::Acquire) {
                 return this.finish();
+            }
+            if this.shared.is_paused() && this.shared.wait_for_resume(cx) {
+                return Poll::Pending;
             }
             if let Some(current) = &mut this.current {
                 match current.records.next() {
@@ -530,6 +598,95 @@ mod tests {
         drop(senders);
         drop(ptx);
         assert!(matches!(futures_poll(&mut merged), Some(None)));
+    }
+
+    fn chunk(from: i64, to: i64) -> Delivery {
+        use kafka_protocol::records::{
+            Compression, Record as KpRecord, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+        };
+        let records: Vec<KpRecord> = (from..to)
+            .map(|o| KpRecord {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: o,
+                sequence: (o - from) as i32,
+                timestamp: 1_700_000_000_000,
+                key: None,
+                value: Some(Bytes::from(format!("v{o}"))),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = bytes::BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &records,
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .unwrap();
+        Delivery::Chunk(Chunk {
+            records: buf.freeze(),
+            start_at: from,
+            aborted: None,
+            leader_epoch: 1,
+        })
+    }
+
+    struct CountingWaker(AtomicUsize);
+
+    impl std::task::Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn poll_stream(s: &mut PartitionStream, waker: &Arc<CountingWaker>) -> Poll<Option<i64>> {
+        let waker = std::task::Waker::from(waker.clone());
+        let mut cx = Context::from_waker(&waker);
+        Pin::new(s)
+            .poll_next(&mut cx)
+            .map(|item| item.map(|r| r.unwrap().offset()))
+    }
+
+    /// A paused stream yields nothing, keeps what it buffered, is woken by resume and continues at
+    /// exactly the next offset; an end while paused wakes it and ends it.
+    #[tokio::test]
+    async fn paused_stream_holds_its_place_and_resume_wakes_it() {
+        let (commands, _rx) = mpsc::channel(8);
+        let (mut s, tx) = stream(0, &commands);
+        tx.send(chunk(0, 10)).unwrap();
+        let waker = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        for want in 0..3 {
+            assert_eq!(poll_stream(&mut s, &waker), Poll::Ready(Some(want)));
+        }
+        s.pause();
+        assert!(s.is_paused());
+        tx.send(chunk(10, 12)).unwrap();
+        assert_eq!(poll_stream(&mut s, &waker), Poll::Pending);
+        assert_eq!(poll_stream(&mut s, &waker), Poll::Pending);
+        assert_eq!(waker.0.load(Ordering::SeqCst), 0);
+        s.resume();
+        assert!(!s.is_paused());
+        assert_eq!(waker.0.load(Ordering::SeqCst), 1, "resume wakes the stream");
+        for want in 3..12 {
+            assert_eq!(poll_stream(&mut s, &waker), Poll::Ready(Some(want)));
+        }
+        assert_eq!(poll_stream(&mut s, &waker), Poll::Pending);
+        // Ended while paused: woken, and the stream ends.
+        s.pause();
+        assert_eq!(poll_stream(&mut s, &waker), Poll::Pending);
+        let before = waker.0.load(Ordering::SeqCst);
+        s.shared.ended.store(true, Ordering::Release);
+        s.shared.wake();
+        assert_eq!(waker.0.load(Ordering::SeqCst), before + 1);
+        assert_eq!(poll_stream(&mut s, &waker), Poll::Ready(None));
     }
 
     fn futures_poll(s: &mut RecordStream) -> Option<Option<Result<Record>>> {

@@ -64,9 +64,9 @@ pub(crate) fn complete_batches(records: &[u8]) -> Option<(usize, i64)> {
 
 impl Driver {
     pub(crate) fn fetch_blocked_by_buffers(&self) -> bool {
-        self.parts
-            .values()
-            .any(|p| p.state == PositionState::Ready && !p.in_fetch && !self.has_room(p))
+        self.parts.values().any(|p| {
+            p.state == PositionState::Ready && !p.in_fetch && !p.shared.is_paused() && !self.has_room(p)
+        })
     }
 
     fn has_room(&self, part: &super::Part) -> bool {
@@ -84,6 +84,9 @@ impl Driver {
         for (tp, part) in &self.parts {
             if part.state != PositionState::Ready || part.in_fetch || part.is_ended() || !self.has_room(part)
             {
+                continue;
+            }
+            if part.shared.is_paused() {
                 continue;
             }
             match part.leader {

@@ -471,6 +471,15 @@ impl Driver {
                 return;
             }
         }
+        // A committed record is processed: later auto-commits (interval, revoke, close) never go
+        // below it, even while this commit is still in flight.
+        for (tp, offset, _) in &offsets {
+            if let Some(part) = self.parts.get(tp) {
+                part.shared
+                    .stored
+                    .fetch_max(*offset, std::sync::atomic::Ordering::AcqRel);
+            }
+        }
         let deadline = now + self.config.net.request_timeout;
         self.spawn_commit(offsets, Some(reply), deadline, 0);
     }

@@ -59,6 +59,8 @@ impl Part {
     /// Ends the stream: it stops yielding at once, even records already buffered.
     pub(crate) fn end(&self) {
         self.shared.ended.store(true, Ordering::Release);
+        // A paused stream is not waiting on its channel: wake it to see the end.
+        self.shared.wake();
     }
 
     fn close_channel(&mut self) {

@@ -1,8 +1,13 @@
 //! A kafkit consumer-group member as its own process, for mixed-group tests (so a test can kill it
 //! without a clean leave). Writes the same JSON lines as `peers/rdkafka_member.py`.
 //!
-//! `kafkit-member BOOTSTRAP GROUP TOPIC STRATEGY MEMBER_NAME OUT` — SIGTERM closes it cleanly.
+//! `kafkit-member BOOTSTRAP GROUP TOPIC STRATEGY MEMBER_NAME OUT [COMMIT]` — SIGTERM closes it
+//! cleanly. With `COMMIT` = `manual`, it also commits the last record of each partition every
+//! 500 ms (and before closing) and logs each commit the coordinator acknowledged as
+//! `{"kind": "commit", "partition": P, "offset": NEXT}`, for the history checker's commit rules.
+//! (Auto-commit stays on; its commits are not logged.)
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,9 +23,13 @@ fn now() -> f64 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [bootstrap, group, topic, strategy, name, out] = &args[..] else {
-        eprintln!("usage: kafkit-member BOOTSTRAP GROUP TOPIC STRATEGY MEMBER_NAME OUT");
-        std::process::exit(2);
+    let (bootstrap, group, topic, strategy, name, out, manual) = match &args[..] {
+        [b, g, t, s, n, o] => (b, g, t, s, n, o, false),
+        [b, g, t, s, n, o, c] if c == "manual" || c == "auto" => (b, g, t, s, n, o, c == "manual"),
+        _ => {
+            eprintln!("usage: kafkit-member BOOTSTRAP GROUP TOPIC STRATEGY MEMBER_NAME OUT [auto|manual]");
+            std::process::exit(2);
+        }
     };
     let out = std::sync::Arc::new(std::sync::Mutex::new(
         std::fs::OpenOptions::new()
@@ -72,17 +81,49 @@ async fn main() {
     let mut records = consumer.records().unwrap();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
     emit("started", String::new());
+    // The last record of each partition not yet committed (manual mode).
+    let mut last: BTreeMap<i32, kafkit::Record> = BTreeMap::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
             r = records.next() => match r {
-                Some(Ok(r)) => emit("record", format!(", \"partition\": {}, \"offset\": {}", r.partition(), r.offset())),
+                Some(Ok(r)) => {
+                    emit("record", format!(", \"partition\": {}, \"offset\": {}", r.partition(), r.offset()));
+                    if manual {
+                        last.insert(r.partition(), r);
+                    }
+                }
                 Some(Err(e)) => eprintln!("{e}"),
                 None => break,
             },
+            _ = tick.tick(), if manual => commit(&records, &mut last, &emit).await,
             _ = term.recv() => break,
         }
     }
+    if manual {
+        commit(&records, &mut last, &emit).await;
+    }
+    // The application stops processing here: it owns nothing from now on, so "closed" is logged
+    // now, before the group can hand its partitions to others (close's own commit of what was
+    // delivered is kafkit's, and not logged).
     drop(records);
-    consumer.close().await.unwrap();
     emit("closed", String::new());
+    consumer.close().await.unwrap();
+}
+
+/// Commits the last record of each partition; logs those the coordinator acknowledged.
+async fn commit(
+    records: &kafkit::RecordStream,
+    last: &mut BTreeMap<i32, kafkit::Record>,
+    emit: &impl Fn(&str, String),
+) {
+    for (partition, r) in std::mem::take(last) {
+        match records.commit(&r).await {
+            Ok(()) => emit(
+                "commit",
+                format!(", \"partition\": {partition}, \"offset\": {}", r.offset() + 1),
+            ),
+            Err(e) => eprintln!("commit {partition}@{}: {e}", r.offset() + 1),
+        }
+    }
 }
