@@ -292,6 +292,8 @@ fn run_consumer(
                 &records.to_string(),
                 &PARTITIONS.to_string(),
             ])
+            .env("RUST_BACKTRACE", "0")
+            .env("RUST_LIB_BACKTRACE", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -321,15 +323,21 @@ fn run_consumer(
             out.read_to_string(&mut stdout)?;
         }
         let stderr = stderr_thread.join().unwrap_or_default();
-        let tail: String = stderr
-            .lines()
-            .rev()
-            .take(3)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join(" | ");
+        // anyhow's "Error: ..." line and its causes, or else the last lines.
+        let tail = match stderr.lines().position(|l| l.starts_with("Error:")) {
+            Some(i) => stderr
+                .lines()
+                .skip(i)
+                .filter(|l| !l.trim().is_empty())
+                .take(3)
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" | "),
+            None => {
+                let lines: Vec<&str> = stderr.lines().collect();
+                lines[lines.len().saturating_sub(3)..].join(" | ")
+            }
+        };
         let Some(status) = status else {
             bail!("timed out after {}s; stderr: {tail}", timeout.as_secs());
         };
