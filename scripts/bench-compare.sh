@@ -21,9 +21,11 @@
 #   --timeout S         seconds before a consumer run counts as failed (BENCH_TIMEOUT, default 180)
 #   --note TEXT         a note printed at the top of RESULTS.md (BENCH_NOTE), e.g. "preliminary"
 #   --out PATH          where to write the results (BENCH_OUT, default benches/RESULTS.md)
-#   --rdkafka-zstd      build librdkafka with zstd (feature rdkafka-zstd of kafkit-benches), so
-#                       the rdkafka peers can read the zstd data set; off by default because
-#                       protocol-tests builds rdkafka without it
+#   --no-rdkafka-zstd   build librdkafka without zstd (then the rdkafka peers fail on the zstd
+#                       data set). By default this script builds kafkit-benches with its feature
+#                       rdkafka-zstd; plain workspace builds (tests, clippy) leave it off, so they
+#                       build librdkafka once, with protocol-tests' features, and only this
+#                       script's release build has the zstd variant (BENCH_RDKAFKA_ZSTD=0)
 #
 # What it does: builds benches/ in release mode; starts a nisshi broker with scripts/broker.sh
 # (state in target/bench-broker, flags "--group-initial-rebalance-delay 0s" plus
@@ -44,7 +46,7 @@ skip_build_cost=${BENCH_SKIP_BUILD_COST:-}
 timeout_s=${BENCH_TIMEOUT:-180}
 note=${BENCH_NOTE:-}
 out=${BENCH_OUT:-$repo/benches/RESULTS.md}
-rdkafka_zstd=0
+rdkafka_zstd=${BENCH_RDKAFKA_ZSTD:-1}
 args=("$@")
 
 log() { printf 'bench-compare.sh: %s\n' "$*" >&2; }
@@ -68,7 +70,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout_s=${2:?--timeout needs seconds}; shift ;;
 	--note) note=${2:?--note needs text}; shift ;;
 	--out) out=${2:?--out needs a path}; shift ;;
-	--rdkafka-zstd) rdkafka_zstd=1 ;;
+	--no-rdkafka-zstd) rdkafka_zstd=0 ;;
 	-h | --help) usage 0 ;;
 	*)
 		log "unknown argument '$1'"

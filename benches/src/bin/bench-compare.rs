@@ -51,8 +51,9 @@ struct RunRecord {
     error: Option<String>,
     /// Broker CPU seconds (user+sys, all threads) during the run.
     broker_cpu_seconds: Option<f64>,
-    /// Idle fraction of the consumer's CPU just before the run (other work on the machine).
-    consumer_cpu_idle_before: f64,
+    /// Lowest idle fraction of the broker's and the consumer's CPU just before the run (other
+    /// work on the machine).
+    cpu_idle_before: f64,
     /// Wall-clock seconds of the whole consumer process.
     wall_seconds: f64,
 }
@@ -242,23 +243,30 @@ fn cpu_jiffies(cpu: u32) -> Result<(u64, u64)> {
     Ok((total - idle, total))
 }
 
-/// Waits (at most `max_wait`) until CPU `cpu` was at least 90% idle over half a second; returns
-/// the idle fraction of the last half second.
+/// Waits (at most `max_wait`) until each of `cpus` was at least 90% idle over half a second
+/// (the broker's CPU, idle between runs, and the consumers'); returns the lowest idle fraction
+/// of the last half second.
 #[allow(
     clippy::disallowed_methods,
     reason = "a synchronous driver: no async runtime here to block"
 )]
-fn wait_for_idle(cpu: u32, max_wait: Duration) -> Result<f64> {
+fn wait_for_idle(cpus: &[u32], max_wait: Duration) -> Result<f64> {
     let deadline = Instant::now() + max_wait;
     loop {
-        let (b0, t0) = cpu_jiffies(cpu)?;
+        let before = cpus.iter().map(|&c| cpu_jiffies(c)).collect::<Result<Vec<_>>>()?;
         std::thread::sleep(Duration::from_millis(500));
-        let (b1, t1) = cpu_jiffies(cpu)?;
-        let idle = if t1 > t0 {
-            1.0 - (b1 - b0) as f64 / (t1 - t0) as f64
-        } else {
-            1.0
-        };
+        let after = cpus.iter().map(|&c| cpu_jiffies(c)).collect::<Result<Vec<_>>>()?;
+        let idle = before
+            .iter()
+            .zip(&after)
+            .map(|(&(b0, t0), &(b1, t1))| {
+                if t1 > t0 {
+                    1.0 - (b1 - b0) as f64 / (t1 - t0) as f64
+                } else {
+                    1.0
+                }
+            })
+            .fold(1.0, f64::min);
         if idle >= 0.9 || Instant::now() >= deadline {
             return Ok(idle);
         }
@@ -372,7 +380,7 @@ fn run() -> Result<()> {
         let topic = dataset.topic(records);
         for round in 1..=rounds {
             for client in &clients {
-                let idle = wait_for_idle(cpu, Duration::from_secs(30))?;
+                let idle = wait_for_idle(&[0, cpu], Duration::from_secs(30))?;
                 let broker_before = broker_pid.map(process_cpu_seconds).transpose()?;
                 let (result, wall) =
                     run_consumer(&consumer, cpu, client, &bootstrap, &topic, records, timeout);
@@ -384,7 +392,7 @@ fn run() -> Result<()> {
                 };
                 match (&report, &error) {
                     (Some(r), _) => eprintln!(
-                        "bench-compare: {:<5} round {round} {client:<18} {:>6.2} M rec/s, {:>5.3} CPU-s/M, {:>4.0} MB, first {:.2}s, broker {:.2} CPU-s (cpu{cpu} idle {:.0}%)",
+                        "bench-compare: {:<5} round {round} {client:<18} {:>6.2} M rec/s, {:>5.3} CPU-s/M, {:>4.0} MB, first {:.2}s, broker {:.2} CPU-s (CPUs idle {:.0}%)",
                         dataset.name,
                         r.records as f64 / r.seconds / 1e6,
                         (r.cpu_user + r.cpu_sys) / r.records as f64 * 1e6,
@@ -406,7 +414,7 @@ fn run() -> Result<()> {
                     report,
                     error,
                     broker_cpu_seconds,
-                    consumer_cpu_idle_before: idle,
+                    cpu_idle_before: idle,
                     wall_seconds: wall,
                 };
                 writeln!(out, "{}", serde_json::to_string(&record)?)?;
@@ -500,7 +508,7 @@ fn report() -> Result<()> {
     )?;
     writeln!(
         md,
-        "- **Consumers:** each run is its own process, pinned to CPU 1 (`taskset -c 1`), single-threaded tokio runtime, a fresh group id per run, `session.timeout.ms = 6000` for group clients; it reads exactly the data set's record count and sums the value lengths. Runs are interleaved (every client once per round, rounds per data set: {}); before each run the driver waits (up to 30 s) for CPU 1 to be ≥ 90% idle.",
+        "- **Consumers:** each run is its own process, pinned to CPU 1 (`taskset -c 1`), single-threaded tokio runtime, a fresh group id per run, `session.timeout.ms = 6000` for group clients; it reads exactly the data set's record count and sums the value lengths. All six clients live in one binary (`bench-consumer CLIENT …`); only the pages a run touches count towards its RSS. Runs are interleaved (every client once per round, rounds per data set: {}); before each run the driver waits (up to 30 s) for CPUs 0 and 1 to be ≥ 90% idle.",
         m("rounds")
     )?;
     writeln!(
@@ -541,10 +549,16 @@ fn report() -> Result<()> {
         md,
         "| rskafka | one `PartitionClient` and task per partition, `fetch_records(offset, 1..4 MiB, 100 ms)` from offset 0 to the high watermark |\n"
     )?;
+    if meta.get("rdkafka_zstd").map(String::as_str) == Some("1") {
+        writeln!(
+            md,
+            "librdkafka is built by rdkafka-sys with its bundled lz4 and, for this harness only, zstd (feature `rdkafka-zstd` of kafkit-benches; workspace builds leave it off).\n"
+        )?;
+    }
     if meta.get("rdkafka_zstd").map(String::as_str) != Some("1") {
         writeln!(
             md,
-            "rdkafka is built with the same features as protocol-tests (no `zstd`), so librdkafka cannot decompress the zstd data set; its zstd rows fail (`scripts/bench-compare.sh --rdkafka-zstd` builds it with zstd).\n"
+            "This run built librdkafka without zstd (`--no-rdkafka-zstd`), so the rdkafka peers cannot read the zstd data set: their zstd rows fail.\n"
         )?;
     }
 
@@ -666,20 +680,20 @@ fn report() -> Result<()> {
         }
         let busy: Vec<String> = runs
             .iter()
-            .filter(|r| r.dataset == dataset.name && r.consumer_cpu_idle_before < 0.9)
+            .filter(|r| r.dataset == dataset.name && r.cpu_idle_before < 0.9)
             .map(|r| {
                 format!(
                     "{} round {} ({:.0}% idle)",
                     r.client,
                     r.round,
-                    r.consumer_cpu_idle_before * 100.0
+                    r.cpu_idle_before * 100.0
                 )
             })
             .collect();
         if !busy.is_empty() {
             writeln!(
                 md,
-                "\nStarted while CPU 1 was busy with other work (figures less reliable): {}.",
+                "\nStarted while CPU 0 or 1 was busy with other work (figures less reliable): {}.",
                 busy.join(", ")
             )?;
         }
