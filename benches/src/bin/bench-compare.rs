@@ -13,7 +13,8 @@
 //! time), `BENCH_DATASETS` (comma-separated; default all), `BENCH_CLIENTS` (default all),
 //! `BENCH_ROUNDS` (default 3), `BENCH_QUICK=1` (a tenth of the records), `BENCH_TIMEOUT` (seconds
 //! per run, default 180), `BENCH_CONSUMER` (path of `bench-consumer`), `BENCH_RESULTS_DIR`,
-//! `BENCH_OUT`, `BENCH_CONSUMER_CPU` (default 1).
+//! `BENCH_OUT`, `BENCH_CONSUMER_CPU` (default 1), `BENCH_IDLE_WAIT` (seconds to wait for idle
+//! CPUs before each run, default 30).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -367,6 +368,7 @@ fn run() -> Result<()> {
     let rounds: u32 = env_or("BENCH_ROUNDS", 3)?;
     let timeout = Duration::from_secs(env_or("BENCH_TIMEOUT", 180)?);
     let cpu: u32 = env_or("BENCH_CONSUMER_CPU", 1)?;
+    let idle_wait = Duration::from_secs(env_or("BENCH_IDLE_WAIT", 30)?);
     let consumer = PathBuf::from(env("BENCH_CONSUMER").context("BENCH_CONSUMER is not set")?);
     let dir = results_dir();
     std::fs::create_dir_all(&dir)?;
@@ -380,7 +382,7 @@ fn run() -> Result<()> {
         let topic = dataset.topic(records);
         for round in 1..=rounds {
             for client in &clients {
-                let idle = wait_for_idle(&[0, cpu], Duration::from_secs(30))?;
+                let idle = wait_for_idle(&[0, cpu], idle_wait)?;
                 let broker_before = broker_pid.map(process_cpu_seconds).transpose()?;
                 let (result, wall) =
                     run_consumer(&consumer, cpu, client, &bootstrap, &topic, records, timeout);
@@ -508,8 +510,9 @@ fn report() -> Result<()> {
     )?;
     writeln!(
         md,
-        "- **Consumers:** each run is its own process, pinned to CPU 1 (`taskset -c 1`), single-threaded tokio runtime, a fresh group id per run, `session.timeout.ms = 6000` for group clients; it reads exactly the data set's record count and sums the value lengths. All six clients live in one binary (`bench-consumer CLIENT …`); only the pages a run touches count towards its RSS. Runs are interleaved (every client once per round, rounds per data set: {}); before each run the driver waits (up to 30 s) for CPUs 0 and 1 to be ≥ 90% idle.",
-        m("rounds")
+        "- **Consumers:** each run is its own process, pinned to CPU 1 (`taskset -c 1`), single-threaded tokio runtime, a fresh group id per run, `session.timeout.ms = 6000` for group clients; it reads exactly the data set's record count and sums the value lengths. All six clients live in one binary (`bench-consumer CLIENT …`); only the pages a run touches count towards its RSS. Runs are interleaved (every client once per round, rounds per data set: {}); before each run the driver waits (up to {} s) for CPUs 0 and 1 to be ≥ 90% idle.",
+        m("rounds"),
+        m("idle_wait")
     )?;
     writeln!(
         md,
