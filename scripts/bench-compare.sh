@@ -18,6 +18,8 @@
 #   --skip-build-cost   do not measure the clean build time and binary size of the minimal
 #                       consumers in benches/minimal/ (BENCH_SKIP_BUILD_COST=1)
 #   --build-cost        measure them even with --quick
+#   --build-cost-only   only (re)measure the build cost and rewrite the report from the consumer
+#                       results of the previous run in target/bench-results/
 #   --timeout S         seconds before a consumer run counts as failed (BENCH_TIMEOUT, default 180)
 #   --idle-wait S       before each run, wait up to S seconds for CPUs 0 and 1 to be >= 90% idle
 #                       (BENCH_IDLE_WAIT, default 30); runs started on a busy CPU are listed
@@ -56,6 +58,30 @@ cleanup() {
 	exit "$rc"
 }
 
+# Clean release build (-j2, fresh target dir) of each benches/minimal/<client>, timed, and the size
+# of its stripped binary: appended to $results/build-cost.tsv as CLIENT SECONDS BYTES.
+measure_build_cost() {
+	local client dir tmp start_ns seconds
+	rm -f "$results/build-cost.tsv"
+	echo "build_cost_when=$(date -u '+%Y-%m-%d %H:%M UTC'), load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$results/meta.env"
+	for client in kafkit rdkafka krafka rskafka; do
+		dir=$repo/benches/minimal/$client
+		tmp=$(mktemp -d "${TMPDIR:-/tmp}/kafkit-bench-build.XXXXXX")
+		log "clean build of benches/minimal/$client (target $tmp)"
+		start_ns=$(date +%s%N)
+		if cargo build --release -j2 --locked --manifest-path "$dir/Cargo.toml" --target-dir "$tmp" \
+			>"$results/build-$client.log" 2>&1; then
+			seconds=$((($(date +%s%N) - start_ns + 500000000) / 1000000000))
+			strip -o "$tmp/stripped" "$tmp/release/minimal-$client"
+			printf '%s\t%s\t%s\n' "$client" "$seconds" "$(stat -c %s "$tmp/stripped")" >>"$results/build-cost.tsv"
+		else
+			log "build of $client failed; see $results/build-$client.log"
+			printf '%s\tfailed\tfailed\n' "$client" >>"$results/build-cost.tsv"
+		fi
+		rm -rf "$tmp"
+	done
+}
+
 # In a function, read whole before it runs: editing this file while it runs cannot change what it does.
 main() {
 	cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -71,6 +97,7 @@ main() {
 	note=${BENCH_NOTE:-}
 	out=${BENCH_OUT:-$repo/benches/RESULTS.md}
 	rdkafka_zstd=${BENCH_RDKAFKA_ZSTD:-1}
+	build_cost_only=0
 	args=("$@")
 
 	while [ $# -gt 0 ]; do
@@ -81,6 +108,7 @@ main() {
 		--quick) quick=1 ;;
 		--skip-build-cost) skip_build_cost=1 ;;
 		--build-cost) skip_build_cost=0 ;;
+		--build-cost-only) build_cost_only=1 ;;
 		--timeout) timeout_s=${2:?--timeout needs seconds}; shift ;;
 		--idle-wait) idle_wait=${2:?--idle-wait needs seconds}; shift ;;
 		--note) note=${2:?--note needs text}; shift ;;
@@ -119,6 +147,14 @@ main() {
 	bin_dir=$target_dir/release
 	if ! [ -x "$bin_dir/bench-consumer" ] || ! [ -x "$bin_dir/bench-compare" ]; then
 		die "benches binaries missing in $bin_dir"
+	fi
+
+	if [ "$build_cost_only" = 1 ]; then
+		[ -f "$results/runs.jsonl" ] || die "no previous results in $results: run without --build-cost-only first"
+		measure_build_cost
+		BENCH_RESULTS_DIR=$results BENCH_OUT=$out "$bin_dir/bench-compare" report
+		log "done: $out (raw results in $results)"
+		return
 	fi
 
 	# --- broker ------------------------------------------------------------------------------------
@@ -178,22 +214,7 @@ main() {
 	if [ "$skip_build_cost" != 1 ]; then
 		scripts/broker.sh stop
 		broker_started=0
-		for client in kafkit rdkafka krafka rskafka; do
-			dir=$repo/benches/minimal/$client
-			tmp=$(mktemp -d "${TMPDIR:-/tmp}/kafkit-bench-build.XXXXXX")
-			log "clean build of benches/minimal/$client (target $tmp)"
-			start_ns=$(date +%s%N)
-			if cargo build --release -j2 --locked --manifest-path "$dir/Cargo.toml" --target-dir "$tmp" >"$results/build-$client.log" 2>&1; then
-				seconds=$((($(date +%s%N) - start_ns + 500000000) / 1000000000))
-				bin=$tmp/release/minimal-$client
-				strip -o "$tmp/stripped" "$bin"
-				printf '%s\t%s\t%s\n' "$client" "$seconds" "$(stat -c %s "$tmp/stripped")" >>"$results/build-cost.tsv"
-			else
-				log "build of $client failed; see $results/build-$client.log"
-				printf '%s\tfailed\tfailed\n' "$client" >>"$results/build-cost.tsv"
-			fi
-			rm -rf "$tmp"
-		done
+		measure_build_cost
 	fi
 
 	# --- report ------------------------------------------------------------------------------------

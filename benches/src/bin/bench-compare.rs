@@ -708,7 +708,8 @@ fn report() -> Result<()> {
         Ok(text) => {
             writeln!(
                 md,
-                "Clean `cargo build --release -j2` of the crates in `benches/minimal/<client>/` (each its own workspace, a fresh target dir, dependencies already downloaded), and the size of the binary after `strip`.\n"
+                "Clean `cargo build --release -j2` of the crates in `benches/minimal/<client>/` (each its own workspace, a fresh target dir, dependencies already downloaded), and the size of the binary after `strip`. Measured {}.\n",
+                m("build_cost_when")
             )?;
             writeln!(
                 md,
