@@ -98,7 +98,18 @@ main() {
 	out=${BENCH_OUT:-$repo/benches/RESULTS.md}
 	rdkafka_zstd=${BENCH_RDKAFKA_ZSTD:-1}
 	build_cost_only=0
-	args=("$@")
+	# The options as RESULTS.md shows them (the note is shown on its own).
+	args=()
+	local a skip=0
+	for a in "$@"; do
+		if [ "$skip" = 1 ]; then
+			skip=0
+		elif [ "$a" = --note ]; then
+			skip=1
+		else
+			args+=("$a")
+		fi
+	done
 
 	while [ $# -gt 0 ]; do
 		case "$1" in
@@ -111,7 +122,10 @@ main() {
 		--build-cost-only) build_cost_only=1 ;;
 		--timeout) timeout_s=${2:?--timeout needs seconds}; shift ;;
 		--idle-wait) idle_wait=${2:?--idle-wait needs seconds}; shift ;;
-		--note) note=${2:?--note needs text}; shift ;;
+		--note)
+			note=${2:?--note needs text}
+			shift
+			;;
 		--out) out=${2:?--out needs a path}; shift ;;
 		--no-rdkafka-zstd) rdkafka_zstd=0 ;;
 		-h | --help) usage 0 ;;
