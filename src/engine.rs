@@ -378,6 +378,13 @@ impl Driver {
     fn check_max_poll(&mut self, now: Instant) {
         let limit = u64::try_from(self.config.max_poll_interval.as_millis()).unwrap_or(u64::MAX);
         let now_ms = self.clock.ms(now.into_std());
+        // Streams only flag a pull; its time is taken here (at most one housekeeping period late,
+        // which can only delay a leave, never hasten it).
+        for p in self.parts.values() {
+            if p.shared.pulled.swap(false, Ordering::AcqRel) {
+                p.shared.last_pull_ms.store(now_ms, Ordering::Release);
+            }
+        }
         let stuck = self.parts.values().find(|p| {
             !p.is_ended()
                 && p.shared.buffered.load(Ordering::Acquire) > 0

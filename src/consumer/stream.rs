@@ -67,8 +67,11 @@ pub(crate) struct PartitionShared {
     /// The same, summed over the consumer.
     pub(crate) total_buffered: Arc<AtomicUsize>,
     /// When the application last pulled a record, or when records became available after none
-    /// were waiting (clock ms).
+    /// were waiting (clock ms). Written by the engine only: the stream raises `pulled`, and the
+    /// engine's liveness check turns that into a time, so pulling a record reads no clock.
     pub(crate) last_pull_ms: AtomicU64,
+    /// Set by the stream when the application pulls a record; taken by the engine's liveness check.
+    pub(crate) pulled: AtomicBool,
     /// The offset the application has moved past (what auto-commit may commit), or -1.
     pub(crate) moved_past: AtomicI64,
     /// An offset explicitly stored with `store()`, or -1.
@@ -87,6 +90,7 @@ impl PartitionShared {
             buffered: AtomicUsize::new(0),
             total_buffered,
             last_pull_ms: AtomicU64::new(clock.now_ms()),
+            pulled: AtomicBool::new(false),
             moved_past: AtomicI64::new(-1),
             stored: AtomicI64::new(-1),
             delivered_next: AtomicI64::new(-1),
@@ -223,22 +227,32 @@ impl PartitionStream {
             .fetch_max(record.offset() + 1, Ordering::AcqRel);
     }
 
+    #[inline]
     fn delivered(&mut self, offset: i64) {
-        // Everything before this record is processed.
-        self.shared.moved_past.fetch_max(offset, Ordering::AcqRel);
-        self.shared.delivered_next.fetch_max(offset + 1, Ordering::AcqRel);
+        // Everything before this record is processed. This stream is the only writer of both
+        // offsets and yields records in offset order, so plain stores keep them monotonic
+        // (a `fetch_max` would be a locked read-modify-write per record).
+        let shared = &*self.shared;
+        if offset > shared.moved_past.load(Ordering::Relaxed) {
+            shared.moved_past.store(offset, Ordering::Release);
+        }
+        if offset + 1 > shared.delivered_next.load(Ordering::Relaxed) {
+            shared.delivered_next.store(offset + 1, Ordering::Release);
+        }
         self.last_delivered = Some(offset);
-        self.shared
-            .last_pull_ms
-            .store(self.shared.clock.now_ms(), Ordering::Relaxed);
+        if !shared.pulled.load(Ordering::Relaxed) {
+            shared.pulled.store(true, Ordering::Release);
+        }
     }
 
     fn finish(&mut self) -> Poll<Option<Result<Record>>> {
         if !self.finished {
             self.finished = true;
             // Reaching the end means the last record was handled too.
-            if let Some(last) = self.last_delivered {
-                self.shared.moved_past.fetch_max(last + 1, Ordering::AcqRel);
+            if let Some(last) = self.last_delivered
+                && last + 1 > self.shared.moved_past.load(Ordering::Relaxed)
+            {
+                self.shared.moved_past.store(last + 1, Ordering::Release);
             }
             if let Some(current) = self.current.take() {
                 self.shared.consumed(current.size);
@@ -386,7 +400,15 @@ pub struct RecordStream {
     partitions_done: bool,
     streams: Vec<PartitionStream>,
     next_index: usize,
+    /// The stream whose turn it is, and how many more records it may yield in this turn before
+    /// the others (and newly assigned partitions) are looked at again.
+    turn: usize,
+    turn_left: u32,
 }
+
+/// Records a partition yields in a row in the merged stream while it has them ready: fairness per
+/// run of records, so that each record costs one partition poll instead of a scan of all.
+const TURN_RECORDS: u32 = 128;
 
 impl RecordStream {
     pub(crate) fn new(partitions: Partitions) -> Self {
@@ -395,6 +417,8 @@ impl RecordStream {
             partitions_done: false,
             streams: Vec::new(),
             next_index: 0,
+            turn: 0,
+            turn_left: 0,
         }
     }
 
@@ -439,6 +463,17 @@ impl Stream for RecordStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if this.turn_left > 0 {
+            this.partitions.rejoin.pulled();
+            if let Some(stream) = this.streams.get_mut(this.turn)
+                && let Poll::Ready(Some(item)) = Pin::new(stream).poll_next(cx)
+            {
+                this.turn_left -= 1;
+                return Poll::Ready(Some(item));
+            }
+            // Ran dry or ended: look at every stream.
+            this.turn_left = 0;
+        }
         while !this.partitions_done {
             match Pin::new(&mut this.partitions).poll_next(cx) {
                 Poll::Ready(Some(stream)) => this.streams.push(stream),
@@ -454,6 +489,8 @@ impl Stream for RecordStream {
             match Pin::new(&mut this.streams[i]).poll_next(cx) {
                 Poll::Ready(Some(item)) => {
                     this.next_index = (i + 1) % n;
+                    this.turn = i;
+                    this.turn_left = TURN_RECORDS - 1;
                     result = Some(item);
                     break;
                 }
@@ -463,6 +500,10 @@ impl Stream for RecordStream {
         }
         // Highest index first, so each removal leaves the other indices valid.
         finished.sort_unstable_by(|a, b| b.cmp(a));
+        if !finished.is_empty() {
+            // Removal moves streams; start the next call with a full look.
+            this.turn_left = 0;
+        }
         for i in finished {
             this.streams.swap_remove(i);
         }
