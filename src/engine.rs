@@ -10,7 +10,7 @@ mod group_driver;
 mod offsets;
 mod partitions;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -125,7 +125,8 @@ pub(crate) struct Driver {
     metadata: Option<Arc<ClusterMetadata>>,
     metadata_in_flight: bool,
     metadata_due: Option<Instant>,
-    fetches_in_flight: HashSet<NodeId>,
+    /// Fetches in flight per broker.
+    fetches_in_flight: HashMap<NodeId, fetcher::InFlight>,
     group: Option<group_driver::GroupDriver>,
     offsets: offsets::OffsetsState,
     closing: Option<Closing>,
@@ -156,7 +157,7 @@ impl Driver {
             metadata: None,
             metadata_in_flight: false,
             metadata_due: Some(now),
-            fetches_in_flight: HashSet::new(),
+            fetches_in_flight: HashMap::new(),
             group: engine.group,
             closing: None,
             stalled_reported: false,
