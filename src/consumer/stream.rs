@@ -365,8 +365,17 @@ pub(crate) struct RejoinSignal {
 }
 
 impl RejoinSignal {
+    /// Runs on every pull: one load, inlined; the rejoin itself is out of line.
+    #[inline(always)]
     pub(crate) fn pulled(&self) {
-        if self.left.load(Ordering::Acquire) && self.left.swap(false, Ordering::AcqRel) {
+        if self.left.load(Ordering::Acquire) {
+            self.rejoin();
+        }
+    }
+
+    #[cold]
+    fn rejoin(&self) {
+        if self.left.swap(false, Ordering::AcqRel) {
             let _ = self.commands.try_send(Command::Rejoin);
         }
     }
