@@ -401,8 +401,9 @@ impl Stream for Partitions {
     }
 }
 
-/// All assigned partitions' records merged into one stream (fair across partitions; in order within
-/// each). Ends when the consumer is closed.
+/// All assigned partitions' records merged into one stream (fair across partitions, which take
+/// turns of up to 128 records while they have records ready; in order within each). Ends when the
+/// consumer is closed.
 #[derive(Debug)]
 pub struct RecordStream {
     partitions: Partitions,
