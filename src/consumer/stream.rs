@@ -581,6 +581,90 @@ mod tests {
         assert!(matches!(futures_poll(&mut merged), Some(None)));
     }
 
+    /// One uncompressed batch of `count` records at offsets `base..base + count`.
+    fn batch(base: i64, count: i64) -> Bytes {
+        use kafka_protocol::records::{
+            Compression, Record as KpRecord, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+        };
+        let records: Vec<KpRecord> = (base..base + count)
+            .map(|offset| KpRecord {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset,
+                sequence: offset as i32,
+                timestamp: 1_700_000_000_000,
+                key: None,
+                value: Some(Bytes::from(offset.to_string())),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = bytes::BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &records,
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .unwrap();
+        buf.freeze()
+    }
+
+    fn chunk(records: Bytes) -> Delivery {
+        Delivery::Chunk(Chunk {
+            records,
+            start_at: 0,
+            aborted: None,
+            leader_epoch: 0,
+        })
+    }
+
+    /// The merged stream gives a partition with records ready a turn of up to `TURN_RECORDS`
+    /// records, keeps each partition in order, and every pull flags liveness and moves the
+    /// partition's offsets (what auto-commit and max.poll.interval read) without a clock.
+    #[tokio::test]
+    async fn merged_stream_takes_turns_in_runs_and_each_pull_is_recorded() {
+        let (commands, _rx) = mpsc::channel(8);
+        let (ptx, prx) = mpsc::unbounded_channel();
+        let rejoin = Arc::new(RejoinSignal {
+            left: AtomicBool::new(false),
+            commands: commands.clone(),
+        });
+        let mut merged = RecordStream::new(Partitions::new(prx, rejoin));
+        let (s0, tx0) = stream(0, &commands);
+        let (s1, tx1) = stream(1, &commands);
+        let shared0 = s0.shared.clone();
+        ptx.send(s0).unwrap();
+        ptx.send(s1).unwrap();
+        tx0.send(chunk(batch(0, 300))).unwrap();
+        tx1.send(chunk(batch(0, 300))).unwrap();
+
+        let mut got = Vec::new();
+        for _ in 0..600 {
+            let r = futures_poll(&mut merged).unwrap().unwrap().unwrap();
+            got.push((r.partition(), r.offset()));
+        }
+        assert!(futures_poll(&mut merged).is_none());
+        // Runs: 128 from one partition, then 128 from the other, and so on.
+        let first = got[0].0;
+        assert!(got[..128].iter().all(|(p, _)| *p == first));
+        assert!(got[128..256].iter().all(|(p, _)| *p != first));
+        for p in 0..2 {
+            let offsets: Vec<i64> = got.iter().filter(|(q, _)| *q == p).map(|(_, o)| *o).collect();
+            assert_eq!(offsets, (0..300).collect::<Vec<_>>());
+        }
+        assert!(shared0.pulled.swap(false, Ordering::AcqRel));
+        assert_eq!(shared0.moved_past.load(Ordering::Acquire), 299);
+        assert_eq!(shared0.delivered_next.load(Ordering::Acquire), 300);
+        drop((tx0, tx1, ptx));
+    }
+
     fn futures_poll(s: &mut RecordStream) -> Option<Option<Result<Record>>> {
         let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);
