@@ -10,7 +10,7 @@ mod group_driver;
 mod offsets;
 mod partitions;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -125,7 +125,8 @@ pub(crate) struct Driver {
     metadata: Option<Arc<ClusterMetadata>>,
     metadata_in_flight: bool,
     metadata_due: Option<Instant>,
-    fetches_in_flight: HashSet<NodeId>,
+    /// Fetches in flight per broker.
+    fetches_in_flight: HashMap<NodeId, fetcher::InFlight>,
     group: Option<group_driver::GroupDriver>,
     offsets: offsets::OffsetsState,
     closing: Option<Closing>,
@@ -156,7 +157,7 @@ impl Driver {
             metadata: None,
             metadata_in_flight: false,
             metadata_due: Some(now),
-            fetches_in_flight: HashSet::new(),
+            fetches_in_flight: HashMap::new(),
             group: engine.group,
             closing: None,
             stalled_reported: false,
@@ -412,6 +413,13 @@ impl Driver {
     fn check_max_poll(&mut self, now: Instant) {
         let limit = u64::try_from(self.config.max_poll_interval.as_millis()).unwrap_or(u64::MAX);
         let now_ms = self.clock.ms(now.into_std());
+        // Streams only flag a pull; its time is taken here (at most one housekeeping period late,
+        // which can only delay a leave, never hasten it).
+        for p in self.parts.values() {
+            if p.shared.pulled.swap(false, Ordering::AcqRel) {
+                p.shared.last_pull_ms.store(now_ms, Ordering::Release);
+            }
+        }
         let stuck = self.parts.values().find(|p| {
             !p.is_ended()
                 && !p.shared.is_paused()

@@ -67,8 +67,11 @@ pub(crate) struct PartitionShared {
     /// The same, summed over the consumer.
     pub(crate) total_buffered: Arc<AtomicUsize>,
     /// When the application last pulled a record, or when records became available after none
-    /// were waiting (clock ms).
+    /// were waiting (clock ms). Written by the engine only: the stream raises `pulled`, and the
+    /// engine's liveness check turns that into a time, so pulling a record reads no clock.
     pub(crate) last_pull_ms: AtomicU64,
+    /// Set by the stream when the application pulls a record; taken by the engine's liveness check.
+    pub(crate) pulled: AtomicBool,
     /// The offset the application has moved past (what auto-commit may commit), or -1.
     pub(crate) moved_past: AtomicI64,
     /// An offset explicitly stored with `store()`, or -1.
@@ -91,6 +94,7 @@ impl PartitionShared {
             buffered: AtomicUsize::new(0),
             total_buffered,
             last_pull_ms: AtomicU64::new(clock.now_ms()),
+            pulled: AtomicBool::new(false),
             moved_past: AtomicI64::new(-1),
             stored: AtomicI64::new(-1),
             delivered_next: AtomicI64::new(-1),
@@ -288,14 +292,22 @@ impl PartitionStream {
         self.shared.is_paused()
     }
 
+    #[inline]
     fn delivered(&mut self, offset: i64) {
-        // Everything before this record is processed.
-        self.shared.moved_past.fetch_max(offset, Ordering::AcqRel);
-        self.shared.delivered_next.fetch_max(offset + 1, Ordering::AcqRel);
+        // Everything before this record is processed. This stream is the only writer of both
+        // offsets and yields records in offset order, so plain stores keep them monotonic
+        // (a `fetch_max` would be a locked read-modify-write per record).
+        let shared = &*self.shared;
+        if offset > shared.moved_past.load(Ordering::Relaxed) {
+            shared.moved_past.store(offset, Ordering::Release);
+        }
+        if offset + 1 > shared.delivered_next.load(Ordering::Relaxed) {
+            shared.delivered_next.store(offset + 1, Ordering::Release);
+        }
         self.last_delivered = Some(offset);
-        self.shared
-            .last_pull_ms
-            .store(self.shared.clock.now_ms(), Ordering::Relaxed);
+        if !shared.pulled.load(Ordering::Relaxed) {
+            shared.pulled.store(true, Ordering::Release);
+        }
     }
 
     fn finish(&mut self) -> Poll<Option<Result<Record>>> {
@@ -304,8 +316,10 @@ impl PartitionStream {
             // A pull after a max-poll-interval leave (which ended every stream) rejoins.
             let _ = self.commands.try_send(Command::PulledEnded);
             // Reaching the end means the last record was handled too.
-            if let Some(last) = self.last_delivered {
-                self.shared.moved_past.fetch_max(last + 1, Ordering::AcqRel);
+            if let Some(last) = self.last_delivered
+                && last + 1 > self.shared.moved_past.load(Ordering::Relaxed)
+            {
+                self.shared.moved_past.store(last + 1, Ordering::Release);
             }
             if let Some(current) = self.current.take() {
                 self.shared.consumed(current.size);
@@ -421,8 +435,17 @@ pub(crate) struct RejoinSignal {
 }
 
 impl RejoinSignal {
+    /// Runs on every pull: one load, inlined; the rejoin itself is out of line.
+    #[inline(always)]
     pub(crate) fn pulled(&self) {
-        if self.left.load(Ordering::Acquire) && self.left.swap(false, Ordering::AcqRel) {
+        if self.left.load(Ordering::Acquire) {
+            self.rejoin();
+        }
+    }
+
+    #[cold]
+    fn rejoin(&self) {
+        if self.left.swap(false, Ordering::AcqRel) {
             let _ = self.commands.try_send(Command::Rejoin);
         }
     }
@@ -448,15 +471,24 @@ impl Stream for Partitions {
     }
 }
 
-/// All assigned partitions' records merged into one stream (fair across partitions; in order within
-/// each). Ends when the consumer is closed.
+/// All assigned partitions' records merged into one stream (fair across partitions, which take
+/// turns of up to 128 records while they have records ready; in order within each). Ends when the
+/// consumer is closed.
 #[derive(Debug)]
 pub struct RecordStream {
     partitions: Partitions,
     partitions_done: bool,
     streams: Vec<PartitionStream>,
     next_index: usize,
+    /// The stream whose turn it is, and how many more records it may yield in this turn before
+    /// the others (and newly assigned partitions) are looked at again.
+    turn: usize,
+    turn_left: u32,
 }
+
+/// Records a partition yields in a row in the merged stream while it has them ready: fairness per
+/// run of records, so that each record costs one partition poll instead of a scan of all.
+const TURN_RECORDS: u32 = 128;
 
 impl RecordStream {
     pub(crate) fn new(partitions: Partitions) -> Self {
@@ -465,6 +497,8 @@ impl RecordStream {
             partitions_done: false,
             streams: Vec::new(),
             next_index: 0,
+            turn: 0,
+            turn_left: 0,
         }
     }
 
@@ -509,6 +543,17 @@ impl Stream for RecordStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if this.turn_left > 0 {
+            this.partitions.rejoin.pulled();
+            if let Some(stream) = this.streams.get_mut(this.turn)
+                && let Poll::Ready(Some(item)) = Pin::new(stream).poll_next(cx)
+            {
+                this.turn_left -= 1;
+                return Poll::Ready(Some(item));
+            }
+            // Ran dry or ended: look at every stream.
+            this.turn_left = 0;
+        }
         while !this.partitions_done {
             match Pin::new(&mut this.partitions).poll_next(cx) {
                 Poll::Ready(Some(stream)) => this.streams.push(stream),
@@ -524,6 +569,8 @@ impl Stream for RecordStream {
             match Pin::new(&mut this.streams[i]).poll_next(cx) {
                 Poll::Ready(Some(item)) => {
                     this.next_index = (i + 1) % n;
+                    this.turn = i;
+                    this.turn_left = TURN_RECORDS - 1;
                     result = Some(item);
                     break;
                 }
@@ -533,6 +580,10 @@ impl Stream for RecordStream {
         }
         // Highest index first, so each removal leaves the other indices valid.
         finished.sort_unstable_by(|a, b| b.cmp(a));
+        if !finished.is_empty() {
+            // Removal moves streams; start the next call with a full look.
+            this.turn_left = 0;
+        }
         for i in finished {
             this.streams.swap_remove(i);
         }
@@ -696,5 +747,89 @@ mod tests {
             Poll::Ready(v) => Some(v),
             Poll::Pending => None,
         }
+    }
+
+    /// One uncompressed batch of `count` records at offsets `base..base + count`.
+    fn batch(base: i64, count: i64) -> Bytes {
+        use kafka_protocol::records::{
+            Compression, Record as KpRecord, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+        };
+        let records: Vec<KpRecord> = (base..base + count)
+            .map(|offset| KpRecord {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset,
+                sequence: offset as i32,
+                timestamp: 1_700_000_000_000,
+                key: None,
+                value: Some(Bytes::from(offset.to_string())),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = bytes::BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &records,
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .unwrap();
+        buf.freeze()
+    }
+
+    fn chunk_of(records: Bytes) -> Delivery {
+        Delivery::Chunk(Chunk {
+            records,
+            start_at: 0,
+            aborted: None,
+            leader_epoch: 0,
+        })
+    }
+
+    /// The merged stream gives a partition with records ready a turn of up to `TURN_RECORDS`
+    /// records, keeps each partition in order, and every pull flags liveness and moves the
+    /// partition's offsets (what auto-commit and max.poll.interval read) without a clock.
+    #[tokio::test]
+    async fn merged_stream_takes_turns_in_runs_and_each_pull_is_recorded() {
+        let (commands, _rx) = mpsc::channel(8);
+        let (ptx, prx) = mpsc::unbounded_channel();
+        let rejoin = Arc::new(RejoinSignal {
+            left: AtomicBool::new(false),
+            commands: commands.clone(),
+        });
+        let mut merged = RecordStream::new(Partitions::new(prx, rejoin));
+        let (s0, tx0) = stream(0, &commands);
+        let (s1, tx1) = stream(1, &commands);
+        let shared0 = s0.shared.clone();
+        ptx.send(s0).unwrap();
+        ptx.send(s1).unwrap();
+        tx0.send(chunk_of(batch(0, 300))).unwrap();
+        tx1.send(chunk_of(batch(0, 300))).unwrap();
+
+        let mut got = Vec::new();
+        for _ in 0..600 {
+            let r = futures_poll(&mut merged).unwrap().unwrap().unwrap();
+            got.push((r.partition(), r.offset()));
+        }
+        assert!(futures_poll(&mut merged).is_none());
+        // Runs: 128 from one partition, then 128 from the other, and so on.
+        let first = got[0].0;
+        assert!(got[..128].iter().all(|(p, _)| *p == first));
+        assert!(got[128..256].iter().all(|(p, _)| *p != first));
+        for p in 0..2 {
+            let offsets: Vec<i64> = got.iter().filter(|(q, _)| *q == p).map(|(_, o)| *o).collect();
+            assert_eq!(offsets, (0..300).collect::<Vec<_>>());
+        }
+        assert!(shared0.pulled.swap(false, Ordering::AcqRel));
+        assert_eq!(shared0.moved_past.load(Ordering::Acquire), 299);
+        assert_eq!(shared0.delivered_next.load(Ordering::Acquire), 300);
+        drop((tx0, tx1, ptx));
     }
 }

@@ -1,5 +1,6 @@
-//! Fetching: one request in flight per leader broker, covering the owned partitions it leads whose
-//! buffers have room; responses become chunks on the partitions' streams.
+//! Fetching: requests to each leader broker for the owned partitions it leads whose buffers have
+//! room, pipelined while those partitions are behind; responses become chunks on the partitions'
+//! streams.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -20,6 +21,19 @@ use crate::records::AbortedTransaction;
 use crate::types::TopicPartition;
 use crate::wire::{FetchResponse, KafkaCode};
 
+/// Fetches in flight to one broker at most, over disjoint sets of partitions (see
+/// [`Driver::start_fetches`]). A partition is in at most one fetch, so the bytes in flight stay
+/// bounded by the partitions' fetch sizes, as with one fetch.
+const FETCHES_PER_BROKER: usize = 4;
+
+/// The fetches in flight to one broker.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct InFlight {
+    count: usize,
+    /// One of them may be held by the broker for up to `fetch.wait.max.ms`.
+    waiting: bool,
+}
+
 /// What one fetch asked for, to match the response against.
 pub(crate) struct Asked {
     tp: TopicPartition,
@@ -29,6 +43,7 @@ pub(crate) struct Asked {
 
 pub(crate) struct FetchResult {
     node: NodeId,
+    may_wait: bool,
     asked: Vec<Asked>,
     result: Result<FetchResponse>,
 }
@@ -74,12 +89,26 @@ impl Driver {
             && self.total_buffered.load(Ordering::Acquire) < self.config.total_buffer_bytes
     }
 
-    /// Starts a fetch to every leader that has partitions ready and none in flight.
+    /// Whether a fetch for this partition is answered at once: readable records are known to exist
+    /// past its position (below the last response's high watermark, or its last stable offset under
+    /// read_committed) and any one record satisfies the fetch's minimum.
+    fn is_behind(&self, part: &super::Part) -> bool {
+        self.config.fetch_min_bytes <= 1 && part.position < part.readable_end
+    }
+
+    /// Starts fetches to the leaders of ready partitions with room in their buffers.
+    ///
+    /// Partitions known to be behind are spread over up to [`FETCHES_PER_BROKER`] fetches in flight
+    /// per broker, over disjoint sets of partitions, so the broker builds the next response while
+    /// this side reads the last one. A broker answers a connection's requests in order, so a fetch
+    /// that may wait at the broker (`fetch.wait.max.ms`, when no partition in it is behind) is sent
+    /// only when nothing else is in flight to that broker, and nothing is sent behind it.
     pub(crate) fn start_fetches(&mut self, _now: Instant) {
         if self.is_closing() {
             return;
         }
-        let mut by_leader: BTreeMap<NodeId, Vec<TopicPartition>> = BTreeMap::new();
+        // Per leader: (behind, caught up).
+        let mut by_leader: BTreeMap<NodeId, (Vec<TopicPartition>, Vec<TopicPartition>)> = BTreeMap::new();
         let mut leaderless = false;
         for (tp, part) in &self.parts {
             if part.state != PositionState::Ready || part.in_fetch || part.is_ended() || !self.has_room(part)
@@ -90,22 +119,50 @@ impl Driver {
                 continue;
             }
             match part.leader {
-                Some(leader) if !self.fetches_in_flight.contains(&leader) => {
-                    by_leader.entry(leader).or_default().push(tp.clone())
+                Some(leader) => {
+                    let (behind, caught_up) = by_leader.entry(leader).or_default();
+                    if self.is_behind(part) {
+                        behind.push(tp.clone());
+                    } else {
+                        caught_up.push(tp.clone());
+                    }
                 }
-                Some(_) => {}
                 None => leaderless = true,
             }
         }
         if leaderless {
             self.request_metadata_refresh(Instant::now());
         }
-        for (node, tps) in by_leader {
-            self.spawn_fetch(node, tps);
+        for (node, (behind, caught_up)) in by_leader {
+            let flight = self.fetches_in_flight.get(&node).copied().unwrap_or_default();
+            if flight.waiting {
+                continue;
+            }
+            if behind.is_empty() {
+                if flight.count == 0 {
+                    self.spawn_fetch(node, caught_up, true);
+                }
+                continue;
+            }
+            let n = FETCHES_PER_BROKER.saturating_sub(flight.count).min(behind.len());
+            if n == 0 {
+                continue;
+            }
+            let mut sets: Vec<Vec<TopicPartition>> = (0..n).map(|_| Vec::new()).collect();
+            for (i, tp) in behind.into_iter().enumerate() {
+                sets[i % n].push(tp);
+            }
+            // Caught-up partitions ride along with behind ones: that fetch is answered at once.
+            sets[0].extend(caught_up);
+            for set in sets {
+                self.spawn_fetch(node, set, false);
+            }
         }
     }
 
-    fn spawn_fetch(&mut self, node: NodeId, tps: Vec<TopicPartition>) {
+    /// `may_wait`: no partition in it is known to be behind, so the broker may hold it for up to
+    /// `fetch.wait.max.ms`.
+    fn spawn_fetch(&mut self, node: NodeId, tps: Vec<TopicPartition>, may_wait: bool) {
         let mut asked = Vec::with_capacity(tps.len());
         let mut topics: BTreeMap<std::sync::Arc<str>, Vec<FetchPartition>> = BTreeMap::new();
         for tp in tps {
@@ -144,7 +201,9 @@ impl Driver {
                     })
                     .collect(),
             );
-        self.fetches_in_flight.insert(node);
+        let flight = self.fetches_in_flight.entry(node).or_default();
+        flight.count += 1;
+        flight.waiting |= may_wait;
         let pool = self.pool.clone();
         let tx = self.inputs_tx.clone();
         tokio::spawn(async move {
@@ -163,12 +222,22 @@ impl Driver {
                 conn.request_at::<_, FetchResponse>(&request, version).await
             }
             .await;
-            let _ = tx.send(Input::Fetch(FetchResult { node, asked, result }));
+            let _ = tx.send(Input::Fetch(FetchResult {
+                node,
+                may_wait,
+                asked,
+                result,
+            }));
         });
     }
 
     pub(crate) fn handle_fetch(&mut self, fetch: FetchResult, now: Instant) {
-        self.fetches_in_flight.remove(&fetch.node);
+        if let Some(flight) = self.fetches_in_flight.get_mut(&fetch.node) {
+            flight.count = flight.count.saturating_sub(1);
+            if fetch.may_wait {
+                flight.waiting = false;
+            }
+        }
         for asked in &fetch.asked {
             if let Some(part) = self.parts.get_mut(&asked.tp) {
                 part.in_fetch = false;
@@ -213,6 +282,12 @@ impl Driver {
             match code {
                 KafkaCode::NONE => {
                     part.high_watermark = p.high_watermark;
+                    // Versions before 4 carry no last stable offset (-1): nothing counts as behind.
+                    part.readable_end = if read_committed {
+                        p.last_stable_offset
+                    } else {
+                        p.high_watermark
+                    };
                     let Some(records) = p.records.as_ref().filter(|r| !r.is_empty()) else {
                         continue;
                     };

@@ -48,6 +48,9 @@ pub(crate) struct Part {
     /// Per-partition fetch size, grown when one batch does not fit.
     pub(crate) fetch_bytes: i32,
     pub(crate) high_watermark: i64,
+    /// Where the last fetch response said readable records end (the high watermark, or the last
+    /// stable offset under read_committed); -1 if unknown.
+    pub(crate) readable_end: i64,
 }
 
 impl Part {
@@ -116,6 +119,7 @@ impl Driver {
                 committed: -1,
                 fetch_bytes: self.config.max_partition_fetch_bytes,
                 high_watermark: -1,
+                readable_end: -1,
             };
             self.parts.insert(tp.clone(), part);
             if let Some(tx) = &self.partitions_tx {
