@@ -222,11 +222,23 @@ fn blocked_runtime_keeps_membership_and_a_stuck_application_is_detected() {
         .unwrap();
     let a = app.block_on(async { build() });
     let mut a_events = a.events();
-    let mut a_records = a.records().unwrap();
-    // Wait until both members own partitions (A reads a record; B's assignment is stable).
-    app.block_on(within(Duration::from_secs(60), "A gets records", async {
-        a_records.next().await.unwrap().unwrap();
-    }));
+    let _a_records = a.records().unwrap(); // kept (unpulled) so A fetches and records wait
+    // Wait until both members own partitions (A is assigned some; B's assignment is stable). Not
+    // "A reads a record": on a broker without an initial rebalance delay, B may get every
+    // partition first and commit all 200 records before A joins.
+    app.block_on(within(
+        Duration::from_secs(60),
+        "A is assigned partitions",
+        async {
+            loop {
+                match a_events.next().await {
+                    Some(Event::Assigned(tps)) if !tps.is_empty() => return,
+                    Some(_) => continue,
+                    None => panic!("A's events ended"),
+                }
+            }
+        },
+    ));
     control.block_on(within(Duration::from_secs(60), "B owns partitions", async {
         loop {
             if b.health().assigned_partitions > 0 && a_events_len(&b_log) > 0 {
