@@ -215,6 +215,15 @@ fn blocked_runtime_keeps_membership_and_a_stuck_application_is_detected() {
         });
     }
 
+    // B owns everything before A joins, so A's join is one ordinary rebalance whatever the
+    // broker's initial rebalance delay (if A could join first, B's join would revoke A's
+    // partitions while A's application never pulls, and that revoke waits out max.poll.interval).
+    control.block_on(within(Duration::from_secs(60), "B owns every partition", async {
+        while b.health().assigned_partitions < 4 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }));
+
     // Member A: its application runtime is a current-thread runtime.
     let app = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -223,9 +232,8 @@ fn blocked_runtime_keeps_membership_and_a_stuck_application_is_detected() {
     let a = app.block_on(async { build() });
     let mut a_events = a.events();
     let _a_records = a.records().unwrap(); // kept (unpulled) so A fetches and records wait
-    // Wait until both members own partitions (A is assigned some; B's assignment is stable). Not
-    // "A reads a record": on a broker without an initial rebalance delay, B may get every
-    // partition first and commit all 200 records before A joins.
+    // Wait until both members own partitions (A is assigned some; B gave some up). Not "A reads a
+    // record": B may have committed all 200 records before A joined.
     app.block_on(within(
         Duration::from_secs(60),
         "A is assigned partitions",
@@ -241,7 +249,8 @@ fn blocked_runtime_keeps_membership_and_a_stuck_application_is_detected() {
     ));
     control.block_on(within(Duration::from_secs(60), "B owns partitions", async {
         loop {
-            if b.health().assigned_partitions > 0 && a_events_len(&b_log) > 0 {
+            let owned = b.health().assigned_partitions;
+            if (1..4).contains(&owned) && a_events_len(&b_log) > 1 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
