@@ -749,50 +749,6 @@ mod tests {
         }
     }
 
-    /// One uncompressed batch of `count` records at offsets `base..base + count`.
-    fn batch(base: i64, count: i64) -> Bytes {
-        use kafka_protocol::records::{
-            Compression, Record as KpRecord, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-        };
-        let records: Vec<KpRecord> = (base..base + count)
-            .map(|offset| KpRecord {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: 0,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset,
-                sequence: offset as i32,
-                timestamp: 1_700_000_000_000,
-                key: None,
-                value: Some(Bytes::from(offset.to_string())),
-                headers: Default::default(),
-            })
-            .collect();
-        let mut buf = bytes::BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            &records,
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
-            },
-        )
-        .unwrap();
-        buf.freeze()
-    }
-
-    fn chunk_of(records: Bytes) -> Delivery {
-        Delivery::Chunk(Chunk {
-            records,
-            start_at: 0,
-            aborted: None,
-            leader_epoch: 0,
-        })
-    }
-
     /// The merged stream gives a partition with records ready a turn of up to `TURN_RECORDS`
     /// records, keeps each partition in order, and every pull flags liveness and moves the
     /// partition's offsets (what auto-commit and max.poll.interval read) without a clock.
@@ -810,8 +766,8 @@ mod tests {
         let shared0 = s0.shared.clone();
         ptx.send(s0).unwrap();
         ptx.send(s1).unwrap();
-        tx0.send(chunk_of(batch(0, 300))).unwrap();
-        tx1.send(chunk_of(batch(0, 300))).unwrap();
+        tx0.send(chunk(0, 300)).unwrap();
+        tx1.send(chunk(0, 300)).unwrap();
 
         let mut got = Vec::new();
         for _ in 0..600 {
