@@ -248,13 +248,7 @@ async fn commit_illegal_generation() {
         "{errors:?}"
     );
     // Resume from the last commit: the first delivery after the loss is the committed offset.
-    let t = lost_at(&history, "a");
-    for (p, (committed, first)) in resume_points(&history, "a", t) {
-        assert_eq!(
-            first, committed,
-            "partition {p} resumed at {first:?}, last commit {committed:?}"
-        );
-    }
+    assert_resumed_at_last_commit(&history, "a");
 }
 
 /// An OffsetCommit answered UNKNOWN_MEMBER_ID: a non-retriable commit error, partitions lost, and
@@ -621,13 +615,7 @@ async fn session_expiry_self_fence() {
     consumer.close().await.unwrap();
     history.closed("a");
     history.assert_ok(&expected);
-    let t = lost_at(&history, "a");
-    for (p, (committed, first)) in resume_points(&history, "a", t) {
-        assert_eq!(
-            first, committed,
-            "partition {p} resumed at {first:?}, last commit {committed:?}"
-        );
-    }
+    assert_resumed_at_last_commit(&history, "a");
 }
 
 /// A member stops pulling while records wait: after max.poll.interval it leaves and says so, the
@@ -895,4 +883,15 @@ async fn static_member_fenced() {
         "the other member was disturbed: {c_events:?}"
     );
     assert!(b.joins().len() == 1, "{:?}", b.events());
+}
+
+/// After `member` lost its partitions, its first delivery of each is the last acknowledged commit.
+fn assert_resumed_at_last_commit(history: &History, member: &str) {
+    let t = lost_at(history, member);
+    for (p, (committed, first)) in resume_points(history, member, t) {
+        assert_eq!(
+            first, committed,
+            "partition {p} resumed at {first:?}, last commit {committed:?}"
+        );
+    }
 }
