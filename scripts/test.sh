@@ -7,22 +7,26 @@
 #
 # Steps, cheapest first so a mistake fails fast: toolchain components and targets; rustfmt; the
 # FFI-free proof (scripts/check-ffi.sh); clippy; library builds for x86_64 and aarch64 musl;
-# install and start a broker (scripts/broker.sh; nisshi 0.8.1, built once into ~/.cache/kafkit,
-# about 15 minutes the first time); confluent-kafka for mixed-group tests; cargo test; the
+# Apache Kafka's jars from Maven Central (scripts/kafka-broker.sh install, cached in
+# ~/.cache/kafkit); the test broker (Apache Kafka, one node) and a 3-node Kafka cluster for the
+# tests that need leaders to move; confluent-kafka for mixed-group tests; cargo test; the
 # reliability soak (its own step, KAFKIT_SOAK_SECS: 120 s, 20 s with --quick); the static
 # aarch64 CLI under qemu (scripts/cli-smoke.sh); the README's demo (scripts/demo.sh);
 # scripts/fuzz-smoke.sh.
 #
 # The tests get:
-#   KAFKIT_TEST_BROKER  HOST:PORT of a running broker on loopback (memory storage, empty at start)
-#   KAFKIT_BROKER_BIN   path to that broker's binary, for `$KAFKIT_BROKER_BIN topic create NAME
-#                       --partitions N --broker tcp://$KAFKIT_TEST_BROKER`
-#   KAFKIT_BROKER       which broker it is: nisshi or tansu
+#   KAFKIT_TEST_BROKER  HOST:PORT of the test broker on loopback (empty at start)
+#   KAFKIT_BROKER       which broker that is: kafka (default), nisshi or tansu (quick local runs)
+#   KAFKIT_BROKER_BIN   nisshi/tansu only: that broker's binary
+#   KAFKIT_TEST_CLUSTER the bootstrap list of a 3-node Apache Kafka cluster (always Kafka)
+#   KAFKIT_TEST_CLUSTER_STATE  its state dir: `KAFKIT_STATE=$KAFKIT_TEST_CLUSTER_STATE
+#                       scripts/kafka-broker.sh kill|stop-node|start-node N` acts on node N
+#   KAFKIT_KAFKA_LIB    the Kafka jars (broker, tools, clients): `java -cp "$KAFKIT_KAFKA_LIB/*"`,
+#                       for the Java peers the tests compile and run
 #   KAFKIT_PYTHON       a Python with confluent-kafka (librdkafka), for mixed-group tests
 #   KAFKIT_SOAK_SECS    the soak's duration (set it to override the default)
-# If KAFKIT_TEST_BROKER is already set, that broker is used and none is started (KAFKIT_BROKER then
-# says which kind it is, for KAFKIT_BROKER_BIN). KAFKIT_BROKER=tansu runs against the quicker Tansu
-# 0.6 build (its ListOffsets(latest) is wrong; CI uses nisshi).
+# If KAFKIT_TEST_BROKER is already set, that broker is used and none is started (the cluster is
+# still started unless KAFKIT_TEST_CLUSTER is set too).
 # shellcheck disable=SC2317 # functions here run indirectly, through run_step and the traps
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -47,11 +51,13 @@ if [ "${CI:-}" = true ]; then
 	export CARGO_TERM_COLOR=never
 fi
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
-export KAFKIT_BROKER=${KAFKIT_BROKER:-nisshi}
+export KAFKIT_BROKER=${KAFKIT_BROKER:-kafka}
 
 # The broker this run starts keeps its state apart from one a developer started by hand.
 broker_state=$repo/target/kafkit-broker/test-sh
+cluster_state=$repo/target/kafkit-broker/test-sh-cluster
 broker_started=0
+cluster_started=0
 test_log=$repo/target/kafkit-test-output.log
 
 step_names=()
@@ -127,6 +133,9 @@ cleanup() {
 	if [ "$broker_started" -eq 1 ]; then
 		KAFKIT_STATE=$broker_state scripts/broker.sh stop || true
 	fi
+	if [ "$cluster_started" -eq 1 ]; then
+		KAFKIT_STATE=$cluster_state scripts/kafka-broker.sh stop || true
+	fi
 	summary "$rc"
 	exit "$rc"
 }
@@ -140,10 +149,16 @@ toolchain() {
 }
 
 install_broker() {
-	echo "\$ scripts/broker.sh install"
-	KAFKIT_BROKER_BIN=$(scripts/broker.sh install) || return
-	export KAFKIT_BROKER_BIN
-	echo "KAFKIT_BROKER_BIN=$KAFKIT_BROKER_BIN"
+	echo "\$ scripts/kafka-broker.sh install"
+	KAFKIT_KAFKA_LIB=$(scripts/kafka-broker.sh install) || return
+	export KAFKIT_KAFKA_LIB
+	echo "KAFKIT_KAFKA_LIB=$KAFKIT_KAFKA_LIB"
+	if [ "$KAFKIT_BROKER" != kafka ]; then
+		echo "\$ scripts/broker.sh install"
+		KAFKIT_BROKER_BIN=$(scripts/broker.sh install) || return
+		export KAFKIT_BROKER_BIN
+		echo "KAFKIT_BROKER_BIN=$KAFKIT_BROKER_BIN"
+	fi
 }
 
 start_broker() {
@@ -154,6 +169,16 @@ start_broker() {
 	KAFKIT_TEST_BROKER=$(KAFKIT_STATE=$broker_state scripts/broker.sh start) || return
 	export KAFKIT_TEST_BROKER
 	echo "KAFKIT_TEST_BROKER=$KAFKIT_TEST_BROKER"
+}
+
+start_cluster() {
+	KAFKIT_STATE=$cluster_state scripts/kafka-broker.sh stop || return
+	cluster_started=1
+	echo "\$ KAFKIT_BROKER_NODES=3 scripts/kafka-broker.sh start"
+	KAFKIT_TEST_CLUSTER=$(KAFKIT_BROKER_NODES=3 KAFKIT_STATE=$cluster_state scripts/kafka-broker.sh start) || return
+	KAFKIT_TEST_CLUSTER_STATE=$cluster_state
+	export KAFKIT_TEST_CLUSTER KAFKIT_TEST_CLUSTER_STATE
+	echo "KAFKIT_TEST_CLUSTER=$KAFKIT_TEST_CLUSTER"
 }
 
 # librdkafka as a fellow group member: PyPI confluent-kafka (its wheel bundles librdkafka) in a venv
@@ -221,16 +246,22 @@ main() {
 	else
 		run_step "broker start ($KAFKIT_BROKER)" start_broker
 	fi
+	if [ -n "${KAFKIT_TEST_CLUSTER:-}" ]; then
+		echo "test.sh: using the cluster at KAFKIT_TEST_CLUSTER=$KAFKIT_TEST_CLUSTER from the environment"
+		skip_step "cluster start" "KAFKIT_TEST_CLUSTER given"
+	else
+		run_step "cluster start (kafka x3)" start_cluster
+	fi
 	run_step "python peers (confluent-kafka)" install_python_peers
-run_step "cargo test" cargo_test
+	run_step "cargo test" cargo_test
 	run_step "soak" soak_test
-if [ "$quick" -eq 1 ]; then
-	skip_step "cli smoke (aarch64, qemu)" --quick
-	skip_step "demo" --quick
-else
-	run_step "cli smoke (aarch64, qemu)" show scripts/cli-smoke.sh
-	run_step "demo" show scripts/demo.sh
-fi
+	if [ "$quick" -eq 1 ]; then
+		skip_step "cli smoke (aarch64, qemu)" --quick
+		skip_step "demo" --quick
+	else
+		run_step "cli smoke (aarch64, qemu)" show scripts/cli-smoke.sh
+		run_step "demo" show scripts/demo.sh
+	fi
 	if [ "$quick" -eq 1 ]; then
 		skip_step "fuzz smoke" --quick
 	elif [ -x scripts/fuzz-smoke.sh ]; then

@@ -135,30 +135,45 @@ pub fn batch_of(records: &[TestRecord]) -> Bytes {
 }
 
 /// Produces `records` to one partition (acks=all) and returns the base offset the broker assigned.
+///
+/// Retries what a real producer retries (a leader not ready yet right after the topic was
+/// created, a leader that moved): NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE,
+/// UNKNOWN_TOPIC_OR_PARTITION, NOT_ENOUGH_REPLICAS, REQUEST_TIMED_OUT, for up to 30 s, on the same
+/// connection. The caller picks the connection, so after a leader moves it must reconnect.
 pub async fn produce_records(conn: &Connection, topic: &str, partition: i32, records: &[TestRecord]) -> i64 {
     let v = version(conn, ApiKey::Produce, 9);
-    let request = ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(10_000)
-        .with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
-                .with_partition_data(vec![
-                    PartitionProduceData::default()
-                        .with_index(partition)
-                        .with_records(Some(batch_of(records))),
-                ]),
-        ]);
-    let body = conn
-        .send_raw(ApiKey::Produce, &request, v)
-        .await
-        .expect("Produce");
-    let response = ProduceResponse::decode(&mut body.clone(), v).expect("decode Produce");
-    let p = &response.responses[0].partition_responses[0];
-    assert_eq!(
-        p.error_code, 0,
-        "produce to {topic}/{partition}: error {}",
-        p.error_code
-    );
-    p.base_offset
+    let batch = batch_of(records);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let request = ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(10_000)
+            .with_topic_data(vec![
+                TopicProduceData::default()
+                    .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
+                    .with_partition_data(vec![
+                        PartitionProduceData::default()
+                            .with_index(partition)
+                            .with_records(Some(batch.clone())),
+                    ]),
+            ]);
+        let body = conn
+            .send_raw(ApiKey::Produce, &request, v)
+            .await
+            .expect("Produce");
+        let response = ProduceResponse::decode(&mut body.clone(), v).expect("decode Produce");
+        let p = &response.responses[0].partition_responses[0];
+        // 6 NOT_LEADER_OR_FOLLOWER, 5 LEADER_NOT_AVAILABLE, 3 UNKNOWN_TOPIC_OR_PARTITION,
+        // 19/20 NOT_ENOUGH_REPLICAS(_AFTER_APPEND), 7 REQUEST_TIMED_OUT.
+        if matches!(p.error_code, 3 | 5 | 6 | 7 | 19 | 20) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        assert_eq!(
+            p.error_code, 0,
+            "produce to {topic}/{partition}: error {}",
+            p.error_code
+        );
+        return p.base_offset;
+    }
 }
