@@ -134,6 +134,8 @@ pub(crate) struct Driver {
     stalled_reported: bool,
     next_housekeeping: Instant,
     incarnation: u64,
+    /// Stopped by an authentication failure (see [`Driver::check_fatal`]).
+    failed: bool,
 }
 
 impl Driver {
@@ -163,6 +165,7 @@ impl Driver {
             stalled_reported: false,
             next_housekeeping: now,
             incarnation: 0,
+            failed: false,
         }
     }
 
@@ -195,6 +198,10 @@ impl Driver {
 
     /// The earliest moment the loop must run again without an input.
     fn next_wake(&self, now: Instant) -> Instant {
+        if self.failed {
+            // Nothing runs any more; only a command (close) wakes the loop.
+            return now + Duration::from_secs(3600);
+        }
         let mut wake = self.next_housekeeping;
         let mut consider = |at: Option<Instant>| {
             if let Some(at) = at {
@@ -214,6 +221,12 @@ impl Driver {
 
     /// Drives everything that can make progress now.
     fn pump(&mut self, now: Instant) {
+        if self.check_fatal() {
+            if self.closing.is_some() {
+                self.set_close_phase(ClosePhase::Done);
+            }
+            return;
+        }
         if now >= self.next_housekeeping {
             self.next_housekeeping = now + Duration::from_millis(200);
             self.check_max_poll(now);
@@ -298,6 +311,9 @@ impl Driver {
     }
 
     fn handle_input(&mut self, input: Input, now: Instant) {
+        if self.failed {
+            return;
+        }
         match input {
             Input::Metadata(result) => self.handle_metadata(result, now),
             Input::Fetch(result) => self.handle_fetch(result, now),
@@ -406,6 +422,27 @@ impl Driver {
         if !self.parts.is_empty() {
             self.reporter.status(Status::Consuming);
         }
+    }
+
+    /// Whether the broker pool met an authentication failure (rejected SASL credentials or TLS
+    /// certificate): retrying cannot fix it, so the consumer stops, with a fatal event and status
+    /// Failed, instead of reconnecting in a loop. Reported once.
+    fn check_fatal(&mut self) -> bool {
+        if self.failed {
+            return true;
+        }
+        let Some(error) = self.pool.fatal_error() else {
+            return false;
+        };
+        self.failed = true;
+        tracing::error!(%error, "authentication failed; the consumer stops");
+        let tps: Vec<_> = self.parts.keys().cloned().collect();
+        self.lose(tps, error.clone());
+        self.reporter.error(&error);
+        self.reporter.event(Event::Fatal(error));
+        self.reporter.status(Status::Failed);
+        self.partitions_tx = None;
+        true
     }
 
     // ---- liveness ----

@@ -178,7 +178,8 @@ impl Connection {
             };
             conn.versions = conn.negotiate_api_versions(config).await?;
             if config.security.protocol.uses_sasl() {
-                let session = auth::authenticate(&conn.link, &conn.versions, &config.security.sasl, false).await?;
+                let session =
+                    auth::authenticate(&conn.link, &conn.versions, &config.security.sasl, false).await?;
                 auth::schedule_reauthentication(&conn.link, &conn.versions, config, session);
             }
             Ok(conn)
@@ -241,10 +242,9 @@ impl Connection {
         let request = ApiVersionsRequest::default()
             .with_client_software_name(StrBytes::from_static_str("kafkit"))
             .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
-        let body = self
-            .request_raw(&request, 3)
-            .await
-            .map_err(|e| io::explain_first_response_failure(e, &self.link.shared, config.security.protocol))?;
+        let body = self.request_raw(&request, 3).await.map_err(|e| {
+            io::explain_first_response_failure(e, &self.link.shared, config.security.protocol)
+        })?;
         if ApiVersionsResponse::peek_error_code(&body) == Some(KafkaCode::UNSUPPORTED_VERSION.0) {
             // Kafka answers in the v0 format, listing its own ApiVersions range; retry at the highest
             // version it offers. Some peers (librdkafka's mock cluster) answer in another shape:
@@ -315,7 +315,8 @@ impl Connection {
         version: i16,
     ) -> Result<D> {
         let body = self.request_raw(request, version).await?;
-        D::decode(body, version).map_err(|e| self.link.shared.poison(Error::from(e).at_broker(&self.link.addr)))
+        D::decode(body, version)
+            .map_err(|e| self.link.shared.poison(Error::from(e).at_broker(&self.link.addr)))
     }
 
     /// Sends `request` at `version` and returns the response body after its header.

@@ -15,8 +15,8 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 pub(crate) use messages::{SaslAuthenticateResponse, SaslHandshakeResponse};
-pub use oauthbearer::{OAuthBearerToken, OAuthBearerTokenProvider, TokenFuture, UnsecuredJwtProvider};
 use oauthbearer::TokenCache;
+pub use oauthbearer::{OAuthBearerToken, OAuthBearerTokenProvider, TokenFuture, UnsecuredJwtProvider};
 use scram::{ScramClient, ScramError, ScramHash};
 
 use super::security::Secret;
@@ -92,14 +92,22 @@ impl std::fmt::Debug for SaslConfig {
             .field("mechanism", &self.mechanism)
             .field("username", &self.username)
             .field("password", &self.password)
-            .field("token_provider", &self.token_provider.as_ref().map(|_| "<provider>"))
+            .field(
+                "token_provider",
+                &self.token_provider.as_ref().map(|_| "<provider>"),
+            )
             .finish()
     }
 }
 
 impl SaslConfig {
     /// PLAIN or SCRAM credentials.
-    pub fn credentials(mut self, mechanism: SaslMechanism, username: impl Into<String>, password: impl Into<Secret>) -> Self {
+    pub fn credentials(
+        mut self,
+        mechanism: SaslMechanism,
+        username: impl Into<String>,
+        password: impl Into<Secret>,
+    ) -> Self {
         self.mechanism = Some(mechanism);
         self.username = Some(username.into());
         self.password = Some(password.into());
@@ -128,7 +136,10 @@ impl SaslConfig {
     }
 
     pub(crate) fn is_configured(&self) -> bool {
-        self.mechanism.is_some() || self.username.is_some() || self.password.is_some() || self.token_provider.is_some()
+        self.mechanism.is_some()
+            || self.username.is_some()
+            || self.password.is_some()
+            || self.token_provider.is_some()
     }
 
     /// Checks that the mechanism has what it needs.
@@ -159,7 +170,11 @@ impl SaslConfig {
 
     fn token_cache(&self) -> Option<Arc<TokenCache>> {
         let provider = self.token_provider.as_ref()?;
-        Some(self.tokens.get_or_init(|| Arc::new(TokenCache::new(provider.clone()))).clone())
+        Some(
+            self.tokens
+                .get_or_init(|| Arc::new(TokenCache::new(provider.clone())))
+                .clone(),
+        )
     }
 
     /// A fresh authenticator for one exchange (fetching a token for OAUTHBEARER).
@@ -186,7 +201,10 @@ impl SaslConfig {
             }
             SaslMechanism::OAuthBearer => {
                 let cache = self.token_cache().ok_or_else(|| {
-                    Error::new(ErrorKind::Config, "sasl.mechanism=OAUTHBEARER needs a token provider")
+                    Error::new(
+                        ErrorKind::Config,
+                        "sasl.mechanism=OAUTHBEARER needs a token provider",
+                    )
                 })?;
                 let token = cache.token().await?;
                 Mech::OAuth {
@@ -320,7 +338,11 @@ pub(crate) fn handshake_error(response: &SaslHandshakeResponse, mechanism: SaslM
     let message = if code == UNSUPPORTED_SASL_MECHANISM {
         format!(
             "the broker does not enable SASL mechanism {mechanism}; it enables: {} (set sasl.mechanism to one of them)",
-            if offered.is_empty() { "none".to_owned() } else { offered.join(", ") }
+            if offered.is_empty() {
+                "none".to_owned()
+            } else {
+                offered.join(", ")
+            }
         )
     } else if code == ILLEGAL_SASL_STATE && offered.is_empty() {
         "the broker does not expect SASL on this listener: it is a PLAINTEXT or SSL listener \
@@ -333,11 +355,19 @@ pub(crate) fn handshake_error(response: &SaslHandshakeResponse, mechanism: SaslM
 }
 
 /// The error for a SaslAuthenticate answer other than success.
-pub(crate) fn authenticate_error(response: &SaslAuthenticateResponse, auth: &Authenticator, reauth: bool) -> Error {
+pub(crate) fn authenticate_error(
+    response: &SaslAuthenticateResponse,
+    auth: &Authenticator,
+    reauth: bool,
+) -> Error {
     let mut message = format!(
         "SASL {} {} failed",
         auth.mechanism(),
-        if reauth { "re-authentication" } else { "authentication" }
+        if reauth {
+            "re-authentication"
+        } else {
+            "authentication"
+        }
     );
     if let Some(broker) = &response.error_message {
         message.push_str(": ");
@@ -349,7 +379,11 @@ pub(crate) fn authenticate_error(response: &SaslAuthenticateResponse, auth: &Aut
     if response.error_code == SASL_AUTHENTICATION_FAILED {
         message.push_str(&format!(
             "; check sasl.username and sasl.password{}",
-            if auth.mechanism() == SaslMechanism::OAuthBearer { " (or the token)" } else { "" }
+            if auth.mechanism() == SaslMechanism::OAuthBearer {
+                " (or the token)"
+            } else {
+                ""
+            }
         ));
     }
     Error::kafka_as(ErrorKind::Authentication, response.error_code, message)

@@ -57,7 +57,11 @@ pub(super) struct Session {
 }
 
 fn versions_for(link: &Link, versions: &ApiVersions) -> Result<(i16, i16)> {
-    let handshake = negotiate_version(ApiKey::SaslHandshake, (1, 1), versions.broker_range(ApiKey::SaslHandshake));
+    let handshake = negotiate_version(
+        ApiKey::SaslHandshake,
+        (1, 1),
+        versions.broker_range(ApiKey::SaslHandshake),
+    );
     let authenticate = negotiate_version(
         ApiKey::SaslAuthenticate,
         (0, 2),
@@ -75,31 +79,52 @@ fn versions_for(link: &Link, versions: &ApiVersions) -> Result<(i16, i16)> {
 }
 
 /// Authenticates on a connection that has negotiated its API versions.
-pub(super) async fn authenticate(link: &Link, versions: &ApiVersions, config: &SaslConfig, reauth: bool) -> Result<Session> {
-    let auth = config.authenticator().await.map_err(|e| e.at_broker(&link.addr))?;
+pub(super) async fn authenticate(
+    link: &Link,
+    versions: &ApiVersions,
+    config: &SaslConfig,
+    reauth: bool,
+) -> Result<Session> {
+    let auth = config
+        .authenticator()
+        .await
+        .map_err(|e| e.at_broker(&link.addr))?;
     exchange(link, versions, auth, reauth).await
 }
 
-async fn exchange(link: &Link, versions: &ApiVersions, mut auth: Authenticator, reauth: bool) -> Result<Session> {
+async fn exchange(
+    link: &Link,
+    versions: &ApiVersions,
+    mut auth: Authenticator,
+    reauth: bool,
+) -> Result<Session> {
     let (handshake_v, authenticate_v) = versions_for(link, versions)?;
     let path = if reauth { Path::Control } else { Path::Queued };
     let mechanism = auth.mechanism();
     let request = SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism.name()));
-    let body = link.send(ApiKey::SaslHandshake, &request, handshake_v, path).await?;
-    let response = SaslHandshakeResponse::decode(body).map_err(|e| link.poison(Error::from(e).at_broker(&link.addr)))?;
+    let body = link
+        .send(ApiKey::SaslHandshake, &request, handshake_v, path)
+        .await?;
+    let response =
+        SaslHandshakeResponse::decode(body).map_err(|e| link.poison(Error::from(e).at_broker(&link.addr)))?;
     if response.error_code.is_error() {
         return Err(sasl::handshake_error(&response, mechanism).at_broker(&link.addr));
     }
     let mut message = auth.initial();
     for _ in 0..MAX_ROUNDS {
         let request = SaslAuthenticateRequest::default().with_auth_bytes(Bytes::copy_from_slice(&message));
-        let body = link.send(ApiKey::SaslAuthenticate, &request, authenticate_v, path).await?;
+        let body = link
+            .send(ApiKey::SaslAuthenticate, &request, authenticate_v, path)
+            .await?;
         let response = SaslAuthenticateResponse::decode(body, authenticate_v)
             .map_err(|e| link.poison(Error::from(e).at_broker(&link.addr)))?;
         if response.error_code.is_error() {
             return Err(sasl::authenticate_error(&response, &auth, reauth).at_broker(&link.addr));
         }
-        match auth.step(&response.auth_bytes).map_err(|e| e.at_broker(&link.addr))? {
+        match auth
+            .step(&response.auth_bytes)
+            .map_err(|e| e.at_broker(&link.addr))?
+        {
             Step::Respond(next) => message = next,
             Step::Done if auth.is_complete() => {
                 let lifetime = u64::try_from(response.session_lifetime_ms)
@@ -178,7 +203,8 @@ async fn reauthenticate_loop(
         if link.control.send(Control::Hold).is_err() {
             return;
         }
-        let outcome = tokio::time::timeout(link.request_timeout, exchange(&link, &versions, auth, true)).await;
+        let outcome =
+            tokio::time::timeout(link.request_timeout, exchange(&link, &versions, auth, true)).await;
         let session = match outcome {
             Ok(Ok(session)) => session,
             Ok(Err(e)) => {
@@ -200,7 +226,10 @@ async fn reauthenticate_loop(
         if link.control.send(Control::Release).is_err() {
             return;
         }
-        let count = link.reauthentications.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let count = link
+            .reauthentications
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
         tracing::debug!(broker = %link.addr, count, took = ?started.elapsed(), "re-authenticated");
         match session.lifetime {
             Some(next) => {

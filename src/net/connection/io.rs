@@ -54,7 +54,12 @@ fn frame_error(e: FrameError, hints: &Hints) -> Error {
     Error::from(e)
 }
 
-pub(super) async fn read_loop<R: AsyncRead + Unpin>(mut read: R, shared: Arc<Shared>, max_frame_size: usize, hints: Hints) {
+pub(super) async fn read_loop<R: AsyncRead + Unpin>(
+    mut read: R,
+    shared: Arc<Shared>,
+    max_frame_size: usize,
+    hints: Hints,
+) {
     let mut decoder = FrameDecoder::new(max_frame_size);
     let error = loop {
         // Hand over every complete frame already buffered.
@@ -75,7 +80,8 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(mut read: R, shared: Arc<Sha
         }
         match read.read_buf(decoder.buffer()).await {
             Ok(0) => {
-                break Error::new(ErrorKind::Connection, "connection closed by the broker").at_broker(&shared.addr);
+                break Error::new(ErrorKind::Connection, "connection closed by the broker")
+                    .at_broker(&shared.addr);
             }
             Ok(_) => {}
             Err(e) => {
@@ -164,7 +170,8 @@ pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
         }
         if let Err(e) = result {
             shared.poison(
-                Error::with_source(ErrorKind::Connection, "writing to the broker failed", e).at_broker(&shared.addr),
+                Error::with_source(ErrorKind::Connection, "writing to the broker failed", e)
+                    .at_broker(&shared.addr),
             );
             return;
         }

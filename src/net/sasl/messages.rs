@@ -23,7 +23,10 @@ impl SaslHandshakeResponse {
             mechanisms.push(r.field("mechanism").string(false)?);
         }
         r.finish()?;
-        Ok(SaslHandshakeResponse { error_code, mechanisms })
+        Ok(SaslHandshakeResponse {
+            error_code,
+            mechanisms,
+        })
     }
 }
 
@@ -66,7 +69,9 @@ impl SaslAuthenticateResponse {
 mod tests {
     use super::*;
     use bytes::BytesMut;
-    use kafka_protocol::messages::{SaslAuthenticateResponse as KpAuth, SaslHandshakeResponse as KpHandshake};
+    use kafka_protocol::messages::{
+        SaslAuthenticateResponse as KpAuth, SaslHandshakeResponse as KpHandshake,
+    };
     use kafka_protocol::protocol::{Encodable, StrBytes};
 
     fn encode<E: Encodable>(e: &E, version: i16) -> Bytes {
@@ -77,9 +82,10 @@ mod tests {
 
     #[test]
     fn handshake_matches_kafka_protocol() {
-        let kp = KpHandshake::default()
-            .with_error_code(33)
-            .with_mechanisms(vec![StrBytes::from_static_str("PLAIN"), StrBytes::from_static_str("SCRAM-SHA-512")]);
+        let kp = KpHandshake::default().with_error_code(33).with_mechanisms(vec![
+            StrBytes::from_static_str("PLAIN"),
+            StrBytes::from_static_str("SCRAM-SHA-512"),
+        ]);
         let ours = SaslHandshakeResponse::decode(encode(&kp, 1)).unwrap();
         assert_eq!(ours.error_code, KafkaCode(33));
         let names: Vec<&str> = ours.mechanisms.iter().map(Str::as_str).collect();
@@ -96,7 +102,10 @@ mod tests {
                 .with_session_lifetime_ms(if version >= 1 { 3000 } else { 0 });
             let ours = SaslAuthenticateResponse::decode(encode(&kp, version), version).unwrap();
             assert_eq!(ours.error_code, KafkaCode(58));
-            assert_eq!(ours.error_message.as_ref().map(Str::as_str), Some("bad credentials"));
+            assert_eq!(
+                ours.error_message.as_ref().map(Str::as_str),
+                Some("bad credentials")
+            );
             assert_eq!(&ours.auth_bytes[..], b"v=xyz");
             assert_eq!(ours.session_lifetime_ms, if version >= 1 { 3000 } else { 0 });
         }
@@ -108,7 +117,11 @@ mod tests {
         // an auth_bytes length past the end.
         assert!(SaslHandshakeResponse::decode(Bytes::from_static(&[0, 0, 0x7f, 0xff, 0xff, 0xff])).is_err());
         assert!(SaslAuthenticateResponse::decode(Bytes::from_static(&[0, 0, 0xff]), 1).is_err());
-        assert!(SaslAuthenticateResponse::decode(Bytes::from_static(&[0, 0, 0xff, 0xff, 0, 0, 0, 0]), 1).is_err());
-        assert!(SaslAuthenticateResponse::decode(Bytes::from_static(&[0, 0, 0, 0, 0x7f, 0, 0, 0]), 0).is_err());
+        assert!(
+            SaslAuthenticateResponse::decode(Bytes::from_static(&[0, 0, 0xff, 0xff, 0, 0, 0, 0]), 1).is_err()
+        );
+        assert!(
+            SaslAuthenticateResponse::decode(Bytes::from_static(&[0, 0, 0, 0, 0x7f, 0, 0, 0]), 0).is_err()
+        );
     }
 }

@@ -33,8 +33,13 @@ pub struct OAuthBearerToken {
 }
 
 /// The future an [`OAuthBearerTokenProvider`] returns.
-pub type TokenFuture<'a> =
-    Pin<Box<dyn Future<Output = std::result::Result<OAuthBearerToken, Box<dyn std::error::Error + Send + Sync>>> + Send + 'a>>;
+pub type TokenFuture<'a> = Pin<
+    Box<
+        dyn Future<Output = std::result::Result<OAuthBearerToken, Box<dyn std::error::Error + Send + Sync>>>
+            + Send
+            + 'a,
+    >,
+>;
 
 /// Supplies OAUTHBEARER tokens: called for the first connection and again whenever the cached
 /// token has used 80% of its lifetime. It runs on kafkit's engine runtime (tokio), so it may do
@@ -153,7 +158,13 @@ impl UnsecuredJwtProvider {
                 "principal" => provider.principal = value.to_owned(),
                 "principalClaimName" => provider.principal_claim = value.to_owned(),
                 "scopeClaimName" => provider.scope_claim = value.to_owned(),
-                "scope" => provider.scopes = value.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                "scope" => {
+                    provider.scopes = value
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                }
                 "lifeSeconds" => {
                     let secs: u64 = value
                         .parse()
@@ -163,7 +174,9 @@ impl UnsecuredJwtProvider {
                     provider.lifetime = Duration::from_secs(secs);
                 }
                 _ => match key.strip_prefix("extension_") {
-                    Some(name) if !name.is_empty() => provider.extensions.push((name.to_owned(), value.to_owned())),
+                    Some(name) if !name.is_empty() => {
+                        provider.extensions.push((name.to_owned(), value.to_owned()))
+                    }
                     _ => {
                         return Err(bad(format!(
                             "unknown key {key:?} (expected principal, lifeSeconds, scope, principalClaimName, scopeClaimName or extension_<name>)"
@@ -192,7 +205,11 @@ impl UnsecuredJwtProvider {
         );
         if !self.scopes.is_empty() {
             let scopes: Vec<String> = self.scopes.iter().map(|s| json_string(s)).collect();
-            claims.push_str(&format!(",{}:[{}]", json_string(&self.scope_claim), scopes.join(",")));
+            claims.push_str(&format!(
+                ",{}:[{}]",
+                json_string(&self.scope_claim),
+                scopes.join(",")
+            ));
         }
         claims.push('}');
         let token = format!(
@@ -253,7 +270,8 @@ mod tests {
 
     #[test]
     fn unsecured_config_parses_and_issues_a_jwt() {
-        let p = UnsecuredJwtProvider::from_config("principal=alice lifeSeconds=60 scope=a,b extension_x=y").unwrap();
+        let p = UnsecuredJwtProvider::from_config("principal=alice lifeSeconds=60 scope=a,b extension_x=y")
+            .unwrap();
         let token = p.issue();
         let parts: Vec<&str> = token.value.expose().split('.').collect();
         assert_eq!(parts.len(), 3);
@@ -302,7 +320,11 @@ mod tests {
         assert_eq!(cache.token().await.unwrap().value.expose(), "token-0");
         assert_eq!(cache.token().await.unwrap().value.expose(), "token-0", "cached");
         tokio::time::sleep(Duration::from_millis(420)).await;
-        assert_eq!(cache.token().await.unwrap().value.expose(), "token-1", "refreshed past 80%");
+        assert_eq!(
+            cache.token().await.unwrap().value.expose(),
+            "token-1",
+            "refreshed past 80%"
+        );
         assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
     }
 

@@ -37,7 +37,9 @@ pub(crate) enum ScramError {
     Iterations(u32),
     #[error("the broker requires a SCRAM extension kafkit does not know")]
     MandatoryExtension,
-    #[error("the broker's SCRAM server signature is wrong: it does not know the password (possible man in the middle)")]
+    #[error(
+        "the broker's SCRAM server signature is wrong: it does not know the password (possible man in the middle)"
+    )]
     ServerSignature,
     #[error("the broker rejected the SCRAM exchange: {0}")]
     Server(String),
@@ -153,7 +155,9 @@ impl ScramClient {
         let mut salt = None;
         let mut iterations = None;
         for (i, attr) in text.split(',').enumerate() {
-            let (key, value) = attr.split_once('=').ok_or(ScramError::Malformed("attribute without '='"))?;
+            let (key, value) = attr
+                .split_once('=')
+                .ok_or(ScramError::Malformed("attribute without '='"))?;
             match (i, key) {
                 (0, "m") => return Err(ScramError::MandatoryExtension),
                 (0, "e") => return Err(ScramError::Server(value.to_owned())),
@@ -173,7 +177,9 @@ impl ScramClient {
         if !nonce.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b',') {
             return Err(ScramError::Malformed("nonce has unprintable characters"));
         }
-        let salt = B64.decode(salt).map_err(|_| ScramError::Malformed("salt is not base64"))?;
+        let salt = B64
+            .decode(salt)
+            .map_err(|_| ScramError::Malformed("salt is not base64"))?;
         if salt.is_empty() {
             return Err(ScramError::Malformed("empty salt"));
         }
@@ -190,10 +196,21 @@ impl ScramClient {
         let stored_key = h.hash(&client_key);
         let without_proof = format!("c=biws,r={nonce}");
         let first_bare = self.client_first_bare();
-        let auth_message = [first_bare.as_bytes(), b",", message, b",", without_proof.as_bytes()];
+        let auth_message = [
+            first_bare.as_bytes(),
+            b",",
+            message,
+            b",",
+            without_proof.as_bytes(),
+        ];
         let client_signature = h.hmac(&stored_key, &auth_message);
-        let proof: Zeroizing<Vec<u8>> =
-            Zeroizing::new(client_key.iter().zip(client_signature.iter()).map(|(k, s)| k ^ s).collect());
+        let proof: Zeroizing<Vec<u8>> = Zeroizing::new(
+            client_key
+                .iter()
+                .zip(client_signature.iter())
+                .map(|(k, s)| k ^ s)
+                .collect(),
+        );
         let server_key = h.hmac(&salted, &[b"Server Key"]);
         let server_signature = h.hmac(&server_key, &auth_message);
         self.state = State::SentFinal { server_signature };
@@ -240,7 +257,8 @@ mod tests {
     fn rfc7677_vector() {
         let mut c = ScramClient::new(ScramHash::Sha256, "user", "pencil", "rOprNGfwEbeRWgbNEkqO".into());
         assert_eq!(c.client_first(), b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO");
-        let server_first = b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+        let server_first =
+            b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
         let client_final = c.handle_server_first(server_first).unwrap();
         assert_eq!(
             std::str::from_utf8(&client_final).unwrap(),
@@ -296,7 +314,13 @@ mod tests {
 
     #[test]
     fn iteration_count_is_bounded() {
-        for (i, ok) in [(4095, false), (4096, true), (16_384, true), (16_385, false), (0, false)] {
+        for (i, ok) in [
+            (4095, false),
+            (4096, true),
+            (16_384, true),
+            (16_385, false),
+            (0, false),
+        ] {
             let mut c = after_first(ScramHash::Sha256);
             let msg = format!("r=abcdef,s=c2FsdA==,i={i}");
             let result = c.handle_server_first(msg.as_bytes());
@@ -323,10 +347,17 @@ mod tests {
             b"r=abc\x01def,s=c2FsdA==,i=4096",
         ] {
             let mut c = after_first(ScramHash::Sha256);
-            assert!(c.handle_server_first(msg).is_err(), "{:?}", String::from_utf8_lossy(msg));
+            assert!(
+                c.handle_server_first(msg).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(msg)
+            );
         }
         let mut c = after_first(ScramHash::Sha256);
-        assert_eq!(c.handle_server_final(b"v=AAAA").unwrap_err(), ScramError::OutOfOrder);
+        assert_eq!(
+            c.handle_server_final(b"v=AAAA").unwrap_err(),
+            ScramError::OutOfOrder
+        );
     }
 
     #[test]
@@ -379,7 +410,11 @@ mod tests {
         let client_signature = mac(&stored_key, auth_message.as_bytes());
         let proof = B64.decode(proof).unwrap();
         let client_key: Vec<u8> = proof.iter().zip(&client_signature).map(|(p, s)| p ^ s).collect();
-        assert_eq!(sha2::Sha512::digest(&client_key).to_vec(), stored_key, "the proof verifies");
+        assert_eq!(
+            sha2::Sha512::digest(&client_key).to_vec(),
+            stored_key,
+            "the proof verifies"
+        );
         let server_signature = mac(&mac(&salted, b"Server Key"), auth_message.as_bytes());
         c.handle_server_final(format!("v={}", B64.encode(server_signature)).as_bytes())
             .unwrap();

@@ -51,7 +51,10 @@ fn debug_never_prints_secrets() {
 
 #[test]
 fn missing_credentials_are_config_errors() {
-    let err = SaslConfig::default().credentials(SaslMechanism::Plain, "", "x").validate().unwrap_err();
+    let err = SaslConfig::default()
+        .credentials(SaslMechanism::Plain, "", "x")
+        .validate()
+        .unwrap_err();
     assert!(err.to_string().contains("sasl.username"), "{err}");
     let c = SaslConfig {
         mechanism: Some(SaslMechanism::OAuthBearer),
@@ -70,11 +73,18 @@ fn handshake_errors_name_the_brokers_mechanisms() {
     assert_eq!(err.kind(), ErrorKind::Authentication);
     assert_eq!(err.kafka_code(), Some(UNSUPPORTED_SASL_MECHANISM));
     let msg = err.to_string();
-    assert!(msg.contains("SCRAM-SHA-512") && msg.contains("it enables: PLAIN"), "{msg}");
+    assert!(
+        msg.contains("SCRAM-SHA-512") && msg.contains("it enables: PLAIN"),
+        "{msg}"
+    );
 
     let not_sasl = SaslHandshakeResponse {
         error_code: ILLEGAL_SASL_STATE,
         mechanisms: vec![],
     };
-    assert!(handshake_error(&not_sasl, SaslMechanism::Plain).to_string().contains("does not expect SASL"));
+    assert!(
+        handshake_error(&not_sasl, SaslMechanism::Plain)
+            .to_string()
+            .contains("does not expect SASL")
+    );
 }

@@ -13,7 +13,8 @@ use crate::error::{Error, ErrorKind};
 
 /// The rustls error inside an I/O error from tokio-rustls, if there is one.
 fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
-    e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
 /// A failed TLS handshake with `host`.
@@ -69,7 +70,8 @@ fn certificate_message(cert: &CertificateError, host: &str) -> String {
             "is not valid yet (check the clocks)".to_owned()
         }
         CertificateError::UnknownIssuer => {
-            "is not signed by a trusted CA (set ssl.ca.location to the PEM file of the CA that signed it)".to_owned()
+            "is not signed by a trusted CA (set ssl.ca.location to the PEM file of the CA that signed it)"
+                .to_owned()
         }
         CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => format!(
             "does not name the host {host:?} (connect with a name the certificate lists, or set \
@@ -98,7 +100,9 @@ fn alert_message(alert: AlertDescription) -> (ErrorKind, String) {
                  set ssl.certificate.location and ssl.key.location to one signed by a CA in the broker's truststore"
             ),
         ),
-        AlertDescription::ProtocolVersion | AlertDescription::HandshakeFailure | AlertDescription::InsufficientSecurity => (
+        AlertDescription::ProtocolVersion
+        | AlertDescription::HandshakeFailure
+        | AlertDescription::InsufficientSecurity => (
             ErrorKind::Tls,
             format!(
                 "the broker refused the TLS handshake ({alert:?}): no TLS version or cipher suite in common \

@@ -6,7 +6,9 @@ use std::path::Path;
 use base64::Engine as _;
 use pkcs8::der::Decode as _;
 use rustls_pki_types::pem::{PemObject, SectionKind};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
+use rustls_pki_types::{
+    CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
+};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -20,8 +22,13 @@ fn config_error(message: String) -> Error {
 }
 
 fn read(path: &Path, key: &str) -> Result<Zeroizing<Vec<u8>>> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| Error::with_source(ErrorKind::Config, format!("{key}: cannot read {}", path.display()), e))?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Error::with_source(
+            ErrorKind::Config,
+            format!("{key}: cannot read {}", path.display()),
+            e,
+        )
+    })?;
     if meta.len() > MAX_PEM_FILE {
         return Err(config_error(format!(
             "{key}: {} is {} bytes, larger than any PEM file kafkit reads ({MAX_PEM_FILE})",
@@ -29,18 +36,31 @@ fn read(path: &Path, key: &str) -> Result<Zeroizing<Vec<u8>>> {
             meta.len()
         )));
     }
-    std::fs::read(path)
-        .map(Zeroizing::new)
-        .map_err(|e| Error::with_source(ErrorKind::Config, format!("{key}: cannot read {}", path.display()), e))
+    std::fs::read(path).map(Zeroizing::new).map_err(|e| {
+        Error::with_source(
+            ErrorKind::Config,
+            format!("{key}: cannot read {}", path.display()),
+            e,
+        )
+    })
 }
 
 /// Every certificate in the PEM file at `path`, or in every regular file of the directory at
 /// `path` (as OpenSSL's CA path; files without certificates are skipped).
 pub(super) fn certificates_at(path: &Path, key: &str) -> Result<Vec<CertificateDer<'static>>> {
     if path.is_dir() {
-        let entries = std::fs::read_dir(path)
-            .map_err(|e| Error::with_source(ErrorKind::Config, format!("{key}: cannot list {}", path.display()), e))?;
-        let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect();
+        let entries = std::fs::read_dir(path).map_err(|e| {
+            Error::with_source(
+                ErrorKind::Config,
+                format!("{key}: cannot list {}", path.display()),
+                e,
+            )
+        })?;
+        let mut files: Vec<_> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
         files.sort();
         let mut all = Vec::new();
         for file in files {
@@ -77,12 +97,17 @@ pub(super) fn certificates(pem: &[u8], key: &str) -> Result<Vec<CertificateDer<'
 /// The private key in the PEM file at `path`.
 pub(super) fn private_key_at(path: &Path, password: Option<&Secret>) -> Result<PrivateKeyDer<'static>> {
     let bytes = read(path, "ssl.key.location")?;
-    private_key(&bytes, "ssl.key.location", password).map_err(|e| config_error(format!("{e} ({})", path.display())))
+    private_key(&bytes, "ssl.key.location", password)
+        .map_err(|e| config_error(format!("{e} ({})", path.display())))
 }
 
 /// The first private key in `pem`: `PRIVATE KEY` (PKCS#8), `RSA PRIVATE KEY` (PKCS#1),
 /// `EC PRIVATE KEY` (SEC1), or `ENCRYPTED PRIVATE KEY` (PKCS#8, decrypted with `password`).
-pub(super) fn private_key(pem: &[u8], key: &str, password: Option<&Secret>) -> Result<PrivateKeyDer<'static>> {
+pub(super) fn private_key(
+    pem: &[u8],
+    key: &str,
+    password: Option<&Secret>,
+) -> Result<PrivateKeyDer<'static>> {
     if let Some(der) = encrypted_section(pem).map_err(|e| config_error(format!("{key}: {e}")))? {
         let Some(password) = password else {
             return Err(config_error(format!(
@@ -130,7 +155,8 @@ fn encrypted_section(pem: &[u8]) -> std::result::Result<Option<Zeroizing<Vec<u8>
     let Some(end) = body.find(END) else {
         return Err("ENCRYPTED PRIVATE KEY section has no END line".into());
     };
-    let b64: Zeroizing<String> = Zeroizing::new(body[..end].chars().filter(|c| !c.is_ascii_whitespace()).collect());
+    let b64: Zeroizing<String> =
+        Zeroizing::new(body[..end].chars().filter(|c| !c.is_ascii_whitespace()).collect());
     base64::engine::general_purpose::STANDARD
         .decode(b64.as_bytes())
         .map(|der| Some(Zeroizing::new(der)))
@@ -143,5 +169,7 @@ fn decrypt(der: &[u8], password: &Secret) -> std::result::Result<PrivateKeyDer<'
     let plain = info.decrypt(password.expose()).map_err(|e| {
         format!("cannot decrypt the private key with ssl.key.password (wrong password, or an unsupported scheme): {e}")
     })?;
-    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(plain.as_bytes().to_vec())))
+    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        plain.as_bytes().to_vec(),
+    )))
 }

@@ -21,7 +21,9 @@ impl ChainOnly {
     pub(super) fn new(roots: Arc<RootCertStore>, provider: Arc<CryptoProvider>) -> Result<Arc<ChainOnly>> {
         let inner = WebPkiServerVerifier::builder_with_provider(roots, provider)
             .build()
-            .map_err(|e| Error::with_source(ErrorKind::Config, "cannot build the TLS certificate verifier", e))?;
+            .map_err(|e| {
+                Error::with_source(ErrorKind::Config, "cannot build the TLS certificate verifier", e)
+            })?;
         Ok(Arc::new(ChainOnly { inner }))
     }
 }
