@@ -61,7 +61,8 @@ impl EcKey {
         let mut iv = [0u8; 16];
         graviola::random::fill(&mut salt).unwrap();
         graviola::random::fill(&mut iv).unwrap();
-        let params = pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(10_000, &salt, iv).expect("pbes2 params");
+        let params = pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(10_000, &salt, iv)
+            .expect("pbes2 params");
         let doc = info.encrypt_with_params(params, password).expect("encrypt");
         pem("ENCRYPTED PRIVATE KEY", doc.as_bytes())
     }
@@ -127,7 +128,11 @@ impl Ca {
         params.distinguished_name = name(cn);
         params.serial_number = Some(serial());
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         params.not_before = rcgen::date_time_ymd(2024, 1, 1);
         params.not_after = rcgen::date_time_ymd(2099, 1, 1);
         let key = EcKey::generate();
@@ -136,7 +141,14 @@ impl Ca {
     }
 
     /// A leaf certificate: (certificate PEM, key). `ips`/`dns` become subject alternative names.
-    pub fn issue(&self, cn: &str, ips: &[&str], dns: &[&str], client: bool, expired: bool) -> (String, EcKey) {
+    pub fn issue(
+        &self,
+        cn: &str,
+        ips: &[&str],
+        dns: &[&str],
+        client: bool,
+        expired: bool,
+    ) -> (String, EcKey) {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.distinguished_name = name(cn);
         params.serial_number = Some(serial());
@@ -175,14 +187,23 @@ pub fn write_all(dir: &Path) {
     write("other-ca.pem", &other.pem);
 
     let (broker, broker_key) = ca.issue("kafkit test broker", &["127.0.0.1"], &[], false, false);
-    write("broker.pem", &format!("{}{broker}{}", broker_key.pkcs8_pem(), ca.pem));
+    write(
+        "broker.pem",
+        &format!("{}{broker}{}", broker_key.pkcs8_pem(), ca.pem),
+    );
     let (expired, expired_key) = ca.issue("kafkit expired broker", &["127.0.0.1"], &[], false, true);
-    write("expired.pem", &format!("{}{expired}{}", expired_key.pkcs8_pem(), ca.pem));
+    write(
+        "expired.pem",
+        &format!("{}{expired}{}", expired_key.pkcs8_pem(), ca.pem),
+    );
 
     let (client, client_key) = ca.issue("kafkit-client", &[], &[], true, false);
     write("client.pem", &client);
     write("client.key", &client_key.pkcs8_pem());
-    write("client-encrypted.key", &client_key.encrypted_pkcs8_pem(CLIENT_KEY_PASSWORD));
+    write(
+        "client-encrypted.key",
+        &client_key.encrypted_pkcs8_pem(CLIENT_KEY_PASSWORD),
+    );
     let (rogue, rogue_key) = other.issue("rogue-client", &[], &[], true, false);
     write("rogue-client.pem", &rogue);
     write("rogue-client.key", &rogue_key.pkcs8_pem());

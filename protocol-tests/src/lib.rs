@@ -11,3 +11,4 @@ pub mod real;
 pub mod reliability;
 pub mod responses;
 pub mod scripted;
+pub mod secure;

@@ -63,6 +63,8 @@ pub(crate) struct Link {
     client_id: String,
     request_timeout: Duration,
     reauthentications: AtomicU64,
+    /// The negotiated TLS version (`TLSv1_2`, `TLSv1_3`), when the connection uses TLS.
+    tls_version: Option<&'static str>,
 }
 
 #[derive(Debug)]
@@ -157,7 +159,7 @@ impl Connection {
             let mut conn = match tls_config {
                 None => {
                     let (read, write) = stream.into_split();
-                    Connection::start(read, write, addr, config, None)
+                    Connection::start(read, write, addr, config, None, None)
                 }
                 Some(tls_config) => {
                     let host = host_of(addr);
@@ -172,8 +174,9 @@ impl Connection {
                         .connect(name, stream)
                         .await
                         .map_err(|e| tls::handshake_error(e, host).at_broker(addr))?;
+                    let version = tls.get_ref().1.protocol_version().and_then(|v| v.as_str());
                     let (read, write) = tokio::io::split(tls);
-                    Connection::start(read, write, addr, config, Some(host.to_owned()))
+                    Connection::start(read, write, addr, config, Some(host.to_owned()), version)
                 }
             };
             conn.versions = conn.negotiate_api_versions(config).await?;
@@ -202,7 +205,14 @@ impl Connection {
         }
     }
 
-    fn start<R, W>(read: R, write: W, addr: &str, config: &NetConfig, tls_host: Option<String>) -> Connection
+    fn start<R, W>(
+        read: R,
+        write: W,
+        addr: &str,
+        config: &NetConfig,
+        tls_host: Option<String>,
+        tls_version: Option<&'static str>,
+    ) -> Connection
     where
         R: tokio::io::AsyncRead + Unpin + Send + 'static,
         W: tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -233,6 +243,7 @@ impl Connection {
                 client_id: config.client_id.clone(),
                 request_timeout: config.request_timeout,
                 reauthentications: AtomicU64::new(0),
+                tls_version,
             }),
             versions: ApiVersions::default(),
         }
@@ -291,6 +302,11 @@ impl Connection {
     /// Requests still waiting for a response (for tests and diagnostics).
     pub fn in_flight(&self) -> usize {
         self.link.shared.lock().pending.len()
+    }
+
+    /// The TLS version negotiated (`"TLSv1_2"` or `"TLSv1_3"`), or `None` without TLS.
+    pub fn tls_version(&self) -> Option<&'static str> {
+        self.link.tls_version
     }
 
     /// How many times this connection has re-authenticated (KIP-368) since it was opened.

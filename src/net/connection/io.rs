@@ -80,8 +80,19 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(
         }
         match read.read_buf(decoder.buffer()).await {
             Ok(0) => {
-                break Error::new(ErrorKind::Connection, "connection closed by the broker")
-                    .at_broker(&shared.addr);
+                // Answered ApiVersions, then hung up on the next request: a SASL listener meets a
+                // client that does not authenticate.
+                let after_api_versions = shared.lock().responses == 1;
+                let message = if after_api_versions && !hints.protocol.uses_sasl() {
+                    format!(
+                        "connection closed by the broker after ApiVersions: does this listener need SASL? \
+                         (security.protocol is {}; use SASL_PLAINTEXT or SASL_SSL with credentials)",
+                        hints.protocol
+                    )
+                } else {
+                    "connection closed by the broker".to_owned()
+                };
+                break Error::new(ErrorKind::Connection, message).at_broker(&shared.addr);
             }
             Ok(_) => {}
             Err(e) => {
