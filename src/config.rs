@@ -323,7 +323,10 @@ impl ConsumerConfig {
     pub(crate) fn finish(&mut self) -> Result<()> {
         // A request written just before a re-authentication may wait behind a long-polling fetch;
         // it must still reach the broker before the session expires (see net::Connection).
-        self.net.reauth_lead = self.net.reauth_lead.max(self.fetch_wait_max + Duration::from_millis(500));
+        self.net.reauth_lead = self
+            .net
+            .reauth_lead
+            .max(self.fetch_wait_max + Duration::from_millis(500));
         match (&self.oauthbearer_config, self.oauthbearer_unsecure_jwt) {
             (Some(config), true) => {
                 let provider = UnsecuredJwtProvider::from_config(config.expose())?;

@@ -438,9 +438,10 @@ impl Driver {
         tracing::error!(%error, "authentication failed; the consumer stops");
         let tps: Vec<_> = self.parts.keys().cloned().collect();
         self.lose(tps, error.clone());
+        // Health first, then the event: whoever reacts to the event sees the new status.
         self.reporter.error(&error);
-        self.reporter.event(Event::Fatal(error));
         self.reporter.status(Status::Failed);
+        self.reporter.event(Event::Fatal(error));
         self.partitions_tx = None;
         true
     }
