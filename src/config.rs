@@ -404,6 +404,40 @@ impl ConsumerConfig {
     }
 }
 
+/// Connection properties only (`security.protocol`, `ssl.*`, `sasl.*`, `client.id`, timeouts,
+/// backoff, `receive.message.max.bytes`), for tools that talk to brokers without a consumer.
+pub(crate) fn net_from_properties<'a>(
+    properties: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<NetConfig> {
+    const CONSUMER_ONLY_OK: &[&str] = &["bootstrap.servers"];
+    let mut c = ConsumerConfig::default();
+    for (key, value) in properties {
+        c.set_property(key, value)?;
+        let connection = key.starts_with("ssl.")
+            || key.starts_with("sasl.")
+            || matches!(
+                key,
+                "security.protocol"
+                    | "enable.sasl.oauthbearer.unsecure.jwt"
+                    | "client.id"
+                    | "socket.connection.setup.timeout.ms"
+                    | "request.timeout.ms"
+                    | "reconnect.backoff.ms"
+                    | "reconnect.backoff.max.ms"
+                    | "receive.message.max.bytes"
+            );
+        if !connection && !CONSUMER_ONLY_OK.contains(&key) {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("{key} is a consumer property, not a connection property"),
+            ));
+        }
+    }
+    c.finish()?;
+    c.net.security.validate()?;
+    Ok(c.net)
+}
+
 /// The known property closest to `key` (edit distance at most a third of its length).
 fn nearest(key: &str) -> Option<&'static str> {
     let (best, distance) = KNOWN_PROPERTIES
