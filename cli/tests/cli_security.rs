@@ -43,14 +43,14 @@ fn config_file(listener: &str, mechanism: Option<&str>, password: Option<&str>) 
 
 mod tempfile_path {
     /// A file removed on drop.
-    pub struct Path(pub std::path::PathBuf);
+    pub(crate) struct Path(pub(crate) std::path::PathBuf);
     impl Path {
-        pub fn with(text: &str) -> Path {
+        pub(crate) fn with(text: &str) -> Path {
             let p = std::env::temp_dir().join(kafkit_protocol_tests::real::unique_name("kafkit-cli-config"));
             std::fs::write(&p, text).unwrap();
             Path(p)
         }
-        pub fn as_str(&self) -> &str {
+        pub(crate) fn as_str(&self) -> &str {
             self.0.to_str().unwrap()
         }
     }

@@ -4,12 +4,12 @@
 //!
 //! `write_all(dir)` writes (PEM):
 //! - `ca.pem`                the test CA; `other-ca.pem` an unrelated CA
-//! - `broker.pem`            the broker's key + chain, valid for IP 127.0.0.1 only (so `localhost`
-//!                           is a wrong host)
+//! - `broker.pem`            the broker's key + chain, valid for IP 127.0.0.1 only (so
+//!   `localhost` is a wrong host)
 //! - `expired.pem`           a broker key + chain that expired in 2020
 //! - `client.pem`, `client.key` a client certificate (CN=kafkit-client) and its PKCS#8 key
-//! - `client-encrypted.key`  the same key, encrypted PKCS#8 (PBES2: PBKDF2-SHA256, AES-256-CBC)
-//!                           with the password in [`CLIENT_KEY_PASSWORD`]
+//! - `client-encrypted.key`  the same key, encrypted PKCS#8 (PBES2: PBKDF2-SHA256,
+//!   AES-256-CBC) with the password in [`CLIENT_KEY_PASSWORD`]
 //! - `rogue-client.pem`, `rogue-client.key` a client certificate signed by the unrelated CA
 //! - `users`                 `name password` lines for the broker's SASL users
 
