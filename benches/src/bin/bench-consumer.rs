@@ -266,7 +266,11 @@ fn rdkafka_config(args: &Args, group: &str) -> rdkafka::ClientConfig {
         .set("queued.min.messages", "1000000")
         .set("queued.max.messages.kbytes", "262144");
     for (k, v) in extra_properties() {
-        let k = if k == "sasl.mechanism" { "sasl.mechanisms".to_owned() } else { k };
+        let k = if k == "sasl.mechanism" {
+            "sasl.mechanisms".to_owned()
+        } else {
+            k
+        };
         config.set(k, v);
     }
     config
