@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod harness;
 pub mod history;
+pub mod java;
 pub mod real;
 pub mod reliability;
 pub mod responses;
