@@ -7,6 +7,7 @@ pub mod admin;
 pub mod harness;
 pub mod history;
 pub mod java;
+pub mod process;
 pub mod real;
 pub mod reliability;
 pub mod responses;

@@ -78,7 +78,13 @@ fn tx_producer(addr: &str, topic: &str, partitions: i32, mode: &str, out: &Path)
         .unwrap_or_else(|e| panic!("start TxProducer: {e}"))
 }
 
-fn wait_for(child: &mut Child, out: &Path, limit: Duration, what: &str, done: impl Fn(&Written) -> bool) -> Written {
+fn wait_for(
+    child: &mut Child,
+    out: &Path,
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&Written) -> bool,
+) -> Written {
     let deadline = Instant::now() + limit;
     loop {
         let w = Written::read(out);
@@ -90,7 +96,10 @@ fn wait_for(child: &mut Child, out: &Path, limit: Duration, what: &str, done: im
             assert!(done(&w), "TxProducer exited ({status}) before {what}");
             return w;
         }
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for TxProducer: {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for TxProducer: {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -151,7 +160,10 @@ fn assert_exactly(got: &BTreeMap<i32, Vec<i64>>, want: &BTreeMap<i32, BTreeSet<i
         );
     }
     for p in got.keys() {
-        assert!(want.contains_key(p), "{what}: delivered records of unexpected partition {p}");
+        assert!(
+            want.contains_key(p),
+            "{what}: delivered records of unexpected partition {p}"
+        );
     }
 }
 
@@ -159,11 +171,20 @@ fn assert_exactly(got: &BTreeMap<i32, Vec<i64>>, want: &BTreeMap<i32, BTreeSet<i
 fn interleaved(addr: &str, topic: &str, partitions: i32, rounds: usize) -> Written {
     let out = scratch("kafkit-tx");
     let mut child = tx_producer(addr, topic, partitions, &format!("interleave:{rounds}"), &out);
-    let w = wait_for(&mut child, &out, Duration::from_secs(90), "all transactions", |w| w.done);
+    let w = wait_for(
+        &mut child,
+        &out,
+        Duration::from_secs(90),
+        "all transactions",
+        |w| w.done,
+    );
     assert!(child.wait().unwrap().success(), "TxProducer failed");
     let aborted: usize = w.with_outcome(&["abort"]).values().map(BTreeSet::len).sum();
     let committed: usize = w.with_outcome(&["commit"]).values().map(BTreeSet::len).sum();
-    assert!(aborted > 0 && committed > aborted, "the plan writes both: {committed} committed, {aborted} aborted");
+    assert!(
+        aborted > 0 && committed > aborted,
+        "the plan writes both: {committed} committed, {aborted} aborted"
+    );
     w
 }
 
@@ -218,9 +239,13 @@ async fn open_transaction(outcome: &str) {
     let (mut child, open) = tokio::task::spawn_blocking({
         let out = out.clone();
         move || {
-            let w = wait_for(&mut child, &out, Duration::from_secs(60), "the open transaction", |w| {
-                w.records.values().map(BTreeMap::len).sum::<usize>() == 10
-            });
+            let w = wait_for(
+                &mut child,
+                &out,
+                Duration::from_secs(60),
+                "the open transaction",
+                |w| w.records.values().map(BTreeMap::len).sum::<usize>() == 10,
+            );
             (child, w)
         }
     })
@@ -233,8 +258,11 @@ async fn open_transaction(outcome: &str) {
         .iter()
         .map(|(p, o)| (*p, *o.first().unwrap()))
         .collect();
-    let before: BTreeMap<i32, BTreeSet<i64>> = first_open.iter().map(|(p, f)| (*p, (0..*f).collect())).collect();
-    let everything: BTreeMap<i32, BTreeSet<i64>> = (0..partitions).map(|p| (p, (0..first_open[&p] + 15).collect())).collect();
+    let before: BTreeMap<i32, BTreeSet<i64>> =
+        first_open.iter().map(|(p, f)| (*p, (0..*f).collect())).collect();
+    let everything: BTreeMap<i32, BTreeSet<i64>> = (0..partitions)
+        .map(|p| (p, (0..first_open[&p] + 15).collect()))
+        .collect();
 
     // read_uncommitted sees everything already.
     let uncommitted = reader(&addr, &topic, IsolationLevel::ReadUncommitted);
@@ -248,12 +276,16 @@ async fn open_transaction(outcome: &str) {
     let mut records = committed.records().unwrap();
     let mut got: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
     let complete = |got: &BTreeMap<i32, Vec<i64>>| got.values().map(Vec::len).sum::<usize>() >= 20;
-    within(Duration::from_secs(60), "the records before the open transaction", async {
-        while !complete(&got) {
-            let r = records.next().await.unwrap().unwrap();
-            got.entry(r.partition()).or_default().push(r.offset());
-        }
-    })
+    within(
+        Duration::from_secs(60),
+        "the records before the open transaction",
+        async {
+            while !complete(&got) {
+                let r = records.next().await.unwrap().unwrap();
+                got.entry(r.partition()).or_default().push(r.offset());
+            }
+        },
+    )
     .await;
     if let Ok(Some(r)) = tokio::time::timeout(Duration::from_secs(3), records.next()).await {
         let r = r.unwrap();
@@ -267,9 +299,20 @@ async fn open_transaction(outcome: &str) {
     assert_exactly(&got, &before, "read_committed during the open transaction");
 
     // End the transaction: then everything committed follows, in order.
-    child.stdin.as_mut().unwrap().write_all(format!("{outcome}\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(format!("{outcome}\n").as_bytes())
+        .unwrap();
     let ended = tokio::task::spawn_blocking(move || {
-        let w = wait_for(&mut child, &out, Duration::from_secs(60), "the transaction's end", |w| w.done);
+        let w = wait_for(
+            &mut child,
+            &out,
+            Duration::from_secs(60),
+            "the transaction's end",
+            |w| w.done,
+        );
         assert!(child.wait().unwrap().success());
         w
     })
@@ -288,12 +331,18 @@ async fn open_transaction(outcome: &str) {
         let plain: Vec<i64> = (first_open[&p]..last_tx + 20)
             .filter(|o| *o > last_tx && everything[&p].contains(o))
             .collect();
-        assert_eq!(plain.len(), 10, "partition {p}: 10 plain records after the transaction");
+        assert_eq!(
+            plain.len(),
+            10,
+            "partition {p}: 10 plain records after the transaction"
+        );
         offsets.extend(plain);
     }
     let until = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let done = want.iter().all(|(p, o)| got.get(p).map_or(0, Vec::len) >= o.len());
+        let done = want
+            .iter()
+            .all(|(p, o)| got.get(p).map_or(0, Vec::len) >= o.len());
         if done {
             break;
         }

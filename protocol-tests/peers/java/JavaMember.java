@@ -120,6 +120,9 @@ public final class JavaMember {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+            // A JVM ended by SIGTERM exits with 143 even after a clean close; this one closed
+            // cleanly, so say so.
+            Runtime.getRuntime().halt(0);
         }));
 
         consumer.subscribe(List.of(topic), new ConsumerRebalanceListener() {
