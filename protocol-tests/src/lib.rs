@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 pub mod admin;
+pub mod cluster;
 pub mod harness;
 pub mod history;
 pub mod java;
