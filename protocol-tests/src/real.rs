@@ -1,4 +1,4 @@
-//! The real broker that `scripts/test.sh` starts (nisshi in CI).
+//! The real broker that `scripts/test.sh` starts (Apache Kafka in CI).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -800,7 +800,7 @@ async fn close_without_coordinator_on(c: Cluster) {
     drop(a);
 }
 
-/// A topic on the real broker (nisshi in CI), with records `0..n` in each partition.
+/// A topic on the real broker (Apache Kafka in CI), with records `0..n` in each partition.
 async fn real_topic(partitions: i32, n: usize) -> (String, String) {
     let addr = real::broker_addr();
     let topic = real::unique_name("rel-group-real");
