@@ -450,7 +450,9 @@ check_node() {
 	local count
 	count=$(node_count) || die "no Kafka started from here ($state_dir)"
 	[ -n "$count" ] || die "no Kafka started from here ($state_dir)"
-	[[ "$1" =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le "$count" ] || die "no node '$1' (nodes are 1..$count)"
+	if ! [[ "$1" =~ ^[0-9]+$ ]] || [ "$1" -lt 1 ] || [ "$1" -gt "$count" ]; then
+		die "no node '$1' (nodes are 1..$count)"
+	fi
 }
 
 do_kill() {
@@ -529,7 +531,10 @@ main() {
 		any_running || die "no Kafka started from here is running (start one with '$0 start')"
 		bootstrap_list
 		;;
-	bin) [ -f "$lib_dir/.complete" ] && echo "$lib_dir" || die "Kafka is not installed (run '$0 install')" ;;
+	bin)
+		[ -f "$lib_dir/.complete" ] || die "Kafka is not installed (run '$0 install')"
+		echo "$lib_dir"
+		;;
 	topic) do_topic "$@" ;;
 	kill) do_kill "${1:-}" ;;
 	stop-node) do_stop_node "${1:-}" ;;

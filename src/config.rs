@@ -81,6 +81,8 @@ pub(crate) struct ConsumerConfig {
     pub(crate) total_buffer_bytes: usize,
     pub(crate) close_timeout: Duration,
     pub(crate) retry_backoff: Duration,
+    /// How often metadata is refreshed even when nothing failed (new partitions, leader moves).
+    pub(crate) metadata_max_age: Duration,
     pub(crate) net: NetConfig,
     /// librdkafka's `sasl.oauthbearer.config` (unsecured JWTs), resolved by [`ConsumerConfig::finish`].
     pub(crate) oauthbearer_config: Option<Secret>,
@@ -112,6 +114,7 @@ impl Default for ConsumerConfig {
             total_buffer_bytes: 256 * 1024 * 1024,
             close_timeout: Duration::from_secs(30),
             retry_backoff: Duration::from_millis(100),
+            metadata_max_age: Duration::from_secs(300),
             net: NetConfig::default(),
             oauthbearer_config: None,
             oauthbearer_unsecure_jwt: false,
@@ -143,6 +146,8 @@ pub(crate) const KNOWN_PROPERTIES: &[&str] = &[
     "reconnect.backoff.ms",
     "reconnect.backoff.max.ms",
     "retry.backoff.ms",
+    "metadata.max.age.ms",
+    "topic.metadata.refresh.interval.ms",
     "queued.max.messages.kbytes",
     "receive.message.max.bytes",
     "security.protocol",
@@ -255,6 +260,10 @@ impl ConsumerConfig {
             "reconnect.backoff.ms" => self.net.backoff.initial = parse_ms(key, value)?,
             "reconnect.backoff.max.ms" => self.net.backoff.max = parse_ms(key, value)?,
             "retry.backoff.ms" => self.retry_backoff = parse_ms(key, value)?,
+            // Java's name and librdkafka's for the same periodic refresh.
+            "metadata.max.age.ms" | "topic.metadata.refresh.interval.ms" => {
+                self.metadata_max_age = parse_ms(key, value)?
+            }
             "queued.max.messages.kbytes" => {
                 let kb = parse_i32(key, value)? as usize;
                 self.total_buffer_bytes = kb.saturating_mul(1024).max(1024 * 1024);
@@ -369,6 +378,12 @@ impl ConsumerConfig {
         }
         if self.topics.iter().any(|t| t.is_empty() || t.len() > 249) {
             return fail("topic names must have 1 to 249 characters".into());
+        }
+        if self.metadata_max_age < Duration::from_millis(100) {
+            return fail(format!(
+                "metadata.max.age.ms ({:?}) must be at least 100 ms; it is how often metadata is refreshed",
+                self.metadata_max_age
+            ));
         }
         if self.group_id.as_deref() == Some("") {
             return fail("group.id must not be empty".into());

@@ -134,6 +134,14 @@ impl ConsumerBuilder {
         self
     }
 
+    /// How often cluster metadata is refreshed when nothing prompts it — `metadata.max.age.ms`
+    /// (librdkafka: `topic.metadata.refresh.interval.ms`). Default: 5 minutes. A refresh that
+    /// finds more partitions for a subscribed topic makes the group rebalance so they are consumed.
+    pub fn metadata_max_age(mut self, age: Duration) -> Self {
+        self.config.metadata_max_age = age;
+        self
+    }
+
     /// `client.id`.
     pub fn client_id(mut self, id: impl Into<String>) -> Self {
         self.config.net.client_id = id.into();

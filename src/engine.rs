@@ -363,7 +363,7 @@ impl Driver {
         match result {
             Ok(metadata) => {
                 // Refresh periodically (metadata.max.age), sooner if a topic is still missing.
-                let mut due = now + Duration::from_secs(300);
+                let mut due = now + self.config.metadata_max_age;
                 let mut counts = BTreeMap::new();
                 for topic in self.topics_needed() {
                     match metadata.topic(&topic) {

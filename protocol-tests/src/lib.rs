@@ -5,8 +5,11 @@
 
 pub mod admin;
 pub mod certs;
+pub mod cluster;
 pub mod harness;
 pub mod history;
+pub mod java;
+pub mod process;
 pub mod real;
 pub mod reliability;
 pub mod responses;
