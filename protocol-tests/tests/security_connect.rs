@@ -345,3 +345,17 @@ async fn without_a_session_limit_there_is_no_reauthentication() {
     let _: MetadataResponse = conn.request(&MetadataRequest::default()).await.unwrap();
     assert_eq!(conn.reauthentications(), 0);
 }
+
+/// Kafka's unsecured validator allows no clock skew: a token whose `iat` lands even a millisecond
+/// after the broker's clock is refused as issued in the future. 200 fresh tokens in a row must
+/// all be accepted (with fractional `iat` seconds, Kafka 4.1 refused one within the first few).
+#[tokio::test]
+async fn unsecured_tokens_are_never_issued_in_the_future() {
+    for i in 0..200 {
+        let sasl = oauth();
+        let conn = connect("SASL_PLAINTEXT", sasl_plaintext(sasl))
+            .await
+            .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+        drop(conn);
+    }
+}

@@ -194,14 +194,15 @@ impl UnsecuredJwtProvider {
     /// A token issued now.
     pub fn issue(&self) -> OAuthBearerToken {
         let now = SystemTime::now();
-        let iat = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let exp = iat + self.lifetime;
+        // Whole seconds, rounded down: a fractional `iat` can land a millisecond in the future
+        // once the broker converts it, and Kafka's validator (no clock skew allowed by default)
+        // then rejects the token as issued in the future.
+        let iat = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let exp = iat + self.lifetime.as_secs().max(1);
         let mut claims = format!(
-            "{{{}:{},\"iat\":{},\"exp\":{}",
+            "{{{}:{},\"iat\":{iat},\"exp\":{exp}",
             json_string(&self.principal_claim),
             json_string(&self.principal),
-            iat.as_secs_f64(),
-            exp.as_secs_f64()
         );
         if !self.scopes.is_empty() {
             let scopes: Vec<String> = self.scopes.iter().map(|s| json_string(s)).collect();
@@ -219,7 +220,7 @@ impl UnsecuredJwtProvider {
         );
         OAuthBearerToken {
             value: Secret::new(token),
-            expires_at: now + self.lifetime,
+            expires_at: UNIX_EPOCH + Duration::from_secs(exp),
             principal: Some(self.principal.clone()),
             extensions: self.extensions.clone(),
         }
