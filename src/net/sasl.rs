@@ -377,14 +377,11 @@ pub(crate) fn authenticate_error(
         message.push_str(&format!(" (broker's detail: {detail})"));
     }
     if response.error_code == SASL_AUTHENTICATION_FAILED {
-        message.push_str(&format!(
-            "; check sasl.username and sasl.password{}",
-            if auth.mechanism() == SaslMechanism::OAuthBearer {
-                " (or the token)"
-            } else {
-                ""
-            }
-        ));
+        message.push_str(if auth.mechanism() == SaslMechanism::OAuthBearer {
+            "; check the token provider's tokens (issuer, signature, expiry, scope)"
+        } else {
+            "; check sasl.username and sasl.password"
+        });
     }
     Error::kafka_as(ErrorKind::Authentication, response.error_code, message)
 }
