@@ -26,8 +26,9 @@ broker=${KAFKIT_TEST_BROKER:-}
 secure_broker=${KAFKIT_TEST_SECURE_BROKER:-}
 security_dir=${KAFKIT_TEST_SECURITY_DIR:-}
 sasl_ssl=$(tr ',' '\n' <<<"${KAFKIT_TEST_SECURE_LISTENERS:-}" | sed -n 's/^SASL_SSL=//p')
-[ -n "$secure_broker" ] && [ -n "$security_dir" ] && [ -n "$sasl_ssl" ] ||
+if [ -z "$secure_broker" ] || [ -z "$security_dir" ] || [ -z "$sasl_ssl" ]; then
 	die "KAFKIT_TEST_SECURE_BROKER, KAFKIT_TEST_SECURE_LISTENERS (with SASL_SSL=) and KAFKIT_TEST_SECURITY_DIR must be set (scripts/test.sh starts the secure broker)"
+fi
 
 find_qemu() { command -v qemu-aarch64-static || command -v qemu-aarch64 || true; }
 qemu=$(find_qemu)
