@@ -315,12 +315,12 @@ mod tests {
     async fn tokens_are_cached_and_refreshed_at_80_percent_of_their_lifetime() {
         let provider = Arc::new(Counting {
             calls: AtomicU32::new(0),
-            lifetime: Duration::from_millis(500),
+            lifetime: Duration::from_millis(2000),
         });
         let cache = TokenCache::new(provider.clone());
         assert_eq!(cache.token().await.unwrap().value.expose(), "token-0");
         assert_eq!(cache.token().await.unwrap().value.expose(), "token-0", "cached");
-        tokio::time::sleep(Duration::from_millis(420)).await;
+        tokio::time::sleep(Duration::from_millis(1700)).await;
         assert_eq!(
             cache.token().await.unwrap().value.expose(),
             "token-1",
