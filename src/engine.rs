@@ -20,9 +20,11 @@ use tokio::time::Instant;
 
 use crate::cluster::ClusterMetadata;
 use crate::config::ConsumerConfig;
-use crate::consumer::{Clock, Command, Event, PartitionStream, RejoinSignal, Reporter, Status};
 use crate::error::{Error, ErrorKind, Result};
-use crate::net::{BrokerPool, NodeId};
+use crate::events::{Event, Reporter, Status};
+use crate::handoff::{Clock, Command, NewPartition, RejoinSignal};
+use crate::net::BrokerPool;
+use crate::types::NodeId;
 use crate::types::TopicPartition;
 
 pub(crate) use partitions::Part;
@@ -39,8 +41,7 @@ pub(crate) enum Input {
 pub(crate) struct Engine {
     config: ConsumerConfig,
     commands: mpsc::Receiver<Command>,
-    command_tx: mpsc::Sender<Command>,
-    partitions_tx: mpsc::UnboundedSender<PartitionStream>,
+    partitions_tx: mpsc::UnboundedSender<NewPartition>,
     reporter: Reporter,
     rejoin: Arc<RejoinSignal>,
     total_buffered: Arc<AtomicUsize>,
@@ -52,12 +53,11 @@ impl Engine {
     pub(crate) fn new(
         config: ConsumerConfig,
         commands: mpsc::Receiver<Command>,
-        command_tx: mpsc::Sender<Command>,
-        partitions_tx: mpsc::UnboundedSender<PartitionStream>,
+        partitions_tx: mpsc::UnboundedSender<NewPartition>,
         reporter: Reporter,
         rejoin: Arc<RejoinSignal>,
-        total_buffered: Arc<AtomicUsize>,
     ) -> Result<Engine> {
+        let total_buffered = Arc::new(AtomicUsize::new(0));
         let pool = BrokerPool::new(&config.bootstrap, config.net.clone())?;
         let group = match config.group_id {
             Some(_) => Some(group_driver::GroupDriver::new(&config, Instant::now())?),
@@ -67,7 +67,6 @@ impl Engine {
             group,
             config,
             commands,
-            command_tx,
             partitions_tx,
             reporter,
             rejoin,
@@ -76,8 +75,16 @@ impl Engine {
         })
     }
 
+    /// Starts the engine thread.
+    pub(crate) fn start(self) -> Result<std::thread::JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name("kafkit-engine".into())
+            .spawn(move || self.run_on_own_runtime())
+            .map_err(|e| Error::with_source(ErrorKind::Config, "could not start the engine thread", e))
+    }
+
     /// Runs the engine to completion on a runtime of its own (called on the engine thread).
-    pub(crate) fn run_on_own_runtime(self) {
+    fn run_on_own_runtime(self) {
         let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(rt) => rt,
             Err(e) => {
@@ -111,8 +118,7 @@ enum ClosePhase {
 pub(crate) struct Driver {
     config: ConsumerConfig,
     commands: mpsc::Receiver<Command>,
-    command_tx: mpsc::Sender<Command>,
-    partitions_tx: Option<mpsc::UnboundedSender<PartitionStream>>,
+    partitions_tx: Option<mpsc::UnboundedSender<NewPartition>>,
     reporter: Reporter,
     rejoin: Arc<RejoinSignal>,
     total_buffered: Arc<AtomicUsize>,
@@ -144,12 +150,11 @@ impl Driver {
             offsets: offsets::OffsetsState::new(&engine.config, now),
             config: engine.config,
             commands: engine.commands,
-            command_tx: engine.command_tx,
             partitions_tx: Some(engine.partitions_tx),
             reporter: engine.reporter,
             rejoin: engine.rejoin,
             total_buffered: engine.total_buffered,
-            clock: Clock::new(),
+            clock: Clock::starting_at(now.into_std()),
             pool: engine.pool,
             inputs_tx,
             inputs,

@@ -70,20 +70,20 @@ mod config;
 mod consumer;
 mod engine;
 mod error;
+mod events;
 #[cfg(fuzzing)]
 pub mod fuzzing;
 mod group;
+mod handoff;
 pub mod net;
 pub mod records;
 mod types;
 pub mod wire;
 
 pub use config::{Assignor, IsolationLevel, OffsetReset};
-pub use consumer::{
-    Consumer, ConsumerBuilder, Event, Events, Health, PartitionStream, Partitions, Record, RecordStream,
-    Status,
-};
+pub use consumer::{Consumer, ConsumerBuilder, PartitionStream, Partitions, Record, RecordStream};
 pub use error::{Error, ErrorKind, Result};
+pub use events::{Event, Events, Health, Status};
 pub use types::TopicPartition;
 
 /// The README's examples, compiled as doctests.

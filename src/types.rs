@@ -3,6 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
+/// A broker's node id, as in cluster metadata.
+pub type NodeId = i32;
+
 /// A topic and a partition index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicPartition {

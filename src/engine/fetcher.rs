@@ -14,10 +14,10 @@ use tokio::time::Instant;
 use super::partitions::PositionState;
 use super::{Driver, Input};
 use crate::config::IsolationLevel;
-use crate::consumer::{Chunk, Delivery};
 use crate::error::{Error, Result};
-use crate::net::NodeId;
+use crate::handoff::{Chunk, Delivery};
 use crate::records::AbortedTransaction;
+use crate::types::NodeId;
 use crate::types::TopicPartition;
 use crate::wire::{FetchResponse, KafkaCode};
 
@@ -250,7 +250,7 @@ impl Driver {
                 if e.is_retriable() {
                     self.request_metadata_refresh(now);
                 }
-                self.reporter.event(crate::consumer::Event::Warning(e));
+                self.reporter.event(crate::events::Event::Warning(e));
                 return;
             }
         };
@@ -309,7 +309,7 @@ impl Driver {
                                 // Records start waiting now: the max-poll clock starts here.
                                 part.shared
                                     .last_pull_ms
-                                    .store(part.shared.clock.ms(now.into_std()), Ordering::Release);
+                                    .store(self.clock.ms(now.into_std()), Ordering::Release);
                             }
                             part.shared.total_buffered.fetch_add(size, Ordering::AcqRel);
                             let delivered = part.deliver(Delivery::Chunk(Chunk {
@@ -353,7 +353,7 @@ impl Driver {
                 }
                 other => {
                     tracing::warn!(partition = %asked.tp, code = %other, "fetch error for partition");
-                    self.reporter.event(crate::consumer::Event::Warning(Error::kafka(
+                    self.reporter.event(crate::events::Event::Warning(Error::kafka(
                         other,
                         format!("fetching {} failed", asked.tp),
                     )));

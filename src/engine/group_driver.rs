@@ -9,8 +9,8 @@ use tokio::time::Instant;
 
 use super::{Driver, Input};
 use crate::config::{Assignor, ConsumerConfig};
-use crate::consumer::{Event, Status};
 use crate::error::{Error, ErrorKind, Result};
+use crate::events::{Event, Status};
 use crate::group::{
     AssignorKind, GroupConfig, GroupEvent, GroupMachine, LeaveReason, OutgoingRequest, RequestId, Target,
 };

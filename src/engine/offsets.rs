@@ -20,9 +20,10 @@ use tokio::time::Instant;
 use super::partitions::PositionState;
 use super::{Driver, Input};
 use crate::config::{ConsumerConfig, IsolationLevel, OffsetReset};
-use crate::consumer::{CommitRequest, Delivery};
 use crate::error::{Error, ErrorKind, Result};
-use crate::net::{BrokerPool, NodeId};
+use crate::handoff::{CommitRequest, Delivery};
+use crate::net::BrokerPool;
+use crate::types::NodeId;
 use crate::types::TopicPartition;
 use crate::wire::{KafkaCode, ListOffsetsResponse, OffsetCommitResponse, OffsetFetchResponse};
 
@@ -451,6 +452,10 @@ impl Driver {
     /// A commit the application asked for.
     pub(crate) fn manual_commit(&mut self, request: CommitRequest, now: Instant) {
         let CommitRequest { offsets, reply } = request;
+        let offsets: Vec<(TopicPartition, i64, i32)> = offsets
+            .into_iter()
+            .map(|o| (o.tp, o.offset, o.leader_epoch))
+            .collect();
         if self.group.is_none() {
             let _ = reply.send(Err(Error::new(
                 ErrorKind::Config,

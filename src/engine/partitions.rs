@@ -1,17 +1,15 @@
 //! Owned partitions: creating their streams, ending them on revoke or loss.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
-use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::Driver;
 use crate::cluster::ClusterMetadata;
-use crate::consumer::{Delivery, Event, PartitionShared, PartitionStream, Status};
 use crate::error::Error;
-use crate::net::NodeId;
-use crate::records::RecordsConfig;
+use crate::events::{Event, Status};
+use crate::handoff::{Delivery, PartitionHandoff, partition_handoff};
+use crate::types::NodeId;
 use crate::types::TopicPartition;
 
 /// Where a partition's fetch position comes from.
@@ -31,9 +29,8 @@ pub(crate) enum PositionState {
 
 /// One owned partition.
 pub(crate) struct Part {
-    pub(crate) shared: Arc<PartitionShared>,
-    tx: Option<mpsc::UnboundedSender<Delivery>>,
-    dropped: oneshot::Receiver<()>,
+    pub(crate) handoff: PartitionHandoff,
+    pub(crate) shared: Arc<crate::handoff::PartitionShared>,
     pub(crate) state: PositionState,
     /// The next offset to fetch.
     pub(crate) position: i64,
@@ -54,62 +51,43 @@ pub(crate) struct Part {
 }
 
 impl Part {
-    /// Whether its stream has been ended (revoked, lost, closing).
     pub(crate) fn is_ended(&self) -> bool {
-        self.shared.ended.load(Ordering::Acquire)
+        self.handoff.is_ended()
     }
-
-    /// Ends the stream: it stops yielding at once, even records already buffered.
     pub(crate) fn end(&self) {
-        self.shared.ended.store(true, Ordering::Release);
-        // A paused stream is not waiting on its channel: wake it to see the end.
-        self.shared.wake();
+        self.handoff.end()
     }
-
     fn close_channel(&mut self) {
-        self.tx = None;
+        self.handoff.end_and_close()
     }
-
-    /// Whether the application has dropped the stream.
     pub(crate) fn is_dropped(&mut self) -> bool {
-        matches!(self.dropped.try_recv(), Err(oneshot::error::TryRecvError::Closed))
+        self.handoff.is_released()
     }
-
     pub(crate) fn deliver(&self, delivery: Delivery) -> bool {
-        self.tx.as_ref().is_some_and(|tx| tx.send(delivery).is_ok())
+        self.handoff.deliver(delivery)
     }
 }
 
 impl Driver {
     /// Takes ownership of `tps`: a stream for each, handed to the application before any fetch.
     pub(crate) fn assign(&mut self, tps: Vec<TopicPartition>, _now: Instant) {
-        let records_config = RecordsConfig::default();
         for tp in &tps {
             if let Some(existing) = self.parts.get(tp)
                 && !existing.is_ended()
             {
                 continue;
             }
-            let shared = Arc::new(PartitionShared::new(
+            let (handoff, stream) = partition_handoff(
                 tp.clone(),
                 self.total_buffered.clone(),
-                self.clock,
-            ));
-            let (tx, rx) = mpsc::unbounded_channel();
-            let (drop_tx, drop_rx) = oneshot::channel();
-            let stream = PartitionStream::new(
-                shared.clone(),
-                rx,
-                self.command_tx.clone(),
-                records_config,
-                drop_tx,
+                self.clock.ms(_now.into_std()),
             );
+            let shared = handoff.shared.clone();
             self.incarnation += 1;
             let (leader, leader_epoch) = self.leader_of(tp);
             let part = Part {
+                handoff,
                 shared,
-                tx: Some(tx),
-                dropped: drop_rx,
                 state: PositionState::NeedOffset,
                 position: -1,
                 leader,
@@ -190,7 +168,7 @@ impl Driver {
         }
         self.offsets.end_revoke();
         tracing::info!(partitions = tps.len(), "revoked");
-        self.reporter.event(crate::consumer::Event::Revoked(tps));
+        self.reporter.event(Event::Revoked(tps));
         if let Some(group) = &mut self.group {
             group.revoke_done(now);
         }

@@ -1,0 +1,64 @@
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use tokio::sync::mpsc;
+
+use super::PartitionStream;
+use crate::consumer::test_util::{chunk, stream};
+
+struct CountingWaker(AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn poll_stream(s: &mut PartitionStream, waker: &Arc<CountingWaker>) -> Poll<Option<i64>> {
+    let waker = std::task::Waker::from(waker.clone());
+    let mut cx = Context::from_waker(&waker);
+    Pin::new(s)
+        .poll_next(&mut cx)
+        .map(|item| item.map(|r| r.unwrap().offset()))
+}
+
+/// A paused stream yields nothing, keeps what it buffered, is woken by resume and continues at
+/// exactly the next offset; an end while paused wakes it and ends it.
+#[tokio::test]
+async fn paused_stream_holds_its_place_and_resume_wakes_it() {
+    let (commands, _rx) = mpsc::channel(8);
+    let (mut s, tx) = stream(0, &commands);
+    assert!(tx.deliver(chunk(0, 10)));
+    let waker = Arc::new(CountingWaker(AtomicUsize::new(0)));
+    for want in 0..3 {
+        assert_eq!(poll_stream(&mut s, &waker), Poll::Ready(Some(want)));
+    }
+    s.pause();
+    assert!(s.is_paused());
+    assert!(tx.deliver(chunk(10, 12)));
+    assert_eq!(poll_stream(&mut s, &waker), Poll::Pending);
+    assert_eq!(poll_stream(&mut s, &waker), Poll::Pending);
+    assert_eq!(waker.0.load(Ordering::SeqCst), 0);
+    s.shared.pulled.store(false, Ordering::Release);
+    s.resume();
+    assert!(!s.is_paused());
+    assert!(
+        s.shared.pulled.load(Ordering::Acquire),
+        "a resume counts as a pull (it restarts the max-poll clock)"
+    );
+    assert_eq!(waker.0.load(Ordering::SeqCst), 1, "resume wakes the stream");
+    for want in 3..12 {
+        assert_eq!(poll_stream(&mut s, &waker), Poll::Ready(Some(want)));
+    }
+    assert_eq!(poll_stream(&mut s, &waker), Poll::Pending);
+    // Ended while paused: woken, and the stream ends.
+    s.pause();
+    assert_eq!(poll_stream(&mut s, &waker), Poll::Pending);
+    let before = waker.0.load(Ordering::SeqCst);
+    tx.end();
+    assert_eq!(waker.0.load(Ordering::SeqCst), before + 1);
+    assert_eq!(poll_stream(&mut s, &waker), Poll::Ready(None));
+}
