@@ -66,17 +66,21 @@
 #![warn(missing_docs)]
 
 pub mod cluster;
+mod commit;
 mod config;
 mod consumer;
 mod engine;
 mod error;
 mod events;
+mod fetch;
 #[cfg(fuzzing)]
 pub mod fuzzing;
 mod group;
 mod handoff;
 pub mod net;
 pub mod records;
+#[cfg(any(test, fuzzing))]
+mod sim;
 mod types;
 pub mod wire;
 
