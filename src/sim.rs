@@ -3,10 +3,21 @@
 //! coordinator), on a virtual clock, with scripted and random faults. Every case's history is
 //! checked against the same promises as the reliability suite's history checker.
 //!
-//! Compiled for tests and for cargo-fuzz (`--cfg fuzzing`), never into the library.
+//! Compiled for tests and for cargo-fuzz (`--cfg fuzzing`), never into the library: a broken
+//! promise is a panic here, which is what a test or a fuzzer needs.
+#![allow(clippy::panic)]
 
+mod app;
 pub(crate) mod batch;
+mod cluster;
+mod coordinator;
+mod history;
+mod net;
 pub(crate) mod responses;
+mod world;
+
+#[cfg(test)]
+mod tests;
 
 /// A small deterministic random number generator (SplitMix64): the same seed, the same case.
 #[derive(Debug, Clone)]

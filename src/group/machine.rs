@@ -146,6 +146,9 @@ pub(crate) struct GroupMachine {
     /// Their consumer-protocol versions, in the same order.
     member_versions: Vec<i16>,
     counts_deadline: Option<Instant>,
+    /// Partition counts arrived since this member last became leader: it assigns from metadata
+    /// at least as fresh as the join.
+    fresh_counts: bool,
     pending_assignments: Vec<(String, Bytes)>,
     /// Partition counts the current assignment was computed from (or seen at sync).
     snapshot: BTreeMap<String, i32>,
@@ -190,6 +193,7 @@ impl GroupMachine {
             members: vec![],
             member_versions: vec![],
             counts_deadline: None,
+            fresh_counts: false,
             pending_assignments: vec![],
             snapshot: BTreeMap::new(),
             rejoin_pending: false,
@@ -231,6 +235,14 @@ impl GroupMachine {
     /// Whether leaving is complete (or was never needed): `close` can finish.
     pub(crate) fn is_left(&self) -> bool {
         matches!(self.phase, Phase::Left | Phase::Fatal | Phase::Idle)
+    }
+
+    /// Whether the leader waits for partition counts fetched after it joined: the engine should
+    /// refresh metadata now. (Followers need no metadata to sync, so they sync before a leader
+    /// that waits for it; librdkafka's mock drops the assignment of a follower that syncs after
+    /// its leader.)
+    pub(crate) fn wants_partition_counts(&self) -> bool {
+        self.phase == Phase::AwaitCounts && !self.fresh_counts
     }
 
     /// Topics whose partition counts the engine must feed to
@@ -275,6 +287,7 @@ impl GroupMachine {
         for (topic, count) in counts {
             self.counts.insert(topic.clone(), *count);
         }
+        self.fresh_counts = true;
         match self.phase {
             Phase::AwaitCounts => self.try_assign(),
             Phase::Stable => {

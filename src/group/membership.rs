@@ -53,6 +53,9 @@ pub(crate) trait Membership: std::fmt::Debug + Send {
     fn is_left(&self) -> bool;
     /// Topics whose partition counts the membership needs.
     fn topics_needed(&self) -> BTreeSet<String>;
+    /// Whether it waits for partition counts fetched from now on (a classic leader about to
+    /// assign): metadata should be refreshed at once.
+    fn wants_partition_counts(&self) -> bool;
 }
 
 impl Membership for GroupMachine {
@@ -103,5 +106,8 @@ impl Membership for GroupMachine {
     }
     fn topics_needed(&self) -> BTreeSet<String> {
         GroupMachine::topics_needed(self)
+    }
+    fn wants_partition_counts(&self) -> bool {
+        GroupMachine::wants_partition_counts(self)
     }
 }

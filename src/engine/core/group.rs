@@ -43,6 +43,7 @@ impl EngineCore {
             }
         }
         let needed_changed = group.membership.topics_needed() != needed_before;
+        let wants_counts = group.membership.wants_partition_counts();
         let progressed = !events.is_empty() || !requests.is_empty();
         for request in requests {
             let coordinator = match request.target {
@@ -54,7 +55,11 @@ impl EngineCore {
         for event in events {
             self.apply_group_event(event);
         }
-        if needed_changed {
+        if wants_counts {
+            // The leader assigns from metadata fetched after its join: now, not after a backoff.
+            self.metadata.due = Some(now);
+            self.maybe_refresh_metadata();
+        } else if needed_changed {
             self.request_metadata_refresh();
         }
         progressed

@@ -138,6 +138,7 @@ impl GroupMachine {
             // later count triggers a rejoin).
             let wait = self.config.request_timeout.min(self.config.session_timeout / 2);
             self.counts_deadline = Some(self.now + wait);
+            self.fresh_counts = false;
             self.set_phase(Phase::AwaitCounts);
             self.try_assign();
         } else {
@@ -145,11 +146,12 @@ impl GroupMachine {
         }
     }
 
-    /// The leader assigns once every topic's partition count is known (or the wait timed out:
-    /// unknown topics then have no partitions).
+    /// The leader assigns once every topic's partition count is known from metadata fetched since
+    /// it joined (or the wait timed out: what is known then is used, and unknown topics have no
+    /// partitions).
     pub(super) fn try_assign(&mut self) {
         let needed = self.topics_needed();
-        let known = needed.iter().all(|t| self.counts.contains_key(t));
+        let known = self.fresh_counts && needed.iter().all(|t| self.counts.contains_key(t));
         let timed_out = self.counts_deadline.is_some_and(|d| self.now >= d);
         if !known && !timed_out {
             return;
