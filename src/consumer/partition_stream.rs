@@ -183,11 +183,26 @@ impl PartitionStream {
             {
                 self.shared.moved_past.store(last + 1, Ordering::Release);
             }
-            if let Some(current) = self.current.take() {
-                self.shared.consumed(current.size);
-            }
+            self.release_buffered();
         }
         Poll::Ready(None)
+    }
+
+    /// Gives back the buffer room of everything this stream still holds: the chunk it reads and
+    /// the chunks waiting in its channel, which nothing will read once the stream has ended or is
+    /// dropped. (Counting only the chunk being read left the rest counted against the consumer's
+    /// total after every revoke, until fetching stopped for good.)
+    fn release_buffered(&mut self) {
+        if let Some(current) = self.current.take() {
+            self.shared.consumed(current.size);
+        }
+        // Closed first, so a chunk the engine sends from now on is refused (and given back there).
+        self.deliveries.close();
+        while let Ok(delivery) = self.deliveries.try_recv() {
+            if let Delivery::Chunk(chunk) = delivery {
+                self.shared.consumed(chunk.records.len());
+            }
+        }
     }
 }
 
@@ -257,9 +272,7 @@ impl Stream for PartitionStream {
 
 impl Drop for PartitionStream {
     fn drop(&mut self) {
-        if let Some(current) = self.current.take() {
-            self.shared.consumed(current.size);
-        }
+        self.release_buffered();
     }
 }
 

@@ -62,3 +62,38 @@ async fn paused_stream_holds_its_place_and_resume_wakes_it() {
     assert_eq!(waker.0.load(Ordering::SeqCst), before + 1);
     assert_eq!(poll_stream(&mut s, &waker), Poll::Ready(None));
 }
+
+/// Found by the simulation: chunks still waiting in an ended stream's channel stayed counted
+/// against the consumer's total buffer forever (each revoke with records in flight leaked up to a
+/// partition's buffer; enough of them and fetching stops). Ending or dropping a stream gives all
+/// of it back.
+#[tokio::test]
+async fn an_ended_or_dropped_stream_gives_back_every_buffered_byte() {
+    let (commands, _rx) = mpsc::channel(8);
+    for end_first in [true, false] {
+        let (mut s, tx) = stream(0, &commands);
+        let total = tx.shared.total_buffered.clone();
+        let waker = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        for (from, to) in [(0, 5), (5, 10), (10, 15)] {
+            let crate::handoff::Delivery::Chunk(c) = chunk(from, to) else {
+                unreachable!()
+            };
+            let size = c.records.len();
+            tx.shared.buffered.fetch_add(size, Ordering::AcqRel);
+            total.fetch_add(size, Ordering::AcqRel);
+            assert!(tx.deliver(crate::handoff::Delivery::Chunk(c)));
+        }
+        // Read into the first chunk only.
+        assert_eq!(poll_stream(&mut s, &waker), Poll::Ready(Some(0)));
+        assert!(total.load(Ordering::Acquire) > 0);
+        if end_first {
+            tx.end();
+            assert_eq!(poll_stream(&mut s, &waker), Poll::Ready(None));
+            assert_eq!(total.load(Ordering::Acquire), 0);
+            assert!(!tx.deliver(chunk(15, 16)), "an ended stream takes no more");
+        }
+        drop(s);
+        assert_eq!(total.load(Ordering::Acquire), 0);
+        assert_eq!(tx.shared.buffered.load(Ordering::Acquire), 0);
+    }
+}

@@ -27,7 +27,6 @@ pub(crate) enum CommitPolicy {
     /// (the reliability suite's members do this).
     Every(u32),
     /// Stores every `n`-th record for auto-commit.
-    #[allow(dead_code)] // the random cases use it
     Store(u32),
 }
 
@@ -91,6 +90,15 @@ impl App {
     #[allow(dead_code)] // diagnostics
     pub(crate) fn held(&self) -> usize {
         self.streams.len()
+    }
+
+    /// The application goes away: it takes the streams still waiting in `partitions` (as an
+    /// application holding its streams to the end does) and drops them all.
+    pub(crate) fn shutdown(mut self) {
+        let mut cx = noop_context();
+        while let Poll::Ready(Some(stream)) = Pin::new(&mut self.partitions).poll_next(&mut cx) {
+            drop(stream);
+        }
     }
 
     /// One turn at `now`. Returns when it wants the next turn (None: when something changes).
@@ -196,7 +204,13 @@ impl App {
             }
         }
         // Let go of ended streams whose time has come.
-        self.streams.retain(|s| s.release_at.is_none_or(|at| now < at));
+        self.streams.retain(|s| {
+            let keep = s.release_at.is_none_or(|at| now < at);
+            if !keep {
+                history.record(t, &self.name, Fact::Released(s.tp.clone()));
+            }
+            keep
+        });
         if again {
             soonest(now + think);
         }

@@ -88,6 +88,8 @@ pub(crate) struct Coordinator {
     last_member_count: usize,
     /// Kafka: the first rebalance of an empty group waits out the initial delay.
     initial: bool,
+    /// The mock's group session timeout: the latest joiner's (`mcgrp->session_timeout_ms`).
+    mock_session_timeout: Duration,
     /// The group's committed offsets.
     pub(crate) committed: BTreeMap<TopicPartition, i64>,
     replies: Vec<(ReplyTo, Bytes)>,
@@ -151,6 +153,7 @@ impl Coordinator {
             timer: None,
             last_member_count: 0,
             initial: false,
+            mock_session_timeout: Duration::from_secs(10),
             committed: BTreeMap::new(),
             replies: vec![],
         }
@@ -209,12 +212,9 @@ impl Coordinator {
             .unwrap_or(Duration::from_secs(60))
     }
 
+    /// The mock's one session timeout for the group: the latest joiner's.
     fn session_timeout(&self) -> Duration {
-        self.members
-            .iter()
-            .map(|m| m.session_timeout)
-            .max()
-            .unwrap_or(Duration::from_secs(10))
+        self.mock_session_timeout
     }
 
     // ----- requests -----
@@ -292,6 +292,7 @@ impl Coordinator {
             .map(|p| (p.name.to_string(), p.metadata.clone()))
             .collect();
         let session_timeout = Duration::from_millis(r.session_timeout_ms.max(0) as u64);
+        self.mock_session_timeout = session_timeout;
         let rebalance_timeout = Duration::from_millis(r.rebalance_timeout_ms.max(0) as u64);
         // Kafka: a follower rejoining a stable group with the same protocols gets the current
         // generation back, without a rebalance.
@@ -540,6 +541,11 @@ impl Coordinator {
     }
 
     fn complete_join(&mut self, now: Instant) {
+        tracing::debug!(
+            members = self.members.len(),
+            generation = self.generation + 1,
+            "sim coordinator: join complete"
+        );
         if self.flavor == Flavor::Kafka {
             // Members that did not rejoin within the rebalance timeout are out.
             self.members.retain(|m| m.joined);
@@ -551,15 +557,17 @@ impl Coordinator {
             return;
         }
         self.generation += 1;
+        // Kafka: members that rejoined (even if their answer can no longer be sent: a closed
+        // connection drops it, as on a broker).
         let leader_rejoined = self
             .leader
             .as_ref()
-            .is_some_and(|l| self.members.iter().any(|m| m.id == *l && m.join.is_some()));
+            .is_some_and(|l| self.members.iter().any(|m| m.id == *l && m.joined));
         if self.flavor == Flavor::RdkafkaMock || !leader_rejoined {
             let first = match self.flavor {
                 // The mock: the first member in its list, rejoined or not.
                 Flavor::RdkafkaMock => self.members.first(),
-                Flavor::Kafka => self.members.iter().find(|m| m.join.is_some()),
+                Flavor::Kafka => self.members.iter().find(|m| m.joined),
             };
             self.leader = first.map(|m| m.id.clone());
         }
@@ -587,10 +595,15 @@ impl Coordinator {
                 out.push((reply, m.id.clone()));
             }
         }
+        let flavor = self.flavor;
         for m in &mut self.members {
-            m.join = None;
+            // Only members that get an answer count as active (the mock's elect_leader); Kafka
+            // keeps only members that rejoined, and their sessions start again.
+            let answered = m.join.take().is_some();
+            if answered || flavor == Flavor::Kafka && m.joined {
+                m.last_seen = now;
+            }
             m.joined = false;
-            m.last_seen = now;
             m.assignment = None;
         }
         for (reply, id) in out {
@@ -642,6 +655,7 @@ impl Coordinator {
 
     /// The mock's `rd_kafka_mock_cgrp_classic_rebalance`.
     fn mock_rebalance(&mut self, now: Instant) {
+        tracing::debug!(state = ?self.state, members = self.members.len(), "sim coordinator: rebalance");
         let delay = match self.state {
             State::Joining => return,
             State::Empty => self.initial_delay,
@@ -693,6 +707,7 @@ impl Coordinator {
 
     /// Timers: rebalance and sync deadlines, session expiry.
     pub(crate) fn handle_timer(&mut self, now: Instant) {
+        tracing::debug!(state = ?self.state, timer = ?self.timer.map(|t| t.saturating_duration_since(now)), "sim coordinator: timer");
         let expired: Vec<String> = self
             .members
             .iter()

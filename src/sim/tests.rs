@@ -83,3 +83,123 @@ fn trace_seed() {
     eprintln!("{}", out.history.tail(200));
     eprintln!("{:?}", out.violations);
 }
+
+/// A case drawn from `seed`: cluster shape, members, protocol, commit style, faults.
+pub(super) fn random_case(seed: u64) -> Case {
+    let mut rng = super::Rng::new(seed.wrapping_mul(0x9E37_79B9));
+    let brokers = 1 + rng.below(3) as i32;
+    let topics: Vec<(&'static str, i32)> = if rng.chance(30) {
+        vec![("a", 1 + rng.below(4) as i32), ("b", 1 + rng.below(3) as i32)]
+    } else {
+        vec![("t", 1 + rng.below(6) as i32)]
+    };
+    let mut case = Case::new(seed, 1, 1 + rng.below(3) as usize);
+    case.brokers = brokers;
+    case.topics = topics;
+    case.flavor = if rng.chance(20) {
+        Flavor::RdkafkaMock
+    } else {
+        Flavor::Kafka
+    };
+    case.join_spread = rng.millis(0, 3000);
+    case.cooperative = case.flavor == Flavor::Kafka && rng.chance(40);
+    case.auto_commit = rng.chance(70);
+    case.app = AppPolicy {
+        commit: match rng.below(3) {
+            0 => CommitPolicy::Every(1 + rng.below(10) as u32),
+            1 if case.auto_commit => CommitPolicy::Store(1 + rng.below(5) as u32),
+            _ if case.auto_commit => CommitPolicy::Auto,
+            _ => CommitPolicy::Every(1 + rng.below(10) as u32),
+        },
+        batch: 1 + rng.below(30) as u32,
+        think: (0, 1 + rng.below(20)),
+        pauses: rng.chance(20),
+    };
+    case.records = rng.below(60) as i64;
+    case.more_records = rng.below(80) as i64;
+    case.chaos = rng.millis(2_000, 20_000);
+    case.session_timeout = Duration::from_secs(6 + rng.below(6));
+    case.heartbeat_interval = Duration::from_millis(500 + rng.below(1500));
+    case.max_poll_interval = Duration::from_secs(3 + rng.below(10));
+    case.initial_delay = if case.flavor == Flavor::RdkafkaMock {
+        // The mock holds a JoinGroup for the session timeout less 1 s, whatever the rebalance
+        // timeout: a member whose JoinGroup deadline (rebalance timeout + 5 s) is shorter gives up
+        // on every join. The reliability suite runs it with 6 s sessions.
+        case.session_timeout = Duration::from_secs(6);
+        Duration::from_secs(3)
+    } else {
+        rng.millis(0, 3000)
+    };
+    case.faults = Faults {
+        disconnects: rng.chance(40),
+        errors: rng.chance(30),
+        leader_moves: rng.chance(40),
+        coordinator_moves: rng.chance(20),
+        broker_outages: rng.chance(20),
+        churn: rng.chance(30),
+        stalls: rng.chance(25),
+        slow: rng.chance(15),
+    };
+    case
+}
+
+fn seeds(default: u64) -> u64 {
+    std::env::var("SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Thousands of random cases, each checked against every promise.
+#[test]
+fn random_cases_keep_every_promise() {
+    let n = seeds(300);
+    let first: u64 = std::env::var("SIM_FIRST")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let started = std::time::Instant::now();
+    let mut events = 0;
+    let mut failures = vec![];
+    let mut total = super::history::Report::default();
+    for seed in first..first + n {
+        let case = random_case(seed);
+        let out = World::run(case.clone());
+        events += out.events;
+        total.deliveries += out.report.deliveries;
+        total.redeliveries += out.report.redeliveries;
+        total.runs += out.report.runs;
+        total.commits += out.report.commits;
+        total.stuck_overlaps += out.report.stuck_overlaps;
+        if !out.violations.is_empty() {
+            failures.push((seed, out.violations[0].clone()));
+        }
+    }
+    eprintln!(
+        "{n} random cases, {events} events in {:?}: {total:?}",
+        started.elapsed()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {n} failed, e.g. {:?}",
+        failures.len(),
+        &failures[..failures.len().min(8)]
+    );
+}
+
+/// Replays one random case with its history: `SEED=43 cargo test --lib trace_random -- --ignored --nocapture`
+/// (with `RUST_LOG=kafkit=debug` for the engine's logs).
+#[test]
+#[ignore]
+fn trace_random() {
+    crate::sim::init_tracing();
+    let seed: u64 = std::env::var("SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let case = random_case(seed);
+    eprintln!("{case:#?}");
+    let out = World::run(case);
+    eprintln!("{}", out.history.tail(usize::MAX));
+    eprintln!("violations: {:#?}", out.violations);
+}

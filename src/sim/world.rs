@@ -264,14 +264,19 @@ pub(crate) struct World {
     members: Vec<Member>,
     /// Coordinator member ids to member names.
     member_ids: HashMap<String, String>,
-    conns: HashMap<ConnKey, Conn>,
-    reqs: HashMap<u64, Req>,
+    conns: BTreeMap<ConnKey, Conn>,
+    /// Per connection, when its last request reaches the broker and its last answer the member:
+    /// TCP keeps both directions in order, whatever each message's latency.
+    wire: BTreeMap<ConnKey, (Instant, Instant)>,
+    reqs: BTreeMap<u64, Req>,
     next_req: u64,
     held_fetches: Vec<u64>,
     down: Vec<NodeId>,
     errors: bool,
     slow: bool,
     healed: bool,
+    /// Every member has been asked to close: no new ones start.
+    closing_all: bool,
     history: History,
     expected: Expected,
     violations: Vec<String>,
@@ -316,14 +321,16 @@ impl World {
             versions: Versions::of(case.flavor),
             members: vec![],
             member_ids: HashMap::new(),
-            conns: HashMap::new(),
-            reqs: HashMap::new(),
+            conns: BTreeMap::new(),
+            wire: BTreeMap::new(),
+            reqs: BTreeMap::new(),
             next_req: 1,
             held_fetches: vec![],
             down: vec![],
             errors: false,
             slow: false,
             healed: false,
+            closing_all: false,
             history: History::default(),
             expected,
             violations: vec![],
@@ -381,6 +388,7 @@ impl World {
         let settle_end = self.now + self.case.settle;
         self.run_until(settle_end, true);
         // Close everyone and let them finish (bounded by their close timeouts).
+        self.closing_all = true;
         for m in 0..self.members.len() {
             self.close_member(m);
         }
@@ -523,7 +531,7 @@ impl World {
     }
 
     fn start_member(&mut self) {
-        {
+        if !self.closing_all {
             let n = self.members.len();
             let name = format!("m{n}");
             let config = self.config();
@@ -598,7 +606,9 @@ impl World {
         if member.core.take().is_none() {
             return;
         }
-        member.app = None;
+        if let Some(app) = member.app.take() {
+            app.shutdown();
+        }
         let name = member.name.clone();
         self.history.record(t, &name, Fact::Killed);
         // Its connections die with it.
@@ -649,7 +659,9 @@ impl World {
         if core.is_done() {
             core.finish();
             member.core = None;
-            member.app = None;
+            if let Some(app) = member.app.take() {
+                app.shutdown();
+            }
             let name = member.name.clone();
             self.history.record(t, &name, Fact::Closed);
             for tx in transmits {
@@ -783,7 +795,10 @@ impl World {
             self.fail(id, error, latency);
             return;
         }
-        self.at(self.now + latency, Ev::Arrive(id));
+        let (to_broker, _) = self.wire.entry((m, pool, node)).or_insert((self.now, self.now));
+        let arrive = (self.now + latency).max(*to_broker);
+        *to_broker = arrive;
+        self.at(arrive, Ev::Arrive(id));
         self.at(give_up, Ev::Deadline(id));
     }
 
@@ -809,7 +824,10 @@ impl World {
         let conn = req.conn;
         if req.state == ReqState::AtBroker {
             req.state = ReqState::Done;
-            self.at(self.now + latency, Ev::Deliver(id, response));
+            let (_, to_member) = self.wire.entry(conn).or_insert((self.now, self.now));
+            let deliver = (self.now + latency).max(*to_member);
+            *to_member = deliver;
+            self.at(deliver, Ev::Deliver(id, response));
         }
         if let Some(c) = self.conns.get_mut(&conn)
             && c.queue.front() == Some(&id)
@@ -1031,6 +1049,7 @@ impl World {
             .map(|(id, _)| *id)
             .collect();
         self.conns.remove(&key);
+        self.wire.remove(&key);
         self.coordinator.forget_replies(|token| ids.contains(&token));
         self.held_fetches.retain(|h| !ids.contains(h));
         for id in ids {
@@ -1043,6 +1062,16 @@ impl World {
     // ----- events -----
 
     fn handle(&mut self, ev: Ev) {
+        // Engine logs in traced cases carry the virtual time and the member.
+        let member = match &ev {
+            Ev::Deliver(id, _) => self.reqs.get(id).map(|r| r.member),
+            Ev::MemberTimeout(m, _) | Ev::AppStep(m) => Some(*m),
+            _ => None,
+        };
+        let name = member
+            .and_then(|m| self.members.get(m))
+            .map_or("", |m| m.name.as_str());
+        let _span = tracing::debug_span!("sim", t = ?self.t(), m = name).entered();
         match ev {
             Ev::StartMember => self.start_member(),
             Ev::Arrive(id) => self.arrive(id),
@@ -1273,6 +1302,8 @@ impl World {
                 let d = max_poll + self.rng.millis(0, max_poll.as_millis() as u64);
                 if let Some(app) = &mut self.members[m].app {
                     app.stalled_until = Some(self.now + d);
+                    let (t, name) = (self.t(), self.members[m].name.clone());
+                    self.history.record(t, &name, Fact::Stalled(t + d));
                 }
                 let at = self.now + d;
                 self.schedule_app(m, at);
