@@ -19,7 +19,9 @@
 //!
 //! # Never backwards
 //! A partition's committed offset only grows; an automatic commit (interval, revoke, close) is sent
-//! only for offsets above it, and a retry only for offsets nothing newer has overtaken. A manual
+//! only for offsets above it and above every commit in flight, and a retry only once no newer
+//! commit is in flight or in doubt (one that may have been applied though its answer was lost):
+//! a broker applies a connection's requests in order, but a retry goes out after them. A manual
 //! commit's offset counts as processed on the application's side (the engine stores it), so an
 //! automatic commit computed while it is in flight never sends less.
 
@@ -100,6 +102,10 @@ pub(crate) enum CommitEvent {
     /// A revoke is complete (streams released and their commits done, or the deadline passed):
     /// the partitions can go and the rebalance can carry on.
     Revoked(Vec<TopicPartition>),
+    /// A revoke outlived its generation (the membership started over while the application
+    /// still held the streams): nothing was committed for them, they are lost, and the
+    /// membership no longer waits for this revoke.
+    Abandoned(Vec<TopicPartition>),
 }
 
 #[derive(Debug)]
@@ -128,6 +134,13 @@ struct Revoke {
     deadline: Instant,
     /// The revoke's commit has been sent (or was not needed).
     committed: bool,
+    /// The generation (or member epoch) and member the revoked partitions belong to: commits for
+    /// them are sent only while that is still the group's view of this member.
+    owner: Option<(i32, String)>,
+}
+
+fn identity(target: Option<&CommitTarget>) -> Option<(i32, String)> {
+    target.map(|t| (t.generation_id_or_member_epoch, t.member_id.clone()))
 }
 
 /// Commits, sans IO. See the module docs for how to drive it.
@@ -138,6 +151,9 @@ pub(crate) struct CommitCore {
     next_auto: Instant,
     /// The acknowledged committed offset of each owned partition (-1 if none).
     committed: BTreeMap<TopicPartition, i64>,
+    /// The highest offset of a commit whose fate is unknown (timed out, connection lost): it may
+    /// have been applied.
+    in_doubt: BTreeMap<TopicPartition, i64>,
     in_flight: HashMap<u64, InFlight>,
     retries: Vec<Retry>,
     revoke: Option<Revoke>,
@@ -173,6 +189,7 @@ impl CommitCore {
             config,
             now,
             committed: BTreeMap::new(),
+            in_doubt: BTreeMap::new(),
             in_flight: HashMap::new(),
             retries: Vec::new(),
             revoke: None,
@@ -196,10 +213,19 @@ impl CommitCore {
         self.committed.get(tp).copied()
     }
 
-    /// Whether every partition of `offsets` is owned (or being revoked), so that it may be
-    /// committed; the error the application gets otherwise.
-    pub(crate) fn check_owned(&self, offsets: &[CommitOffset]) -> Result<()> {
-        match offsets.iter().find(|o| !self.committed.contains_key(&o.tp)) {
+    /// Whether every partition of `offsets` is owned now (or being revoked in the generation that
+    /// is still `target`'s), so that it may be committed; the error the application gets
+    /// otherwise.
+    pub(crate) fn check_owned(&self, offsets: &[CommitOffset], target: Option<&CommitTarget>) -> Result<()> {
+        let stale = |tp: &TopicPartition| {
+            self.revoke.as_ref().is_some_and(|r| {
+                r.tps.contains(tp) && r.owner.is_some() && target.is_some() && r.owner != identity(target)
+            })
+        };
+        match offsets
+            .iter()
+            .find(|o| !self.committed.contains_key(&o.tp) || stale(&o.tp))
+        {
             None => Ok(()),
             Some(o) => Err(Error::kafka(
                 KafkaCode::ILLEGAL_GENERATION,
@@ -213,8 +239,12 @@ impl CommitCore {
 
     // ----- inputs -----
 
-    /// `tp` is now owned (nothing known committed yet).
+    /// `tp` is now owned (nothing known committed yet). A revoke still waiting for the stream of
+    /// an earlier ownership of `tp` no longer waits for it, and does not end the new one.
     pub(crate) fn assign(&mut self, tp: TopicPartition) {
+        if let Some(r) = &mut self.revoke {
+            r.tps.retain(|t| *t != tp);
+        }
         self.committed.entry(tp).or_insert(-1);
     }
 
@@ -229,25 +259,48 @@ impl CommitCore {
     pub(crate) fn remove(&mut self, tps: &[TopicPartition]) {
         for tp in tps {
             self.committed.remove(tp);
+            self.in_doubt.remove(tp);
         }
         if let Some(r) = &mut self.revoke {
             r.tps.retain(|tp| !tps.contains(tp));
         }
     }
 
-    /// Starts a clean revoke of `tps`: once the application has let go of their streams (or at
-    /// `deadline`), what it processed is committed (with auto-commit), then `Revoked` follows.
-    pub(crate) fn begin_revoke(&mut self, tps: Vec<TopicPartition>, deadline: Instant, now: Instant) {
+    /// Starts a clean revoke of `tps`, which belong to `target`'s generation: once the application
+    /// has let go of their streams (or at `deadline`), what it processed is committed (with
+    /// auto-commit), then `Revoked` follows.
+    pub(crate) fn begin_revoke(
+        &mut self,
+        tps: Vec<TopicPartition>,
+        deadline: Instant,
+        target: Option<&CommitTarget>,
+        now: Instant,
+    ) {
         self.now = now;
-        match &mut self.revoke {
-            Some(r) => r.tps.extend(tps),
-            None => {
-                self.revoke = Some(Revoke {
-                    tps,
-                    deadline,
-                    committed: false,
-                })
+        let owner = identity(target);
+        if let Some(r) = &mut self.revoke {
+            if r.owner == owner {
+                r.tps.extend(tps);
+                return;
             }
+            // A revoke of another generation is still waiting: that one is over.
+            self.abandon_revoke();
+        }
+        self.revoke = Some(Revoke {
+            tps,
+            deadline,
+            committed: false,
+            owner,
+        });
+    }
+
+    fn abandon_revoke(&mut self) {
+        if let Some(r) = self.revoke.take() {
+            for tp in &r.tps {
+                self.committed.remove(tp);
+                self.in_doubt.remove(tp);
+            }
+            self.events.push_back(CommitEvent::Abandoned(r.tps));
         }
     }
 
@@ -266,7 +319,7 @@ impl CommitCore {
         now: Instant,
     ) {
         self.now = now;
-        if let Err(error) = self.check_owned(&offsets) {
+        if let Err(error) = self.check_owned(&offsets, target) {
             self.reply(Some(reply), Err(error));
             return;
         }
@@ -283,6 +336,11 @@ impl CommitCore {
         let response = match result {
             Ok(r) => r,
             Err(e) => {
+                // No answer: it may or may not have been applied.
+                for o in &sent.offsets {
+                    let d = self.in_doubt.entry(o.tp.clone()).or_insert(o.offset);
+                    *d = (*d).max(o.offset);
+                }
                 tracing::warn!(error = %e, "commit failed");
                 return self.reply(sent.reply, Err(e));
             }
@@ -423,6 +481,25 @@ impl CommitCore {
         });
     }
 
+    /// The highest offset of `tp` in a commit in flight (-1 if none).
+    fn in_flight_max(&self, tp: &TopicPartition) -> i64 {
+        self.in_flight
+            .values()
+            .flat_map(|c| c.offsets.iter())
+            .filter(|o| o.tp == *tp)
+            .map(|o| o.offset)
+            .max()
+            .unwrap_or(-1)
+    }
+
+    /// Whether an automatic commit or a retry of `o` may go out now: above what is acknowledged
+    /// (`committed`) and every commit of the partition in flight, and not below one whose answer
+    /// was lost (it may have been applied). Manual commits go out as asked.
+    fn may_send(&self, o: &CommitOffset, committed: i64) -> bool {
+        let in_doubt = self.in_doubt.get(&o.tp).copied().unwrap_or(-1);
+        o.offset > committed.max(self.in_flight_max(&o.tp)) && o.offset >= in_doubt
+    }
+
     /// Commits, now, what the application has processed on every owned partition (on close, what
     /// was handed to it). Returns whether a commit was sent.
     fn commit_processed(&mut self, target: Option<&CommitTarget>, progress: &impl Progress) -> bool {
@@ -432,7 +509,7 @@ impl CommitCore {
             .iter()
             .filter_map(|(tp, committed)| {
                 let o = progress.committable(tp, closing)?;
-                (o.offset > *committed).then_some(o)
+                self.may_send(&o, *committed).then_some(o)
             })
             .collect();
         if offsets.is_empty() {
@@ -463,6 +540,12 @@ impl CommitCore {
         let Some(revoke) = &self.revoke else {
             return;
         };
+        if revoke.owner.is_some() && target.is_some() && revoke.owner != identity(target) {
+            // The membership started over (a new member id or generation) while the application
+            // held the revoked streams: committing them now would commit for partitions this
+            // member no longer owns, under a generation they never belonged to.
+            return self.abandon_revoke();
+        }
         let deadline = revoke.deadline;
         let released = revoke.tps.iter().all(|tp| progress.is_released(tp));
         if !released && now < deadline {
@@ -485,6 +568,7 @@ impl CommitCore {
         };
         for tp in &revoke.tps {
             self.committed.remove(tp);
+            self.in_doubt.remove(tp);
         }
         self.events.push_back(CommitEvent::Revoked(revoke.tps));
     }
@@ -510,11 +594,18 @@ impl CommitCore {
                 self.retries.push(retry);
                 continue;
             }
+            // Done where an acknowledged commit reached it (or the partition is gone).
             retry
                 .offsets
                 .retain(|o| self.committed.get(&o.tp).is_some_and(|c| *c < o.offset));
             if retry.offsets.is_empty() {
                 self.reply(retry.reply, Ok(()));
+                continue;
+            }
+            // Sent now it could land after a newer commit still in flight (or one whose fate is
+            // unknown) and move the offset back: wait for that one's answer first.
+            if retry.offsets.iter().any(|o| !self.may_send(o, -1)) {
+                self.retries.push(retry);
                 continue;
             }
             self.send(

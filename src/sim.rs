@@ -51,3 +51,12 @@ impl Rng {
         std::time::Duration::from_millis(lo + self.below(hi.saturating_sub(lo) + 1))
     }
 }
+
+/// Engine logs for a traced case (`RUST_LOG`), written to the test's output.
+#[cfg(test)]
+pub(crate) fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}

@@ -292,8 +292,12 @@ fn auto_commit_commits_what_was_processed_on_its_interval_and_only_while_stable(
 fn a_revoke_waits_for_the_streams_then_commits_then_completes() {
     let mut sim = Sim::new(true, 2);
     sim.app.processed.insert(tp(0), 4);
-    sim.core
-        .begin_revoke(vec![tp(0), tp(1)], sim.now + Duration::from_secs(60), sim.now);
+    sim.core.begin_revoke(
+        vec![tp(0), tp(1)],
+        sim.now + Duration::from_secs(60),
+        sim.target.as_ref(),
+        sim.now,
+    );
     assert!(sim.poll().is_empty(), "the application still holds the streams");
     sim.app.released.insert(tp(0));
     assert!(sim.poll().is_empty());
@@ -317,8 +321,12 @@ fn a_revoke_waits_for_the_streams_then_commits_then_completes() {
 #[test]
 fn a_revoke_is_bounded_by_its_deadline() {
     let mut sim = Sim::new(true, 1);
-    sim.core
-        .begin_revoke(vec![tp(0)], sim.now + Duration::from_secs(3), sim.now);
+    sim.core.begin_revoke(
+        vec![tp(0)],
+        sim.now + Duration::from_secs(3),
+        sim.target.as_ref(),
+        sim.now,
+    );
     assert!(sim.poll().is_empty());
     assert_eq!(sim.core.poll_timeout(), Some(sim.now + Duration::from_secs(3)));
     sim.advance(Duration::from_secs(3));
@@ -332,8 +340,12 @@ fn close_commits_everything_handed_to_the_application() {
     sim.app.handed.insert(tp(0), 6);
     sim.app.released.insert(tp(0));
     sim.core.begin_close(sim.now);
-    sim.core
-        .begin_revoke(vec![tp(0)], sim.now + Duration::from_secs(60), sim.now);
+    sim.core.begin_revoke(
+        vec![tp(0)],
+        sim.now + Duration::from_secs(60),
+        sim.target.as_ref(),
+        sim.now,
+    );
     let reqs = sim.poll();
     assert_eq!(reqs.iter().map(sent).collect::<Vec<_>>(), vec![vec![(0, 6)]]);
 }
@@ -343,8 +355,12 @@ fn lost_partitions_are_neither_committed_nor_waited_for() {
     let mut sim = Sim::new(true, 2);
     sim.app.processed.insert(tp(0), 4);
     sim.app.processed.insert(tp(1), 4);
-    sim.core
-        .begin_revoke(vec![tp(0), tp(1)], sim.now + Duration::from_secs(60), sim.now);
+    sim.core.begin_revoke(
+        vec![tp(0), tp(1)],
+        sim.now + Duration::from_secs(60),
+        sim.target.as_ref(),
+        sim.now,
+    );
     sim.app.released.insert(tp(1));
     sim.core.remove(&[tp(0)]);
     let reqs = sim.poll();
@@ -385,7 +401,8 @@ fn random_operations_answer_every_commit_once_and_never_go_backwards() {
                 }
                 4 if rng.chance(20) => {
                     let tps = vec![tp(rng.below(3) as i32)];
-                    sim.core.begin_revoke(tps, sim.now + rng.millis(0, 5000), sim.now);
+                    sim.core
+                        .begin_revoke(tps, sim.now + rng.millis(0, 5000), sim.target.as_ref(), sim.now);
                 }
                 5 => {
                     sim.app.released.insert(tp(rng.below(3) as i32));
@@ -447,4 +464,88 @@ fn random_operations_answer_every_commit_once_and_never_go_backwards() {
         }
         assert_eq!(asked, answered, "seed {seed}: every commit is answered");
     }
+}
+
+/// Found by the simulation: a retry of a commit that met a coordinator error went out after a
+/// newer commit of the same partition was sent, landed after it, and moved the group's offset
+/// back (auto-commit 25 applied, then the retried 24). A retry now waits until nothing newer is
+/// in flight, and is satisfied by the newer commit's acknowledgement.
+#[test]
+fn a_retry_never_lands_behind_a_newer_commit_in_flight() {
+    let mut sim = Sim::new(true, 1);
+    sim.app.processed.insert(tp(0), 24);
+    let first = sim.advance(Duration::from_secs(5)).remove(0);
+    assert_eq!(sent(&first), vec![(0, 24)]);
+    sim.answer(&first, KafkaCode::COORDINATOR_LOAD_IN_PROGRESS);
+    // A newer commit goes out before the retry is due.
+    sim.core
+        .commit(1, vec![offset(0, 25)], sim.target.as_ref(), sim.now);
+    let newer = sim.poll().remove(0);
+    assert_eq!(sent(&newer), vec![(0, 25)]);
+    assert!(
+        sim.advance(Duration::from_millis(500)).is_empty(),
+        "the retry waits for the newer commit"
+    );
+    sim.answer(&newer, KafkaCode::NONE);
+    assert!(
+        sim.advance(Duration::from_millis(500)).is_empty(),
+        "and is satisfied by it"
+    );
+    assert_eq!(sim.core.committed(&tp(0)), Some(25));
+    // The same when the newer one's answer is lost: it may have been applied.
+    sim.app.processed.insert(tp(0), 30);
+    let a = sim.advance(Duration::from_secs(5)).remove(0);
+    sim.answer(&a, KafkaCode::NOT_COORDINATOR);
+    sim.core
+        .commit(2, vec![offset(0, 31)], sim.target.as_ref(), sim.now);
+    let b = sim.poll().remove(0);
+    let e = Error::new(crate::error::ErrorKind::Timeout, "no answer");
+    sim.core.handle_response(b.id, Err(e), sim.now);
+    for _ in 0..10 {
+        for c in sim.advance(Duration::from_millis(500)) {
+            assert!(
+                sent(&c).iter().all(|(_, o)| *o >= 31),
+                "nothing below an offset in doubt: {c:?}"
+            );
+        }
+    }
+}
+
+/// Found by the simulation: the membership started over (its session expired, it rejoined under
+/// a new member id) while the application still held revoked streams; the revoke's commit then
+/// went out under the new generation, for partitions another member owned by then, and moved
+/// their offsets back. A revoke belongs to its generation: when that is over, it is abandoned
+/// (the partitions are lost, nothing is committed), and commits for them are refused.
+#[test]
+fn a_revoke_that_outlives_its_generation_commits_nothing() {
+    let mut sim = Sim::new(true, 2);
+    sim.app.processed.insert(tp(0), 19);
+    sim.app.processed.insert(tp(1), 5);
+    sim.core.begin_revoke(
+        vec![tp(0)],
+        sim.now + Duration::from_secs(60),
+        sim.target.as_ref(),
+        sim.now,
+    );
+    assert!(sim.poll().is_empty(), "the application holds the stream");
+    sim.target = Some(CommitTarget {
+        generation_id_or_member_epoch: 9,
+        member_id: "m-new".into(),
+        coordinator: Some(1),
+    });
+    sim.core
+        .commit(1, vec![offset(0, 19)], sim.target.as_ref(), sim.now);
+    let reqs = sim.poll();
+    assert!(reqs.is_empty(), "{reqs:?}");
+    assert_eq!(sim.replies(), vec![(1, Err(Some(KafkaCode::ILLEGAL_GENERATION)))]);
+    assert!(
+        matches!(&sim.events[..], [CommitEvent::Abandoned(tps)] if tps == &vec![tp(0)]),
+        "{:?}",
+        sim.events
+    );
+    // The partition still owned is committed under the new generation as usual.
+    sim.app.released.insert(tp(0));
+    let reqs = sim.advance(Duration::from_secs(5));
+    assert_eq!(reqs.iter().map(sent).collect::<Vec<_>>(), vec![vec![(1, 5)]]);
+    assert_eq!(reqs[0].body.generation_id_or_member_epoch, 9);
 }

@@ -313,6 +313,7 @@ impl EngineCore {
                     }
                 }
                 CommitEvent::Revoked(tps) => self.finish_revoke(tps),
+                CommitEvent::Abandoned(tps) => self.abandon_revoke(tps),
             }
         }
         progressed

@@ -62,7 +62,8 @@ impl EngineCore {
             )));
             return;
         }
-        if let Err(e) = self.commit.check_owned(&offsets) {
+        let target = self.commit_target();
+        if let Err(e) = self.commit.check_owned(&offsets, target.as_ref()) {
             let _ = reply.send(Err(e));
             return;
         }
@@ -76,7 +77,6 @@ impl EngineCore {
         let id = self.next_reply;
         self.next_reply += 1;
         self.replies.insert(id, reply);
-        let target = self.commit_target();
         self.commit.commit(id, offsets, target.as_ref(), self.now);
     }
 }

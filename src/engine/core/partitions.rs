@@ -115,14 +115,41 @@ impl EngineCore {
         }
         self.set_status(Status::Rebalancing);
         let deadline = self.now + self.config.max_poll_interval;
-        self.commit.begin_revoke(tps, deadline, self.now);
+        let target = self.commit_target();
+        self.commit.begin_revoke(tps, deadline, target.as_ref(), self.now);
+    }
+
+    /// A revoke outlived its generation: the partitions are lost (nothing committed), and the
+    /// membership, which started over, is not told.
+    pub(super) fn abandon_revoke(&mut self, tps: Vec<TopicPartition>) {
+        for tp in &tps {
+            if self.parts.get(tp).is_some_and(|p| p.is_ended()) {
+                self.parts.remove(tp);
+                self.fetch.remove(tp);
+            }
+        }
+        if !tps.is_empty() {
+            let error = Error::new(
+                crate::error::ErrorKind::Kafka,
+                "the group moved on while the application still held these revoked partitions; their offsets were not committed",
+            );
+            tracing::warn!(
+                partitions = tps.len(),
+                "revoke abandoned: the generation ended first"
+            );
+            self.reporter.event(Event::Lost(tps, error));
+        }
     }
 
     /// The revoke of `tps` is complete: they go, and the membership carries on.
     pub(super) fn finish_revoke(&mut self, tps: Vec<TopicPartition>) {
         for tp in &tps {
-            self.parts.remove(tp);
-            self.fetch.remove(tp);
+            // Only the revoked (ended) ownership goes; the commit core drops a partition assigned
+            // again meanwhile from the revoke, this is the belt to those braces.
+            if self.parts.get(tp).is_some_and(|p| p.is_ended()) {
+                self.parts.remove(tp);
+                self.fetch.remove(tp);
+            }
         }
         tracing::info!(partitions = tps.len(), "revoked");
         self.reporter.event(Event::Revoked(tps));

@@ -251,6 +251,13 @@ impl GroupMachine {
                     self.last_heartbeat_ok = self.now;
                     self.failures = 0;
                 } else {
+                    if action == ErrorAction::Rejoin {
+                        // The coordinator knew the member and its generation, and restarted its
+                        // session timer (Kafka does on REBALANCE_IN_PROGRESS): a member waiting
+                        // for its application to release revoked partitions stays alive until
+                        // the rebalance timeout, not only the session timeout.
+                        self.last_heartbeat_ok = self.now;
+                    }
                     self.on_group_error(action, r.error_code, "Heartbeat");
                 }
             }
