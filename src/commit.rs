@@ -102,9 +102,9 @@ pub(crate) enum CommitEvent {
     /// A revoke is complete (streams released and their commits done, or the deadline passed):
     /// the partitions can go and the rebalance can carry on.
     Revoked(Vec<TopicPartition>),
-    /// A revoke outlived its generation (the membership started over while the application
-    /// still held the streams): nothing was committed for them, they are lost, and the
-    /// membership no longer waits for this revoke.
+    /// A revoke outlived its generation (the membership was reset or started over while the
+    /// application still held the streams): nothing was committed for them, they are lost, and
+    /// the membership no longer waits for this revoke.
     Abandoned(Vec<TopicPartition>),
 }
 
@@ -218,9 +218,9 @@ impl CommitCore {
     /// otherwise.
     pub(crate) fn check_owned(&self, offsets: &[CommitOffset], target: Option<&CommitTarget>) -> Result<()> {
         let stale = |tp: &TopicPartition| {
-            self.revoke.as_ref().is_some_and(|r| {
-                r.tps.contains(tp) && r.owner.is_some() && target.is_some() && r.owner != identity(target)
-            })
+            self.revoke
+                .as_ref()
+                .is_some_and(|r| r.tps.contains(tp) && r.owner.is_some() && r.owner != identity(target))
         };
         match offsets
             .iter()
@@ -540,10 +540,11 @@ impl CommitCore {
         let Some(revoke) = &self.revoke else {
             return;
         };
-        if revoke.owner.is_some() && target.is_some() && revoke.owner != identity(target) {
-            // The membership started over (a new member id or generation) while the application
-            // held the revoked streams: committing them now would commit for partitions this
-            // member no longer owns, under a generation they never belonged to.
+        if revoke.owner.is_some() && revoke.owner != identity(target) {
+            // The generation is over (the membership was reset, or started over under a new member
+            // id or generation) while the application held the revoked streams: the partitions are
+            // no longer this member's, and committing them now (under another generation, if any)
+            // could move back the offsets of their new owner.
             return self.abandon_revoke();
         }
         let deadline = revoke.deadline;

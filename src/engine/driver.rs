@@ -15,7 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::FetchRequest;
 use crate::group::{OutgoingRequest, Target};
 use crate::handoff::Command;
-use crate::net::BrokerPool;
+use crate::net::{BrokerPool, Connection};
 use crate::wire::{ApiKey, FetchResponse, ListOffsetsResponse, OffsetCommitResponse, OffsetFetchResponse};
 
 /// The engine's clock: the runtime's (paused tokio time drives it in tests).
@@ -113,15 +113,24 @@ impl Driver {
     }
 }
 
-/// Awaits `request`, turning a missed deadline into a timeout error.
+/// Awaits `request` on `conn`, turning a missed deadline into a timeout error that also closes
+/// the connection: a broker answers a connection's requests in order, so a request it never
+/// answers (a half-open connection, a peer that dropped it) would hold back every later one on
+/// it, and a group connection, whose own request timeout is never reached by these shorter
+/// deadlines, would never recover.
 async fn within<T>(
+    conn: &Connection,
     timeout: Duration,
     what: impl FnOnce() -> String,
     request: impl Future<Output = Result<T>>,
 ) -> Result<T> {
     match tokio::time::timeout(timeout, request).await {
         Ok(result) => result,
-        Err(_) => Err(Error::new(ErrorKind::Timeout, what())),
+        Err(_) => {
+            let error = Error::new(ErrorKind::Timeout, what());
+            conn.close(error.clone());
+            Err(error)
+        }
     }
 }
 
@@ -142,6 +151,7 @@ async fn group_request(pool: BrokerPool, request: OutgoingRequest, tx: mpsc::Unb
         version = v;
         let api = request.api();
         within(
+            &conn,
             timeout,
             || format!("no answer to {api:?} within {timeout:?}"),
             conn.send_raw(api, &body, v),
@@ -196,17 +206,22 @@ async fn commit_request(pool: BrokerPool, commit: OutgoingCommit, tx: mpsc::Unbo
         body,
     } = commit;
     // The group pool's connections wait as long as a JoinGroup may take (the rebalance timeout);
-    // a commit gets its own deadline.
-    let result = within(
-        timeout,
-        || format!("no answer to OffsetCommit within {timeout:?}; it may or may not have been applied"),
-        async {
-            let conn = pool.connection(node).await?;
-            let version = conn.api_versions().version_for(ApiKey::OffsetCommit)?;
-            conn.request_at::<_, OffsetCommitResponse>(&body.to_request(version), version)
-                .await
+    // a commit gets its own deadline, connecting included.
+    let what =
+        move || format!("no answer to OffsetCommit within {timeout:?}; it may or may not have been applied");
+    let deadline = Instant::now() + timeout;
+    let result = match tokio::time::timeout_at(deadline, pool.connection(node)).await {
+        Err(_) => Err(Error::new(ErrorKind::Timeout, what())),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(conn)) => match conn.api_versions().version_for(ApiKey::OffsetCommit) {
+            Err(e) => Err(e.into()),
+            Ok(version) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let request = body.to_request(version);
+                let answer = conn.request_at::<_, OffsetCommitResponse>(&request, version);
+                within(&conn, left, what, answer).await
+            }
         },
-    )
-    .await;
+    };
     let _ = tx.send(Response::Commit { id, result });
 }

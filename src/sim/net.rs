@@ -88,24 +88,13 @@ pub(crate) fn timed_out(after: Duration) -> Error {
     )
 }
 
-/// When a request sent at `now` gives up, and whether that poisons its connection (the
-/// connection's own request timeout does; the driver's per-request deadline of group requests and
-/// commits does not).
-pub(crate) fn deadline(
-    transmit: &Transmit,
-    now: Instant,
-    data_timeout: Duration,
-    group_timeout: Duration,
-) -> (Instant, bool) {
+/// When a request sent at `now` gives up. Every deadline closes the connection: the connection's
+/// own request timeout poisons it, and the driver closes it when a group request or a commit
+/// misses its shorter deadline.
+pub(crate) fn deadline(transmit: &Transmit, now: Instant, conn_timeout: Duration) -> Instant {
     match transmit {
-        Transmit::Group { request, .. } => (
-            now + request.timeout.min(group_timeout),
-            request.timeout > group_timeout,
-        ),
-        Transmit::Commit { commit, .. } => (
-            now + commit.timeout.min(group_timeout),
-            commit.timeout > group_timeout,
-        ),
-        _ => (now + data_timeout, true),
+        Transmit::Group { request, .. } => now + request.timeout.min(conn_timeout),
+        Transmit::Commit { commit, .. } => now + commit.timeout.min(conn_timeout),
+        _ => now + conn_timeout,
     }
 }

@@ -139,6 +139,7 @@ pub(super) fn random_case(seed: u64) -> Case {
         churn: rng.chance(30),
         stalls: rng.chance(25),
         slow: rng.chance(15),
+        silent: rng.chance(15),
     };
     case
 }
@@ -202,4 +203,29 @@ fn trace_random() {
     let out = World::run(case);
     eprintln!("{}", out.history.tail(usize::MAX));
     eprintln!("violations: {:#?}", out.violations);
+}
+
+/// A member's connection to the coordinator goes half-open (requests taken, never answered) while
+/// it is the only member: it must notice, drop the connection and carry on consuming.
+#[test]
+fn a_silent_coordinator_connection_is_dropped_and_consuming_goes_on() {
+    let mut failed = vec![];
+    for seed in 0..seeds(100) {
+        let mut case = Case::new(seed, 2, 1);
+        case.brokers = 1;
+        case.more_records = 60;
+        case.chaos = Duration::from_secs(20);
+        case.settle = Duration::from_secs(120);
+        case.faults.silent = true;
+        let out = World::run(case);
+        if !out.violations.is_empty() {
+            failed.push((seed, out.violations[0].clone()));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} failed, e.g. {:?}",
+        failed.len(),
+        &failed[..failed.len().min(4)]
+    );
 }

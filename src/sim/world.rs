@@ -59,6 +59,9 @@ pub(crate) struct Faults {
     pub(crate) stalls: bool,
     /// Latency spikes.
     pub(crate) slow: bool,
+    /// A member's connection to a broker goes silent (half-open: requests are taken and never
+    /// answered) until the member closes it.
+    pub(crate) silent: bool,
 }
 
 /// One simulated case.
@@ -265,6 +268,8 @@ pub(crate) struct World {
     /// Coordinator member ids to member names.
     member_ids: HashMap<String, String>,
     conns: BTreeMap<ConnKey, Conn>,
+    /// Half-open connections: what is sent on them is never answered.
+    silent: std::collections::BTreeSet<ConnKey>,
     /// Per connection, when its last request reaches the broker and its last answer the member:
     /// TCP keeps both directions in order, whatever each message's latency.
     wire: BTreeMap<ConnKey, (Instant, Instant)>,
@@ -323,6 +328,7 @@ impl World {
             member_ids: HashMap::new(),
             conns: BTreeMap::new(),
             wire: BTreeMap::new(),
+            silent: Default::default(),
             reqs: BTreeMap::new(),
             next_req: 1,
             held_fetches: vec![],
@@ -371,7 +377,8 @@ impl World {
             self.at(at, Ev::Produce);
         }
         let faults = self.case.faults;
-        let any_fault = faults.disconnects
+        let any_fault = faults.silent
+            || faults.disconnects
             || faults.errors
             || faults.leader_moves
             || faults.coordinator_moves
@@ -775,7 +782,7 @@ impl World {
         } else {
             data_timeout
         };
-        let (give_up, _) = deadline(&transmit, self.now, conn_timeout, conn_timeout);
+        let give_up = deadline(&transmit, self.now, conn_timeout);
         self.reqs.insert(
             id,
             Req {
@@ -865,6 +872,10 @@ impl World {
             return;
         };
         c.busy = true;
+        if self.silent.contains(&key) {
+            // Taken, never answered: the connection is stuck until the member drops it.
+            return;
+        }
         if let Some(response) = self.handle_request(id) {
             self.answer(id, response);
         }
@@ -1050,6 +1061,7 @@ impl World {
             .collect();
         self.conns.remove(&key);
         self.wire.remove(&key);
+        self.silent.remove(&key);
         self.coordinator.forget_replies(|token| ids.contains(&token));
         self.held_fetches.retain(|h| !ids.contains(h));
         for id in ids {
@@ -1093,25 +1105,14 @@ impl World {
                     return;
                 }
                 let conn = req.conn;
-                let data_timeout = Duration::from_secs(30);
-                let group_timeout = self.case.max_poll_interval + data_timeout;
-                let conn_timeout = if conn.1 == Pool::Group {
-                    group_timeout
-                } else {
-                    data_timeout
-                };
-                let (_, poisons) = deadline(&req.transmit, self.now, conn_timeout, conn_timeout);
                 let after = match &req.transmit {
                     Transmit::Group { request, .. } => request.timeout,
                     Transmit::Commit { commit, .. } => commit.timeout,
-                    _ => data_timeout,
+                    _ => Duration::from_secs(30),
                 };
-                if poisons {
-                    self.disconnect(conn);
-                } else {
-                    // The driver gives up on it; the broker still works on it.
-                    self.fail(id, timed_out(after), Duration::ZERO);
-                }
+                // This request gets its timeout; the others on the connection see it closed.
+                self.fail(id, timed_out(after), Duration::ZERO);
+                self.disconnect(conn);
             }
             Ev::LongPollExpire(id) => {
                 if self.held_fetches.contains(&id) {
@@ -1230,6 +1231,9 @@ impl World {
         if f.slow {
             kinds.push(7);
         }
+        if f.silent {
+            kinds.push(8);
+        }
         if kinds.is_empty() {
             return;
         }
@@ -1312,6 +1316,13 @@ impl World {
                 self.slow = true;
                 let at = self.now + self.rng.millis(100, 3000);
                 self.at(at, Ev::Heal(HealKind::Slow));
+            }
+            8 => {
+                let keys: Vec<ConnKey> = self.conns.keys().copied().collect();
+                if !keys.is_empty() {
+                    let k = keys[self.rng.below(keys.len() as u64) as usize];
+                    self.silent.insert(k);
+                }
             }
             _ => {}
         }

@@ -14,6 +14,9 @@ use crate::wire::{
     TopicPartitions,
 };
 
+/// How long a leader that knows every partition count waits for fresher ones before assigning.
+const FRESH_COUNTS_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl GroupMachine {
     pub(super) fn on_find(&mut self, response: Result<FindCoordinatorResponse, Error>) {
         let group = self.config.group_id.clone();
@@ -117,6 +120,7 @@ impl GroupMachine {
         };
         self.failures = 0;
         self.retry_at = None;
+        self.keep_owned_until(self.now, true);
         self.member_id = r.member_id.to_string();
         self.generation_id = r.generation_id;
         self.protocol = Some(protocol);
@@ -135,8 +139,13 @@ impl GroupMachine {
             self.member_versions = versions;
             // The leader does not heartbeat between JoinGroup and SyncGroup, so it waits for
             // metadata at most half a session; topics still unknown then get no partitions (a
-            // later count triggers a rejoin).
-            let wait = self.config.request_timeout.min(self.config.session_timeout / 2);
+            // later count triggers a rejoin). When every count is known already, fresh ones are
+            // only preferred: it waits for them briefly, well within the rebalance timeout after
+            // which the coordinator drops members that have not synced.
+            let mut wait = self.config.request_timeout.min(self.config.session_timeout / 2);
+            if self.topics_needed().iter().all(|t| self.counts.contains_key(t)) {
+                wait = wait.min(FRESH_COUNTS_WAIT).min(self.config.rebalance_timeout / 4);
+            }
             self.counts_deadline = Some(self.now + wait);
             self.fresh_counts = false;
             self.set_phase(Phase::AwaitCounts);
@@ -235,6 +244,7 @@ impl GroupMachine {
                 .collect();
         }
         self.failures = 0;
+        self.owned_deadline = None;
         self.last_heartbeat_ok = self.now;
         self.heartbeat_at = Some(self.now + self.config.heartbeat_interval);
         self.set_phase(Phase::Stable);

@@ -59,8 +59,14 @@ fn without_fresh_counts_the_leader_assigns_from_what_it_knows_at_the_deadline() 
     join_alone(&mut sim, &["t"], &[("t", 2)], 1);
     rejoin_as_leader(&mut sim, 2);
     assert!(sim.poll().is_empty());
-    // Half the session timeout (10 s), within the request timeout.
-    let sent = sim.advance(Duration::from_secs(5));
+    // Counts were known: fresh ones are waited for 1 s at most (a quarter of the rebalance
+    // timeout if that is shorter), well before the coordinator gives up on the sync.
+    assert!(
+        sim.advance(Duration::from_millis(999))
+            .iter()
+            .all(|(_, r)| !matches!(r, Req::Sync(_)))
+    );
+    let sent = sim.advance(Duration::from_millis(1));
     let Some((_, Req::Sync(sync))) = sent.into_iter().find(|(_, r)| matches!(r, Req::Sync(_))) else {
         panic!("no SyncGroup at the deadline")
     };
