@@ -23,6 +23,8 @@ use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Events, Health, Reporter};
 use crate::handoff::{Command, RejoinSignal};
+use crate::net::sasl::OAuthBearerTokenProvider;
+use crate::net::{SaslMechanism, Secret, SecurityProtocol};
 
 /// Builds a [`Consumer`]. Start with [`Consumer::builder`].
 ///
@@ -134,9 +136,99 @@ impl ConsumerBuilder {
         self
     }
 
+    /// How often cluster metadata is refreshed when nothing prompts it — `metadata.max.age.ms`
+    /// (librdkafka: `topic.metadata.refresh.interval.ms`). Default: 5 minutes. A refresh that
+    /// finds more partitions for a subscribed topic makes the group rebalance so they are consumed.
+    pub fn metadata_max_age(mut self, age: Duration) -> Self {
+        self.config.metadata_max_age = age;
+        self
+    }
+
     /// `client.id`.
     pub fn client_id(mut self, id: impl Into<String>) -> Self {
         self.config.net.client_id = id.into();
+        self
+    }
+
+    /// How connections are secured — `security.protocol`: PLAINTEXT (the default), SSL,
+    /// SASL_PLAINTEXT or SASL_SSL.
+    pub fn security_protocol(mut self, protocol: SecurityProtocol) -> Self {
+        self.config.net.security.protocol = protocol;
+        self
+    }
+
+    /// Trust the CA certificates in this PEM file (or directory of PEM files) instead of the
+    /// built-in Mozilla roots — `ssl.ca.location`.
+    pub fn ssl_ca_location(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.config.net.security.tls = std::mem::take(&mut self.config.net.security.tls).ca_location(path);
+        self
+    }
+
+    /// Present this client certificate chain and private key (PEM files) for mutual TLS —
+    /// `ssl.certificate.location`, `ssl.key.location`.
+    pub fn ssl_client_certificate(
+        mut self,
+        certificate: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.config.net.security.tls =
+            std::mem::take(&mut self.config.net.security.tls).client_certificate(certificate, key);
+        self
+    }
+
+    /// The password of an encrypted (PKCS#8) private key — `ssl.key.password`.
+    pub fn ssl_key_password(mut self, password: impl Into<Secret>) -> Self {
+        self.config.net.security.tls =
+            std::mem::take(&mut self.config.net.security.tls).key_password(password);
+        self
+    }
+
+    /// Whether the broker's certificate must name the host connected to —
+    /// `ssl.endpoint.identification.algorithm` (`https`: true, the default; `none`: false, which still
+    /// verifies the chain).
+    pub fn ssl_verify_hostname(mut self, verify: bool) -> Self {
+        self.config.net.security.tls =
+            std::mem::take(&mut self.config.net.security.tls).verify_hostname(verify);
+        self
+    }
+
+    /// Use this rustls crypto provider (ring, aws-lc-rs, a FIPS one, ...) instead of kafkit's
+    /// built-in pure-Rust one (rustls-graviola).
+    pub fn tls_crypto_provider(mut self, provider: std::sync::Arc<rustls::crypto::CryptoProvider>) -> Self {
+        self.config.net.security.tls =
+            std::mem::take(&mut self.config.net.security.tls).crypto_provider(provider);
+        self
+    }
+
+    /// Use this rustls client configuration as is (every other `ssl.*` setting is then ignored).
+    pub fn tls_client_config(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        self.config.net.security.tls =
+            std::mem::take(&mut self.config.net.security.tls).client_config_override(config);
+        self
+    }
+
+    /// SASL credentials for PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 — `sasl.mechanism`,
+    /// `sasl.username`, `sasl.password`. Set [`ConsumerBuilder::security_protocol`] to SASL_SSL (or
+    /// SASL_PLAINTEXT) too.
+    pub fn sasl_credentials(
+        mut self,
+        mechanism: SaslMechanism,
+        username: impl Into<String>,
+        password: impl Into<Secret>,
+    ) -> Self {
+        self.config.net.security.sasl =
+            std::mem::take(&mut self.config.net.security.sasl).credentials(mechanism, username, password);
+        self
+    }
+
+    /// SASL/OAUTHBEARER with tokens from `provider` (asked again when a token has used 80% of its
+    /// lifetime) — `sasl.mechanism=OAUTHBEARER`.
+    pub fn oauthbearer_token_provider(
+        mut self,
+        provider: std::sync::Arc<dyn OAuthBearerTokenProvider>,
+    ) -> Self {
+        self.config.net.security.sasl =
+            std::mem::take(&mut self.config.net.security.sasl).oauthbearer(provider);
         self
     }
 
@@ -173,8 +265,10 @@ impl ConsumerBuilder {
         if let Some(e) = self.error {
             return Err(e);
         }
-        self.config.validate()?;
-        Consumer::start(self.config)
+        let mut config = self.config;
+        config.finish()?;
+        config.validate()?;
+        Consumer::start(config)
     }
 }
 

@@ -23,7 +23,8 @@ pub async fn connect(addr: &str) -> Connection {
         .unwrap_or_else(|e| panic!("connect to test broker {addr}: {e}"))
 }
 
-fn version(conn: &Connection, api: ApiKey, ours_max: i16) -> i16 {
+/// The highest version of `api` both the broker and this harness (up to `ours_max`) speak.
+pub fn version(conn: &Connection, api: ApiKey, ours_max: i16) -> i16 {
     let (min, max) = conn
         .api_versions()
         .broker_range(api)
@@ -34,6 +35,13 @@ fn version(conn: &Connection, api: ApiKey, ours_max: i16) -> i16 {
 
 /// Creates `name` with `partitions` partitions (replication factor 1); panics on failure.
 pub async fn create_topic(addr: &str, name: &str, partitions: i32) {
+    create_topic_with(addr, name, partitions, 1).await;
+}
+
+/// Creates `name` with `partitions` partitions of `replicas` replicas each; panics on failure.
+/// `addr` may be a comma-separated bootstrap list (the first entry is used).
+pub async fn create_topic_with(addr: &str, name: &str, partitions: i32, replicas: i16) {
+    let addr = addr.split(',').next().unwrap_or(addr);
     let conn = connect(addr).await;
     let v = version(&conn, ApiKey::CreateTopics, 7);
     let request = CreateTopicsRequest::default()
@@ -42,7 +50,7 @@ pub async fn create_topic(addr: &str, name: &str, partitions: i32) {
             CreatableTopic::default()
                 .with_name(TopicName(StrBytes::from_string(name.to_owned())))
                 .with_num_partitions(partitions)
-                .with_replication_factor(1),
+                .with_replication_factor(replicas),
         ]);
     let body = conn
         .send_raw(ApiKey::CreateTopics, &request, v)
@@ -137,43 +145,54 @@ pub fn batch_of(records: &[TestRecord]) -> Bytes {
 /// Produces `records` to one partition (acks=all) and returns the base offset the broker assigned.
 ///
 /// Retries what a real producer retries (a leader not ready yet right after the topic was
-/// created, a leader that moved): NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE,
-/// UNKNOWN_TOPIC_OR_PARTITION, NOT_ENOUGH_REPLICAS, REQUEST_TIMED_OUT, for up to 30 s, on the same
-/// connection. The caller picks the connection, so after a leader moves it must reconnect.
+/// created, a leader that moved) for up to 30 s on the same connection: see [`try_produce`]. The
+/// caller picks the connection, so after a leader moves it must reconnect.
 pub async fn produce_records(conn: &Connection, topic: &str, partition: i32, records: &[TestRecord]) -> i64 {
-    let v = version(conn, ApiKey::Produce, 9);
-    let batch = batch_of(records);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let request = ProduceRequest::default()
-            .with_acks(-1)
-            .with_timeout_ms(10_000)
-            .with_topic_data(vec![
-                TopicProduceData::default()
-                    .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
-                    .with_partition_data(vec![
-                        PartitionProduceData::default()
-                            .with_index(partition)
-                            .with_records(Some(batch.clone())),
-                    ]),
-            ]);
-        let body = conn
-            .send_raw(ApiKey::Produce, &request, v)
-            .await
-            .expect("Produce");
-        let response = ProduceResponse::decode(&mut body.clone(), v).expect("decode Produce");
-        let p = &response.responses[0].partition_responses[0];
-        // 6 NOT_LEADER_OR_FOLLOWER, 5 LEADER_NOT_AVAILABLE, 3 UNKNOWN_TOPIC_OR_PARTITION,
-        // 19/20 NOT_ENOUGH_REPLICAS(_AFTER_APPEND), 7 REQUEST_TIMED_OUT.
-        if matches!(p.error_code, 3 | 5 | 6 | 7 | 19 | 20) && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
+        match try_produce(conn, topic, partition, records).await {
+            Ok(base) => return base,
+            Err(e) if e.starts_with("retriable") && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("produce to {topic}/{partition}: {e}"),
         }
-        assert_eq!(
-            p.error_code, 0,
-            "produce to {topic}/{partition}: error {}",
-            p.error_code
-        );
-        return p.base_offset;
+    }
+}
+
+/// One Produce of `records` (acks=all): the base offset, or why not. Errors a producer retries
+/// start with "retriable": NOT_LEADER_OR_FOLLOWER (6), LEADER_NOT_AVAILABLE (5),
+/// UNKNOWN_TOPIC_OR_PARTITION (3), REQUEST_TIMED_OUT (7), NOT_ENOUGH_REPLICAS(_AFTER_APPEND)
+/// (19, 20), and a failed connection (the records may have landed).
+pub async fn try_produce(
+    conn: &Connection,
+    topic: &str,
+    partition: i32,
+    records: &[TestRecord],
+) -> Result<i64, String> {
+    let v = version(conn, ApiKey::Produce, 9);
+    let request = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(10_000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(partition)
+                        .with_records(Some(batch_of(records))),
+                ]),
+        ]);
+    let body = conn
+        .send_raw(ApiKey::Produce, &request, v)
+        .await
+        .map_err(|e| format!("retriable: {e}"))?;
+    let response =
+        ProduceResponse::decode(&mut body.clone(), v).map_err(|e| format!("decode Produce: {e}"))?;
+    let p = &response.responses[0].partition_responses[0];
+    match p.error_code {
+        0 => Ok(p.base_offset),
+        3 | 5 | 6 | 7 | 19 | 20 => Err(format!("retriable: error code {}", p.error_code)),
+        code => Err(format!("error code {code}")),
     }
 }

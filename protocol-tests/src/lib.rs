@@ -4,9 +4,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 pub mod admin;
+pub mod certs;
+pub mod cluster;
 pub mod harness;
 pub mod history;
+pub mod java;
+pub mod process;
 pub mod real;
 pub mod reliability;
 pub mod responses;
 pub mod scripted;
+pub mod secure;

@@ -1,4 +1,4 @@
-//! The real broker that `scripts/test.sh` starts (nisshi in CI).
+//! The real broker that `scripts/test.sh` starts (Apache Kafka in CI).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -27,4 +27,48 @@ pub fn unique_name(prefix: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// A Kafka node of a test's own, for settings the shared test broker must not have (started with
+/// `scripts/kafka-broker.sh`, stopped on drop).
+pub struct OwnBroker {
+    pub addr: String,
+    state: std::path::PathBuf,
+}
+
+impl OwnBroker {
+    /// Starts one node with `overrides` (`key=value` broker settings) added to the test defaults.
+    pub fn start(overrides: &[&str]) -> OwnBroker {
+        let state = std::env::temp_dir().join(unique_name("kafkit-own-broker"));
+        let out = std::process::Command::new(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka-broker.sh"),
+        )
+        .arg("start")
+        .env("KAFKIT_STATE", &state)
+        .env("KAFKIT_BROKER_NODES", "1")
+        .env("KAFKIT_KAFKA_OVERRIDES", overrides.join(" "))
+        .output()
+        .unwrap_or_else(|e| panic!("run scripts/kafka-broker.sh start: {e}"));
+        assert!(
+            out.status.success(),
+            "starting a broker of the test's own failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        OwnBroker {
+            addr: String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+            state,
+        }
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka-broker.sh"),
+        )
+        .arg("stop")
+        .env("KAFKIT_STATE", &self.state)
+        .output();
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
 }

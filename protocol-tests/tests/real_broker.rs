@@ -1,4 +1,4 @@
-//! Against the real broker that `scripts/test.sh` starts (nisshi in CI): version negotiation and
+//! Against the real broker that `scripts/test.sh` starts (Apache Kafka in CI): version negotiation and
 //! metadata, with random topic names and a deadline on every wait.
 
 use std::time::Duration;

@@ -253,6 +253,20 @@ async fn fetch_offset_out_of_range() {
     let addr = mock.bootstrap_servers();
     let topic = real::unique_name("kafkit-oor");
     mock.create_topic(&topic, 2, 1).unwrap();
+    offset_out_of_range_on(&addr, &topic).await;
+}
+
+/// [`fetch_offset_out_of_range`] on Apache Kafka.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_offset_out_of_range_kafka() {
+    let addr = real::broker_addr();
+    let topic = real::unique_name("kafkit-oor-kafka");
+    harness::topic_with_partitions(&addr, &topic, 2).await;
+    offset_out_of_range_on(&addr, &topic).await;
+}
+
+async fn offset_out_of_range_on(addr: &str, topic: &str) {
+    let (addr, topic) = (addr.to_owned(), topic.to_owned());
     harness::produce(&addr, &topic, 2, 0, 40, 10).await;
 
     for policy in [OffsetReset::Earliest, OffsetReset::Latest, OffsetReset::None] {

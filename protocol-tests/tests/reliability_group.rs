@@ -25,9 +25,16 @@ use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 const SESSION: Duration = Duration::from_secs(6);
 const WAIT: Duration = Duration::from_secs(30);
 
-/// A one-broker mock cluster with a topic, and (optionally) a proxy in front of it.
+/// Where a scenario runs: librdkafka's mock cluster (which can inject error codes) or the Apache
+/// Kafka test broker (for the scenarios whose faults the proxy alone makes).
+enum Backend {
+    Mock(MockCluster<'static, rdkafka::producer::DefaultProducerContext>),
+    Kafka(String),
+}
+
+/// A one-broker cluster with a topic, and (optionally) a proxy in front of it.
 struct Cluster {
-    mock: MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    backend: Backend,
     proxy: Option<KafkaProxy>,
     topic: String,
     group: String,
@@ -35,6 +42,7 @@ struct Cluster {
 }
 
 impl Cluster {
+    /// On librdkafka's mock cluster.
     async fn new(partitions: i32, proxied: bool) -> Cluster {
         harness::init_tracing();
         let mock = MockCluster::new(1).unwrap();
@@ -52,17 +60,37 @@ impl Cluster {
         }
         let topic = real::unique_name("rel-group");
         mock.create_topic(&topic, partitions, 1).unwrap();
-        let proxy = if proxied {
-            Some(KafkaProxy::start(&mock.bootstrap_servers()).await)
-        } else {
-            None
-        };
-        Cluster {
-            mock,
-            proxy,
+        Cluster::with_backend(Backend::Mock(mock), topic, partitions, proxied).await
+    }
+
+    /// On the Apache Kafka test broker (`KAFKIT_TEST_BROKER`).
+    async fn kafka(partitions: i32, proxied: bool) -> Cluster {
+        harness::init_tracing();
+        let addr = real::broker_addr();
+        let topic = real::unique_name("rel-group-kafka");
+        harness::topic_with_partitions(&addr, &topic, partitions).await;
+        Cluster::with_backend(Backend::Kafka(addr), topic, partitions, proxied).await
+    }
+
+    async fn with_backend(backend: Backend, topic: String, partitions: i32, proxied: bool) -> Cluster {
+        let mut c = Cluster {
+            backend,
+            proxy: None,
             topic,
             group: real::unique_name("g-rel"),
             partitions,
+        };
+        if proxied {
+            c.proxy = Some(KafkaProxy::start(&c.direct()).await);
+        }
+        c
+    }
+
+    /// The broker itself, never through the proxy.
+    fn direct(&self) -> String {
+        match &self.backend {
+            Backend::Mock(mock) => mock.bootstrap_servers(),
+            Backend::Kafka(addr) => addr.clone(),
         }
     }
 
@@ -70,7 +98,7 @@ impl Cluster {
     fn addr(&self) -> String {
         self.proxy
             .as_ref()
-            .map_or_else(|| self.mock.bootstrap_servers(), KafkaProxy::addr)
+            .map_or_else(|| self.direct(), KafkaProxy::addr)
     }
 
     fn proxy(&self) -> &KafkaProxy {
@@ -79,15 +107,7 @@ impl Cluster {
 
     /// Produces records `from..from + n` to every partition (directly, never through the proxy).
     async fn produce(&self, from: usize, n: usize) {
-        harness::produce(
-            &self.mock.bootstrap_servers(),
-            &self.topic,
-            self.partitions,
-            from,
-            n,
-            10,
-        )
-        .await;
+        harness::produce(&self.direct(), &self.topic, self.partitions, from, n, 10).await;
     }
 
     fn consumer(&self) -> ConsumerBuilder {
@@ -103,7 +123,10 @@ impl Cluster {
     }
 
     fn errors(&self, api: RDKafkaApiKey, errors: &[RDKafkaRespErr]) {
-        self.mock.request_errors(api, errors);
+        match &self.backend {
+            Backend::Mock(mock) => mock.request_errors(api, errors),
+            Backend::Kafka(_) => panic!("only librdkafka's mock cluster injects error codes"),
+        }
     }
 }
 
@@ -464,7 +487,16 @@ async fn fresh_member_starts(c: &Cluster, history: &History, name: &str) -> BTre
 /// in its generation, the retried commit lands, and a fresh member starts from it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commit_request_timeout_retry() {
-    let c = Cluster::new(2, true).await;
+    commit_request_timeout_retry_on(Cluster::new(2, true).await).await;
+}
+
+/// [`commit_request_timeout_retry`] on Apache Kafka.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_request_timeout_retry_kafka() {
+    commit_request_timeout_retry_on(Cluster::kafka(2, true).await).await;
+}
+
+async fn commit_request_timeout_retry_on(c: Cluster) {
     c.produce(0, 10).await;
     let history = History::new();
     let request_timeout = Duration::from_secs(2);
@@ -515,7 +547,16 @@ async fn commit_request_timeout_retry() {
 /// generation, retrying is safe, and the group ends at the retried offsets either way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commit_disconnect_ambiguous() {
-    let c = Cluster::new(2, true).await;
+    commit_disconnect_ambiguous_on(Cluster::new(2, true).await).await;
+}
+
+/// [`commit_disconnect_ambiguous`] on Apache Kafka.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_disconnect_ambiguous_kafka() {
+    commit_disconnect_ambiguous_on(Cluster::kafka(2, true).await).await;
+}
+
+async fn commit_disconnect_ambiguous_on(c: Cluster) {
     c.produce(0, 10).await;
     let history = History::new();
     let consumer = c.consumer().build().unwrap();
@@ -561,7 +602,16 @@ async fn commit_disconnect_ambiguous() {
 /// refused; once the coordinator is back it rejoins and consumes the rest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_expiry_self_fence() {
-    let c = Cluster::new(2, true).await;
+    session_expiry_self_fence_on(Cluster::new(2, true).await).await;
+}
+
+/// [`session_expiry_self_fence`] on Apache Kafka.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_expiry_self_fence_kafka() {
+    session_expiry_self_fence_on(Cluster::kafka(2, true).await).await;
+}
+
+async fn session_expiry_self_fence_on(c: Cluster) {
     c.produce(0, 10).await;
     let history = History::new();
     let consumer = c.consumer().build().unwrap();
@@ -622,7 +672,16 @@ async fn session_expiry_self_fence() {
 /// other member takes over its partition, and the stalled member rejoins when it pulls again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_poll_exceeded() {
-    let c = Cluster::new(2, false).await;
+    max_poll_exceeded_on(Cluster::new(2, false).await).await;
+}
+
+/// [`max_poll_exceeded`] on Apache Kafka.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_poll_exceeded_kafka() {
+    max_poll_exceeded_on(Cluster::kafka(2, false).await).await;
+}
+
+async fn max_poll_exceeded_on(c: Cluster) {
     c.produce(0, 10).await;
     let history = History::new();
     let max_poll = Duration::from_secs(3);
@@ -701,7 +760,16 @@ async fn max_poll_exceeded() {
 /// error, since it could neither commit nor leave), though requests would wait much longer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_without_coordinator() {
-    let c = Cluster::new(2, true).await;
+    close_without_coordinator_on(Cluster::new(2, true).await).await;
+}
+
+/// [`close_without_coordinator`] on Apache Kafka.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_without_coordinator_kafka() {
+    close_without_coordinator_on(Cluster::kafka(2, true).await).await;
+}
+
+async fn close_without_coordinator_on(c: Cluster) {
     c.produce(0, 10).await;
     let history = History::new();
     let close_timeout = Duration::from_secs(3);
@@ -736,7 +804,7 @@ async fn close_without_coordinator() {
     drop(a);
 }
 
-/// A topic on the real broker (nisshi in CI), with records `0..n` in each partition.
+/// A topic on the real broker (Apache Kafka in CI), with records `0..n` in each partition.
 async fn real_topic(partitions: i32, n: usize) -> (String, String) {
     let addr = real::broker_addr();
     let topic = real::unique_name("rel-group-real");

@@ -1,5 +1,5 @@
-//! The reliability soak (issue 5): three kafkit members and one librdkafka member (PyPI
-//! confluent-kafka) in one group on the real broker while a producer writes continuously. Members
+//! The reliability soak (issue 5): three kafkit members, one librdkafka member (PyPI
+//! confluent-kafka) and one Java `KafkaConsumer` (`peers/java/JavaMember.java`) in one group on the real broker while a producer writes continuously. Members
 //! are stopped cleanly (SIGTERM) and killed (SIGKILL) at random — a seeded RNG, the seed printed —
 //! and restarted; at the end the history checker runs over every member's log: nothing lost, order
 //! within each ownership, commits never ahead of deliveries, redeliveries only from the uncommitted
@@ -70,6 +70,7 @@ impl Setup {
     fn spawn(&self, kind: &str, name: &str) -> Child {
         let mut cmd = match kind {
             "kafkit" => Command::new(env!("CARGO_BIN_EXE_kafkit-member")),
+            "java" => kafkit_protocol_tests::java::command("JavaMember"),
             _ => {
                 let mut c = Command::new(python());
                 c.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/rdkafka_member.py"));
@@ -78,8 +79,11 @@ impl Setup {
         };
         cmd.args([&self.addr, &self.group, &self.topic, STRATEGY, name])
             .arg(self.log(name))
-            .arg("manual")
-            .stdin(Stdio::null())
+            .arg("manual");
+        if kind == "java" {
+            cmd.arg("classic");
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -224,6 +228,7 @@ fn soak() {
         Slot::start(&setup, "kafkit", "kafkit-2"),
         Slot::start(&setup, "kafkit", "kafkit-3"),
         Slot::start(&setup, "rdkafka", "rdkafka-1"),
+        Slot::start(&setup, "java", "java-1"),
     ];
     let started = Instant::now();
     let (mut stops, mut killed) = (0usize, 0usize);
@@ -234,7 +239,8 @@ fn soak() {
         if started.elapsed() >= churn_until {
             break;
         }
-        let slot = &mut slots[rng.below(4) as usize];
+        let pick = rng.below(slots.len() as u64) as usize;
+        let slot = &mut slots[pick];
         if rng.below(2) == 0 {
             eprintln!(
                 "soak: {:>5.1}s SIGTERM {}",
@@ -317,7 +323,7 @@ fn soak() {
     assert_eq!(restarts as usize, stops + killed);
     assert!(stops + killed > 0 || secs < 10, "no churn in {secs} s");
     assert!(report.commits > 0, "no acknowledged commit was logged");
-    for base in ["kafkit-", "rdkafka-"] {
+    for base in ["kafkit-", "rdkafka-", "java-"] {
         assert!(
             report.members.iter().any(|m| m.starts_with(base)),
             "no {base} member took part"

@@ -100,6 +100,8 @@ pub(crate) struct EngineCore {
     /// A max-poll-interval leave was reported (until the application pulls again).
     stalled_reported: bool,
     closing: Option<Closing>,
+    /// Stopped by this authentication failure (see [`EngineCore::handle_fatal`]).
+    failed: Option<crate::error::Error>,
     transmits: VecDeque<Transmit>,
 }
 
@@ -153,6 +155,7 @@ impl EngineCore {
             next_housekeeping: now,
             stalled_reported: false,
             closing: None,
+            failed: None,
             transmits: VecDeque::new(),
             config,
         })
@@ -177,6 +180,9 @@ impl EngineCore {
     /// The answer to a transmit.
     pub(crate) fn handle_response(&mut self, response: Response, now: Instant) {
         self.now = now;
+        if self.failed.is_some() {
+            return;
+        }
         match response {
             Response::Metadata(result) => self.handle_metadata(result),
             Response::Group { id, version, result } => {
@@ -198,6 +204,29 @@ impl EngineCore {
         self.pump();
     }
 
+    /// The connections met an authentication failure (the broker rejected the SASL credentials or
+    /// a TLS certificate; the driver reads it off its broker pools): retrying cannot fix it, so
+    /// the consumer stops, with a fatal event and status Failed, instead of reconnecting in a
+    /// loop. Every partition is lost and nothing more is sent; only a close is still answered.
+    /// Reported once.
+    pub(crate) fn handle_fatal(&mut self, error: crate::error::Error, now: Instant) {
+        self.now = now;
+        if self.failed.is_some() {
+            return;
+        }
+        self.failed = Some(error.clone());
+        tracing::error!(%error, "authentication failed; the consumer stops");
+        let tps: Vec<_> = self.parts.keys().cloned().collect();
+        self.lose(tps, error.clone());
+        self.transmits.clear();
+        // Health first, then the event: whoever reacts to the event sees the new status.
+        self.reporter.error(&error);
+        self.set_status(Status::Failed);
+        self.reporter.event(Event::Fatal(error));
+        self.partitions_tx = None;
+        self.pump();
+    }
+
     // ----- outputs -----
 
     /// The next request to send.
@@ -207,6 +236,10 @@ impl EngineCore {
 
     /// When `handle_timeout` is next due. Never in the past: what was due has been done.
     pub(crate) fn poll_timeout(&self) -> Instant {
+        if self.failed.is_some() {
+            // Nothing runs any more; only a command (close) wakes the loop.
+            return self.now + Duration::from_secs(3600);
+        }
         let mut wake = self.next_housekeeping;
         let mut consider = |at: Option<Instant>| {
             if let Some(at) = at {
@@ -240,6 +273,12 @@ impl EngineCore {
 
     /// Drives everything that can make progress at `self.now`.
     fn pump(&mut self) {
+        if self.failed.is_some() {
+            if self.closing.is_some() {
+                self.set_close_done();
+            }
+            return;
+        }
         let now = self.now;
         self.fetch.handle_timeout(now);
         self.commit.handle_timeout(now);

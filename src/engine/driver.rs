@@ -55,6 +55,7 @@ impl Driver {
     pub(super) async fn run(mut self) {
         self.core.handle_timeout(now());
         loop {
+            self.check_fatal();
             while let Some(transmit) = self.core.poll_transmit() {
                 self.send(transmit);
             }
@@ -68,11 +69,32 @@ impl Driver {
                     Some(command) => self.core.handle_command(command, now()),
                     None => self.core.handle_commands_closed(now()),
                 },
-                Some(response) = self.responses.recv() => self.core.handle_response(response, now()),
+                Some(response) = self.responses.recv() => {
+                    // An answer that failed on authentication is the fatal stop, not a retry.
+                    if !self.check_fatal() {
+                        self.core.handle_response(response, now());
+                    }
+                }
                 _ = tokio::time::sleep_until(wake) => self.core.handle_timeout(now()),
             }
         }
         self.core.finish();
+    }
+
+    /// Whether a broker pool met an authentication failure (it then connects no more); if so the
+    /// core hears of it (once is enough, it stops for good).
+    fn check_fatal(&mut self) -> bool {
+        let fatal = self
+            .pool
+            .fatal_error()
+            .or_else(|| self.group_pool.as_ref().and_then(BrokerPool::fatal_error));
+        match fatal {
+            Some(error) => {
+                self.core.handle_fatal(error, now());
+                true
+            }
+            None => false,
+        }
     }
 
     fn send(&self, transmit: Transmit) {

@@ -10,6 +10,10 @@
 //! are in the functions below and in `benches/RESULTS.md`. The time from creating the consumer to
 //! the first record is reported separately from the throughput (first to last record).
 //!
+//! `KAFKIT_BENCH_PROPERTIES` (`key=value` pairs separated by `;`, e.g. `security.protocol=SASL_SSL;
+//! sasl.mechanism=SCRAM-SHA-512;...`) is applied to the kafkit and rdkafka clients, for TLS and
+//! SASL runs (rdkafka needs the `rdkafka-ssl` feature for TLS).
+//!
 //! The process exits without a graceful close once it has reported (a group member it leaves
 //! behind belongs to a group nobody else uses); the driver bounds every run with a timeout.
 
@@ -168,8 +172,19 @@ fn main() -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // kafkit
 
+/// Extra client properties from `KAFKIT_BENCH_PROPERTIES` (security settings for TLS/SASL runs).
+fn extra_properties() -> Vec<(String, String)> {
+    std::env::var("KAFKIT_BENCH_PROPERTIES")
+        .unwrap_or_default()
+        .split(';')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
 fn kafkit_builder(args: &Args) -> kafkit::ConsumerBuilder {
     kafkit::Consumer::builder()
+        .properties(extra_properties())
         .bootstrap(&args.bootstrap)
         .group_id(group_id(&args.client))
         .subscribe([args.topic.clone()])
@@ -250,6 +265,14 @@ fn rdkafka_config(args: &Args, group: &str) -> rdkafka::ClientConfig {
         .set("fetch.wait.max.ms", "100")
         .set("queued.min.messages", "1000000")
         .set("queued.max.messages.kbytes", "262144");
+    for (k, v) in extra_properties() {
+        let k = if k == "sasl.mechanism" {
+            "sasl.mechanisms".to_owned()
+        } else {
+            k
+        };
+        config.set(k, v);
+    }
     config
 }
 

@@ -50,7 +50,7 @@ impl EngineCore {
         }
     }
 
-    fn set_close_done(&mut self) {
+    pub(super) fn set_close_done(&mut self) {
         if let Some(c) = &mut self.closing {
             c.done = true;
         }

@@ -55,6 +55,10 @@ impl EngineCore {
     /// A commit the application asked for.
     fn manual_commit(&mut self, request: CommitRequest) {
         let CommitRequest { offsets, reply } = request;
+        if let Some(fatal) = &self.failed {
+            let _ = reply.send(Err(fatal.clone()));
+            return;
+        }
         if self.group.is_none() {
             let _ = reply.send(Err(Error::new(
                 ErrorKind::Config,

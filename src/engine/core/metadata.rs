@@ -12,8 +12,6 @@ use crate::engine::transmit::Transmit;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, Status};
 
-/// How often metadata is refreshed when nothing asks sooner (Kafka's `metadata.max.age.ms`).
-const MAX_AGE: Duration = Duration::from_secs(300);
 /// How soon a refresh follows when a subscribed topic is missing.
 const MISSING_TOPIC_RETRY: Duration = Duration::from_secs(1);
 
@@ -60,8 +58,8 @@ impl EngineCore {
                 return;
             }
         };
-        // Refresh periodically, sooner if a topic is still missing.
-        let mut due = now + MAX_AGE;
+        // Refresh periodically (metadata.max.age), sooner if a topic is still missing.
+        let mut due = now + self.config.metadata_max_age;
         let mut counts = BTreeMap::new();
         for topic in self.topics_needed() {
             match metadata.topic(&topic) {

@@ -31,11 +31,17 @@ impl GroupMachine {
                     port: c.port,
                 })
             } else {
+                // Kafka sends an empty message with COORDINATOR_NOT_AVAILABLE (while the offsets
+                // topic is created on a new cluster, say): never show an empty one.
                 let msg = c
                     .error_message
                     .as_deref()
-                    .unwrap_or("no coordinator for the group");
-                Err(Error::kafka(c.error_code, msg.to_owned()))
+                    .filter(|m| !m.trim().is_empty())
+                    .unwrap_or("no coordinator for the group yet");
+                Err(Error::kafka(
+                    c.error_code,
+                    format!("FindCoordinator for group {group}: {msg}"),
+                ))
             }
         });
         match result {
