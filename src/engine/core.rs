@@ -19,6 +19,8 @@
 
 mod close;
 mod commands;
+#[cfg(test)]
+mod fatal_tests;
 mod group;
 mod liveness;
 mod metadata;
