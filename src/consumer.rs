@@ -1,26 +1,28 @@
 //! The consumer: its builder, its handle, and the streams it hands out.
 
-mod command;
-mod events;
+mod partition_stream;
+mod partitions;
 mod record;
-mod stream;
+mod record_stream;
+#[cfg(test)]
+mod test_util;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub(crate) use command::{Command, CommitRequest};
-pub(crate) use events::Reporter;
-pub use events::{Event, Events, Health, Status};
+pub use partition_stream::PartitionStream;
+pub(crate) use partition_stream::{commit_offset, commit_offsets};
+pub use partitions::Partitions;
 pub use record::Record;
-pub(crate) use stream::{Chunk, Clock, Delivery, PartitionShared, RejoinSignal};
-pub use stream::{PartitionStream, Partitions, RecordStream};
+pub use record_stream::RecordStream;
 
 use crate::config::{Assignor, ConsumerConfig, IsolationLevel, OffsetReset};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
+use crate::events::{Events, Health, Reporter};
+use crate::handoff::{Command, RejoinSignal};
 use crate::net::sasl::OAuthBearerTokenProvider;
 use crate::net::{SaslMechanism, Secret, SecurityProtocol};
 
@@ -307,29 +309,21 @@ impl Consumer {
         let (partitions_tx, partitions_rx) = mpsc::unbounded_channel();
         let reporter = Reporter::new();
         let health = reporter.health.subscribe();
-        let rejoin = Arc::new(RejoinSignal {
-            left: AtomicBool::new(false),
-            commands: commands.clone(),
-        });
+        let rejoin = Arc::new(RejoinSignal::new(commands.clone()));
         let close_timeout = config.close_timeout;
         if config.offset_reset == OffsetReset::Latest {
             tracing::info!(
                 "partitions without a committed offset start at the END of the log (auto.offset.reset=latest)"
             );
         }
-        let engine = Engine::new(
+        let thread = Engine::new(
             config,
             command_rx,
-            commands.clone(),
             partitions_tx,
             reporter.clone(),
             rejoin.clone(),
-            Arc::new(AtomicUsize::new(0)),
-        )?;
-        let thread = std::thread::Builder::new()
-            .name("kafkit-engine".into())
-            .spawn(move || engine.run_on_own_runtime())
-            .map_err(|e| Error::with_source(ErrorKind::Config, "could not start the engine thread", e))?;
+        )?
+        .start()?;
         Ok(Consumer {
             commands,
             partitions: Mutex::new(Some(Partitions::new(partitions_rx, rejoin))),
@@ -375,15 +369,7 @@ impl Consumer {
 
     /// Commits `record` (see [`PartitionStream::commit`]).
     pub async fn commit(&self, record: &Record) -> Result<()> {
-        stream::commit_offsets(
-            &self.commands,
-            vec![(
-                crate::TopicPartition::new(record.topic(), record.partition()),
-                record.offset() + 1,
-                record.leader_epoch(),
-            )],
-        )
-        .await
+        commit_offsets(&self.commands, vec![commit_offset(record)]).await
     }
 
     /// Pauses `partitions`, as Kafka's `pause()`: kafkit sends no fetch for them and their streams

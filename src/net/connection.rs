@@ -299,6 +299,15 @@ impl Connection {
         self.link.shared.lock().poisoned.is_some()
     }
 
+    /// Fails the connection with `error` (the first failure wins, and is returned): every waiter
+    /// and every later request gets it, the socket closes, and the pool opens a new connection on
+    /// next use. For a caller that gives up on a request sooner than the connection's own request
+    /// timeout: a broker answers a connection's requests in order, so one that never answers would
+    /// otherwise hold back every later request on it (as the Java client, it disconnects).
+    pub fn close(&self, error: Error) -> Error {
+        self.link.shared.poison(error)
+    }
+
     /// Requests still waiting for a response (for tests and diagnostics).
     pub fn in_flight(&self) -> usize {
         self.link.shared.lock().pending.len()

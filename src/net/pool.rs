@@ -15,8 +15,7 @@ use crate::cluster::ClusterMetadata;
 use crate::error::{Error, ErrorKind, Result};
 use crate::wire::MetadataResponse;
 
-/// A broker's node id, as in cluster metadata.
-pub type NodeId = i32;
+pub use crate::types::NodeId;
 
 /// Connections to the brokers of one cluster.
 ///
