@@ -163,9 +163,24 @@ pub async fn create_topic(cluster: &TestCluster, topic: &str, partitions: i32) {
     leaders(&cluster.pool(), topic).await;
 }
 
+/// A connection to any broker the pool can reach. Right after a node is killed the pool may try
+/// that node first (refused, counted as a failure, so the next try goes elsewhere): asked again,
+/// for up to 10 s, as a client would.
+pub async fn reachable(pool: &BrokerPool) -> Arc<kafkit::net::Connection> {
+    let mut failures = Vec::new();
+    for _ in 0..100 {
+        match pool.any_connection().await {
+            Ok(conn) => return conn,
+            Err(e) => failures.push(e.to_string()),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no broker reachable within 10 s: {failures:?}");
+}
+
 /// Raises `topic` to `total` partitions (CreatePartitions).
 pub async fn add_partitions(pool: &BrokerPool, topic: &str, total: i32) {
-    let conn = pool.any_connection().await.unwrap();
+    let conn = reachable(pool).await;
     let v = admin::version(&conn, ApiKey::CreatePartitions, 3);
     let request = CreatePartitionsRequest::default()
         .with_timeout_ms(10_000)
@@ -189,7 +204,7 @@ pub async fn add_partitions(pool: &BrokerPool, topic: &str, total: i32) {
 /// while the preferred replica is not yet back in sync (ELIGIBLE_LEADERS_NOT_AVAILABLE, 83).
 pub async fn elect_preferred(pool: &BrokerPool, topic: &str, partitions: &[i32]) {
     for _ in 0..100 {
-        let conn = pool.any_connection().await.unwrap();
+        let conn = reachable(pool).await;
         let v = admin::version(&conn, ApiKey::ElectLeaders, 2);
         let request = ElectLeadersRequest::default()
             .with_election_type(0)
@@ -223,21 +238,35 @@ pub async fn elect_preferred(pool: &BrokerPool, topic: &str, partitions: &[i32])
 }
 
 /// The node id of `group`'s coordinator.
+///
+/// Asked of any broker the pool can reach: right after a node is killed, the pool may first try
+/// that node (refused), so a failed connection or request is asked again, as a client would.
 pub async fn coordinator(pool: &BrokerPool, group: &str) -> i32 {
+    let mut failures = Vec::new();
     for _ in 0..100 {
-        let conn = pool.any_connection().await.unwrap();
-        let v = admin::version(&conn, ApiKey::FindCoordinator, 3);
-        let request = FindCoordinatorRequest::default()
-            .with_key(StrBytes::from_string(group.to_owned()))
-            .with_key_type(0);
-        let body = conn.send_raw(ApiKey::FindCoordinator, &request, v).await.unwrap();
+        let asked = async {
+            let conn = pool.any_connection().await?;
+            let v = admin::version(&conn, ApiKey::FindCoordinator, 3);
+            let request = FindCoordinatorRequest::default()
+                .with_key(StrBytes::from_string(group.to_owned()))
+                .with_key_type(0);
+            Ok::<_, kafkit::Error>((conn.send_raw(ApiKey::FindCoordinator, &request, v).await?, v))
+        };
+        let (body, v) = match asked.await {
+            Ok(answer) => answer,
+            Err(e) => {
+                failures.push(e.to_string());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         let response = FindCoordinatorResponse::decode(&mut body.clone(), v).unwrap();
         if response.error_code == 0 {
             return response.node_id.0;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("no coordinator for {group} within 10 s");
+    panic!("no coordinator for {group} within 10 s (failures: {failures:?})");
 }
 
 /// The high watermark of every partition of `topic`.
