@@ -1182,16 +1182,13 @@ fn notes(md: &mut String, runs: &[&RunRecord]) -> Result<()> {
     Ok(())
 }
 
-fn not_applicable_rows(md: &mut String, phase: Phase, case: &str, columns: usize, seen: &[&str]) -> Result<()> {
-    for c in &CLIENTS {
-        if seen.contains(&c.name) {
-            continue;
-        }
-        if let Some(why) = (c.not_applicable)(phase, case)
-            && (c.name == "kafkit-merged" || phase != Phase::Rebalance || why.starts_with("KIP"))
-        {
-            writeln!(md, "| {} | n/a: {why} |{}", c.label, " |".repeat(columns - 2))?;
-        }
+/// The row of a client that sits this table out, if it does (kafkit's rows always show, so the
+/// column waiting for it is visible).
+fn not_applicable_row(md: &mut String, c: &ClientInfo, phase: Phase, case: &str, columns: usize) -> Result<()> {
+    if let Some(why) = (c.not_applicable)(phase, case)
+        && (c.name == "kafkit-merged" || phase != Phase::Rebalance || why.starts_with("KIP"))
+    {
+        writeln!(md, "| {} | n/a: {why} |{}", c.label, " |".repeat(columns - 2))?;
     }
     Ok(())
 }
@@ -1311,13 +1308,12 @@ fn report() -> Result<()> {
             };
             let reference = reports(&of(&bulk, dataset.name, CLIENTS[0].name));
             let (ref_rate, ref_cpu) = (rate(&reference), cpu(&reference));
-            let mut seen = Vec::new();
             for c in &CLIENTS {
                 let rs = of(&bulk, dataset.name, c.name);
                 if rs.is_empty() {
+                    not_applicable_row(&mut md, c, Phase::Bulk, dataset.name, 9)?;
                     continue;
                 }
-                seen.push(c.name);
                 let ok = reports(&rs);
                 let broker = stats(
                     rs.iter()
@@ -1340,7 +1336,6 @@ fn report() -> Result<()> {
                     rs.len()
                 )?;
             }
-            not_applicable_rows(&mut md, Phase::Bulk, dataset.name, 9, &seen)?;
             let these: Vec<&RunRecord> = bulk.iter().filter(|r| r.case == dataset.name).copied().collect();
             notes(&mut md, &these)?;
         }
@@ -1350,7 +1345,7 @@ fn report() -> Result<()> {
     let latency = in_phase(Phase::Latency);
     if !latency.is_empty() {
         writeln!(md, "## Latency at a steady {STEADY_RATE} records/s\n")?;
-        writeln!(md, "A producer process (rdkafka, `linger.ms=0`, `acks=1`, on CPU 0 beside the broker) writes {STEADY_RATE} records/s of {STEADY_VALUE_BYTES} B round-robin over the 8 partitions of `{STEADY_TOPIC}`; each value starts with its create time in microseconds (the record's create timestamp is the same instant in milliseconds). Each consumer starts at the end of the log, ignores the first {} s after its first record, then records for {} s, per record, the delay from the create time to the moment the application has the record. Percentiles are per run; the table shows the median over rounds (min–max). The delay includes the producer's own send path and the broker, which are the same for every client. CPU is the consumer's whole process over its run, as a share of one core.\n", w.latency_warmup.as_secs(), w.latency_measure.as_secs())?;
+        writeln!(md, "A producer process (rdkafka, `linger.ms=0`, `acks=1`, on CPU 0 beside the broker) writes {STEADY_RATE} records/s of {STEADY_VALUE_BYTES} B round-robin over the 8 partitions of `{STEADY_TOPIC}`; each value starts with its create time in microseconds (the record's create timestamp is the same instant in milliseconds). Each consumer starts at the end of the log, ignores the first {} s after its first record, then records for {} s, per record, the delay from the create time to the moment the application has the record. Percentiles are per run; the table shows the median over rounds (min–max). The delay includes the producer's own send path and the broker, which are the same for every client. CPU is the consumer's whole process over its run, as a share of one core. Ratios are kafkit merged ÷ the row's client: below 1 means kafkit delivers sooner.\n", w.latency_warmup.as_secs(), w.latency_measure.as_secs())?;
         for (case, title) in [("default", "default settings"), ("lowlat", "low-latency settings")] {
             if !latency.iter().any(|r| r.case == case) {
                 continue;
@@ -1362,13 +1357,12 @@ fn report() -> Result<()> {
                 stats(rs.iter().filter_map(|r| r.latency.as_ref()).map(|l| f(l) as f64).collect())
             };
             let reference = reports(&of(&latency, case, CLIENTS[0].name));
-            let mut seen = Vec::new();
             for c in &CLIENTS {
                 let rs = of(&latency, case, c.name);
                 if rs.is_empty() {
+                    not_applicable_row(&mut md, c, Phase::Latency, case, 10)?;
                     continue;
                 }
-                seen.push(c.name);
                 let ok = reports(&rs);
                 let share = stats(
                     ok.iter()
@@ -1391,7 +1385,6 @@ fn report() -> Result<()> {
                     rs.len()
                 )?;
             }
-            not_applicable_rows(&mut md, Phase::Latency, case, 10, &seen)?;
             let these: Vec<&RunRecord> = latency.iter().filter(|r| r.case == case).copied().collect();
             notes(&mut md, &these)?;
         }
@@ -1401,7 +1394,7 @@ fn report() -> Result<()> {
     let rebalance = in_phase(Phase::Rebalance);
     if !rebalance.is_empty() {
         writeln!(md, "## Rebalance pause\n")?;
-        writeln!(md, "The steady producer writes {STEADY_RATE} records/s to `{STEADY_TOPIC}` (8 partitions). Member A (the client under test, default settings) joins a fresh group at the end of the log and reads alone for {} s; then member B, the same client, joins; both run until {} s after B started. Each member records, per partition, the runs of deliveries (records less than {DEFAULT_GAP_MS} ms apart). Merging both members' runs, a partition's **pause** is the longest time after B started in which neither member delivered a record of it (0 = never more than {DEFAULT_GAP_MS} ms; a partition silent at the end counts until the end). A partition **moved** if B delivered its last records, and **stayed** if A did. Per run the table takes the longest pause in each class; it shows the median over rounds (min–max). **Baseline** is the longest gap of any partition in the {} s before B started: the client's normal delivery cadence.\n", w.rebalance_alone.as_secs(), w.rebalance_after.as_secs(), w.rebalance_baseline.as_secs())?;
+        writeln!(md, "The steady producer writes {STEADY_RATE} records/s to `{STEADY_TOPIC}` (8 partitions). Member A (the client under test, default settings) joins a fresh group at the end of the log and reads alone for {} s; then member B, the same client, joins; both run until {} s after B started. Each member records, per partition, the runs of deliveries (records less than {DEFAULT_GAP_MS} ms apart). Merging both members' runs, a partition's **pause** is the longest time after B started in which neither member delivered a record of it (0 = never more than {DEFAULT_GAP_MS} ms; a partition silent at the end counts until the end). A partition **moved** if B delivered its last records, and **stayed** if A did. Per run the table takes the longest pause in each class; it shows the median over rounds (min–max). **Baseline** is the longest gap of any partition in the {} s before B started: the client's normal delivery cadence. Ratios are kafkit ÷ the row's client: below 1 means kafkit pauses less.\n", w.rebalance_alone.as_secs(), w.rebalance_after.as_secs(), w.rebalance_baseline.as_secs())?;
         for (case, title) in [
             ("eager", "classic protocol, eager (range)"),
             ("cooperative", "classic protocol, cooperative-sticky"),
@@ -1426,13 +1419,12 @@ fn report() -> Result<()> {
                 )
             };
             let reference = summary(&of(&rebalance, case, CLIENTS[0].name));
-            let mut seen = Vec::new();
             for c in &CLIENTS {
                 let rs = of(&rebalance, case, c.name);
                 if rs.is_empty() {
+                    not_applicable_row(&mut md, c, Phase::Rebalance, case, 8)?;
                     continue;
                 }
-                seen.push(c.name);
                 let s = summary(&rs);
                 writeln!(
                     md,
@@ -1450,7 +1442,6 @@ fn report() -> Result<()> {
                     if s.6 > 0 { format!(", {} partitions stuck at the end", s.6) } else { String::new() }
                 )?;
             }
-            not_applicable_rows(&mut md, Phase::Rebalance, case, 8, &seen)?;
             let these: Vec<&RunRecord> = rebalance.iter().filter(|r| r.case == case).copied().collect();
             notes(&mut md, &these)?;
         }
@@ -1461,19 +1452,18 @@ fn report() -> Result<()> {
     if !scale.is_empty() {
         let total = SCALE_TOPICS * SCALE_PARTITIONS as usize;
         writeln!(md, "## Scale: {total} partitions over {SCALE_TOPICS} topics\n")?;
-        writeln!(md, "{SCALE_TOPICS} topics of {SCALE_PARTITIONS} partitions; a producer (as above) trickles {SCALE_RATE} records/s round-robin over all {total} (one record per partition every {} s), and every partition has records before the first run. Each consumer (default settings) subscribes to all {SCALE_TOPICS} topics from the start; **time to all partitions** runs from creating the consumer until every one of the {total} partitions delivered a record; then the consumer stays subscribed for {} s while the trickle goes on: **idle CPU** is its user+sys time over that window per second, **RSS** its resident set at the end of it.\n", total as u64 / SCALE_RATE, w.scale_idle.as_secs())?;
+        writeln!(md, "{SCALE_TOPICS} topics of {SCALE_PARTITIONS} partitions; a producer (as above) trickles {SCALE_RATE} records/s round-robin over all {total} (one record per partition every {} s), and every partition has records before the first run. Each consumer (default settings) subscribes to all {SCALE_TOPICS} topics from the start; **time to all partitions** runs from creating the consumer until every one of the {total} partitions delivered a record; then the consumer stays subscribed for {} s while the trickle goes on: **idle CPU** is its user+sys time over that window per second, **RSS** its resident set at the end of it. Ratios are kafkit merged ÷ the row's client: below 1 means kafkit uses less.\n", total as u64 / SCALE_RATE, w.scale_idle.as_secs())?;
         writeln!(md, "| client | time to all partitions s | idle CPU ms per s | RSS at end MB | peak RSS MB | broker CPU-s per run | kafkit/peer idle CPU | kafkit/peer RSS | ok runs |")?;
         writeln!(md, "|---|---|---|---|---|---|---|---|---|")?;
         let reference = reports(&of(&scale, "scale", CLIENTS[0].name));
         let idle = |rs: &[RunReport]| stats(rs.iter().filter_map(idle_cpu_ms_per_s).collect());
         let rss = |rs: &[RunReport]| stats(rs.iter().filter_map(|r| r.rss_bytes).map(|b| b as f64).collect());
-        let mut seen = Vec::new();
         for c in &CLIENTS {
             let rs = of(&scale, "scale", c.name);
             if rs.is_empty() {
+                not_applicable_row(&mut md, c, Phase::Scale, "scale", 9)?;
                 continue;
             }
-            seen.push(c.name);
             let ok = reports(&rs);
             writeln!(
                 md,
@@ -1490,7 +1480,6 @@ fn report() -> Result<()> {
                 rs.len()
             )?;
         }
-        not_applicable_rows(&mut md, Phase::Scale, "scale", 9, &seen)?;
         notes(&mut md, &scale)?;
     }
 
