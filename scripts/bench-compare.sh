@@ -19,6 +19,8 @@
 #   --quick             a tenth of the bulk records, short latency/rebalance/scale windows, 1 round
 #                       unless --rounds is given, no build-cost measurement unless --build-cost is
 #                       given: a check that the harness works (about 10 minutes)
+#   --quick-windows     the short latency/rebalance/scale windows of --quick, but full-size bulk
+#                       data sets and the given rounds (BENCH_QUICK_WINDOWS=1)
 #   --skip-build-cost   do not measure the clean build time and binary size of the minimal
 #                       consumers in benches/minimal/ (BENCH_SKIP_BUILD_COST=1)
 #   --build-cost        measure them even with --quick
@@ -104,6 +106,7 @@ main() {
 	datasets=${BENCH_DATASETS:-100b,1k,zstd,lz4}
 	clients=${BENCH_CLIENTS:-}
 	quick=${BENCH_QUICK:-0}
+	quick_windows=${BENCH_QUICK_WINDOWS:-0}
 	skip_build_cost=${BENCH_SKIP_BUILD_COST:-}
 	timeout_s=${BENCH_TIMEOUT:-180}
 	idle_wait=${BENCH_IDLE_WAIT:-30}
@@ -131,6 +134,7 @@ main() {
 		--datasets) datasets=${2:?--datasets needs a list}; shift ;;
 		--clients) clients=${2:?--clients needs a list}; shift ;;
 		--quick) quick=1 ;;
+		--quick-windows) quick_windows=1 ;;
 		--skip-build-cost) skip_build_cost=1 ;;
 		--build-cost) skip_build_cost=0 ;;
 		--build-cost-only) build_cost_only=1 ;;
@@ -244,13 +248,15 @@ main() {
 		echo "rounds=$rounds"
 		echo "idle_wait=$idle_wait"
 		echo "quick=$quick"
+		echo "quick_windows=$quick_windows"
 		echo "rdkafka_zstd=$rdkafka_zstd"
 		echo "args=${args[*]}"
 		if [ -n "$note" ]; then echo "note=$note"; fi
 	} >"$results/meta.env"
 
 	export BENCH_BOOTSTRAP=$bootstrap BENCH_BROKER_PID=$broker_pid BENCH_DATASETS=$datasets BENCH_CLIENTS=$clients
-	export BENCH_PHASES=$phases BENCH_ROUNDS=$rounds BENCH_QUICK=$quick BENCH_TIMEOUT=$timeout_s
+	export BENCH_PHASES=$phases BENCH_ROUNDS=$rounds BENCH_QUICK=$quick BENCH_QUICK_WINDOWS=$quick_windows
+	export BENCH_TIMEOUT=$timeout_s
 	export BENCH_IDLE_WAIT=$idle_wait BENCH_RESULTS_DIR=$results BENCH_OUT=$out
 	export BENCH_CONSUMER=$bin_dir/bench-consumer BENCH_SELF=$bin_dir/bench-compare BENCH_FRANZ=$franz_bin
 	export BENCH_JAVA=java BENCH_JAVA_CP="$kafka_lib/*:$java_classes"
@@ -267,6 +273,7 @@ main() {
 	# --- consumers ---------------------------------------------------------------------------------
 	log "running phases $phases: $rounds round(s)"
 	"$bin_dir/bench-compare" run
+	echo "loadavg_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$results/meta.env"
 
 	# --- build cost --------------------------------------------------------------------------------
 	if [ "$skip_build_cost" != 1 ]; then

@@ -17,7 +17,8 @@
 //! Environment: `BENCH_BOOTSTRAP` (broker address), `BENCH_BROKER_PID` (its pid, to sample its CPU
 //! time), `BENCH_PHASES` (comma-separated from bulk,latency,rebalance,scale; default all),
 //! `BENCH_DATASETS` (default all), `BENCH_CLIENTS` (default all), `BENCH_ROUNDS` (default 3),
-//! `BENCH_QUICK=1` (a tenth of the records, short windows), `BENCH_TIMEOUT` (seconds per run,
+//! `BENCH_QUICK=1` (a tenth of the records, short windows), `BENCH_QUICK_WINDOWS=1` (short
+//! latency/rebalance/scale windows only, full-size data sets), `BENCH_TIMEOUT` (seconds per run,
 //! default 180), `BENCH_CONSUMER` (path of `bench-consumer`), `BENCH_FRANZ` (path of the franz-go
 //! program), `BENCH_JAVA` and `BENCH_JAVA_CP` (java and the classpath of `BenchConsumer`),
 //! `BENCH_SELF` (path of this binary, for the steady producers), `BENCH_RESULTS_DIR`,
@@ -201,7 +202,12 @@ struct Windows {
 }
 
 fn windows() -> Windows {
-    if quick() {
+    windows_of(quick() || env("BENCH_QUICK_WINDOWS").is_some_and(|v| v != "0"))
+}
+
+/// The quick windows (`--quick`, `--quick-windows`) or the full ones.
+fn windows_of(quick: bool) -> Windows {
+    if quick {
         Windows {
             latency_warmup: Duration::from_secs(1),
             latency_measure: Duration::from_secs(4),
@@ -1207,7 +1213,7 @@ fn report() -> Result<()> {
     let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
     let m = |k: &str| meta.get(k).cloned().unwrap_or_else(|| "?".to_owned());
     let quick = m("quick") == "1";
-    let w = windows();
+    let w = windows_of(quick || m("quick_windows") == "1");
 
     let mut md = String::new();
     writeln!(md, "# kafkit vs its peers: throughput, latency, rebalance pause, scale\n")?;
@@ -1222,10 +1228,17 @@ fn report() -> Result<()> {
     writeln!(md, "- **Date:** {}", m("date"))?;
     writeln!(
         md,
-        "- **Machine:** {} CPUs, {}; load average before the run: {}",
+        "- **Machine:** {} CPUs, {}; load average before the run: {}; after it: {}",
         m("nproc"),
         m("cpu_model"),
-        m("loadavg")
+        m("loadavg"),
+        m("loadavg_after")
+    )?;
+    writeln!(
+        md,
+        "- **Sizes:** bulk data sets {}; latency/rebalance/scale windows {} (see each section).",
+        if quick { "at a tenth of their full size (`--quick`)" } else { "at full size" },
+        if quick || m("quick_windows") == "1" { "short (`--quick` or `--quick-windows`)" } else { "full" }
     )?;
     writeln!(md, "- **Broker:** {}; pinned to CPU 0 (started under `taskset -c 0`, then `taskset -a -p -c 0`). Broker CPU is its user+sys time during each run (`/proc/PID/stat`).", m("broker"))?;
     writeln!(
