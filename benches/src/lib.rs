@@ -243,7 +243,10 @@ pub fn stamped_value(index: u64, created_us: u64, len: usize) -> Vec<u8> {
 
 /// The create time a [`stamped_value`] carries.
 pub fn value_stamp(value: &[u8]) -> Option<u64> {
-    value.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes)
+    value
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
 }
 
 /// What a peer program is asked to measure.
@@ -368,7 +371,10 @@ mod tests {
     #[test]
     fn latency_percentiles_by_nearest_rank() {
         let l = Latency::of((1..=1000).collect()).unwrap();
-        assert_eq!((l.count, l.p50_us, l.p99_us, l.p999_us, l.max_us), (1000, 500, 990, 999, 1000));
+        assert_eq!(
+            (l.count, l.p50_us, l.p99_us, l.p999_us, l.max_us),
+            (1000, 500, 990, 999, 1000)
+        );
         assert!(Latency::of(Vec::new()).is_none());
     }
 

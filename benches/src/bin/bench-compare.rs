@@ -63,7 +63,8 @@ fn everywhere(_: Phase, _: &str) -> Option<&'static str> {
     None
 }
 fn kafkit_na(phase: Phase, case: &str) -> Option<&'static str> {
-    (phase == Phase::Rebalance && case == "consumer").then_some("pending: kafkit's KIP-848 member is another issue")
+    (phase == Phase::Rebalance && case == "consumer")
+        .then_some("pending: kafkit's KIP-848 member is another issue")
 }
 fn kafkit_partitions_na(phase: Phase, case: &str) -> Option<&'static str> {
     if phase == Phase::Rebalance {
@@ -319,7 +320,12 @@ fn main() -> Result<()> {
         "produce" => produce(),
         "steady" => {
             let usage = "usage: bench-compare steady TOPICS PARTITIONS RATE SECONDS";
-            let topics: Vec<String> = args.next().context(usage)?.split(',').map(str::to_owned).collect();
+            let topics: Vec<String> = args
+                .next()
+                .context(usage)?
+                .split(',')
+                .map(str::to_owned)
+                .collect();
             let partitions: i32 = args.next().context(usage)?.parse()?;
             let rate: u64 = args.next().context(usage)?.parse()?;
             let seconds: u64 = args.next().context(usage)?.parse()?;
@@ -359,7 +365,9 @@ fn topics() -> Result<()> {
             wanted.push((t, SCALE_PARTITIONS, Vec::new()));
         }
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
             .set("bootstrap.servers", &bootstrap)
@@ -618,10 +626,17 @@ impl Programs {
                 cmd.arg(&self.consumer);
             }
             Kind::Franz => {
-                cmd.arg(self.franz.as_ref().context("BENCH_FRANZ is not set (go build failed?)")?);
+                cmd.arg(
+                    self.franz
+                        .as_ref()
+                        .context("BENCH_FRANZ is not set (go build failed?)")?,
+                );
             }
             Kind::Java => {
-                let (java, cp) = self.java.as_ref().context("BENCH_JAVA_CP is not set (javac failed?)")?;
+                let (java, cp) = self
+                    .java
+                    .as_ref()
+                    .context("BENCH_JAVA_CP is not set (javac failed?)")?;
                 cmd.args([java.as_str(), "-cp", cp.as_str(), "BenchConsumer"]);
             }
         }
@@ -927,15 +942,22 @@ fn run() -> Result<()> {
         let cases: Vec<String> = match phase {
             Phase::Bulk => datasets()?.iter().map(|d| d.name.to_owned()).collect(),
             Phase::Latency => vec!["default".to_owned(), "lowlat".to_owned()],
-            Phase::Rebalance => vec!["eager".to_owned(), "cooperative".to_owned(), "consumer".to_owned()],
+            Phase::Rebalance => vec![
+                "eager".to_owned(),
+                "cooperative".to_owned(),
+                "consumer".to_owned(),
+            ],
             Phase::Scale => vec!["scale".to_owned()],
         };
         // The steady producer of the phase, if it has one (dropped, so killed, at the phase's end).
         let _producer = match phase {
             Phase::Bulk => None,
-            Phase::Latency | Phase::Rebalance => {
-                Some(start_producer(&[STEADY_TOPIC.to_owned()], PARTITIONS, STEADY_RATE, 7200)?)
-            }
+            Phase::Latency | Phase::Rebalance => Some(start_producer(
+                &[STEADY_TOPIC.to_owned()],
+                PARTITIONS,
+                STEADY_RATE,
+                7200,
+            )?),
             Phase::Scale => {
                 let p = start_producer(&scale_topics(), SCALE_PARTITIONS, SCALE_RATE, 7200)?;
                 // Every partition has a record before the first consumer starts.
@@ -948,7 +970,11 @@ fn run() -> Result<()> {
             }
         };
         // With a producer running on the broker's CPU, only the consumers' CPU is waited for.
-        let idle_cpus: Vec<u32> = if phase == Phase::Bulk { vec![0, cpu] } else { vec![cpu] };
+        let idle_cpus: Vec<u32> = if phase == Phase::Bulk {
+            vec![0, cpu]
+        } else {
+            vec![cpu]
+        };
         for case in &cases {
             let base: Vec<(String, String)> = match phase {
                 Phase::Bulk => {
@@ -1175,7 +1201,15 @@ fn notes(md: &mut String, runs: &[&RunRecord]) -> Result<()> {
     let busy: Vec<String> = runs
         .iter()
         .filter(|r| r.cpu_idle_before < 0.9)
-        .map(|r| format!("{} {} round {} ({:.0}% idle)", r.client, r.case, r.round, r.cpu_idle_before * 100.0))
+        .map(|r| {
+            format!(
+                "{} {} round {} ({:.0}% idle)",
+                r.client,
+                r.case,
+                r.round,
+                r.cpu_idle_before * 100.0
+            )
+        })
         .collect();
     if !busy.is_empty() {
         writeln!(
@@ -1190,7 +1224,13 @@ fn notes(md: &mut String, runs: &[&RunRecord]) -> Result<()> {
 
 /// The row of a client that sits this table out, if it does (kafkit's rows always show, so the
 /// column waiting for it is visible).
-fn not_applicable_row(md: &mut String, c: &ClientInfo, phase: Phase, case: &str, columns: usize) -> Result<()> {
+fn not_applicable_row(
+    md: &mut String,
+    c: &ClientInfo,
+    phase: Phase,
+    case: &str,
+    columns: usize,
+) -> Result<()> {
     if let Some(why) = (c.not_applicable)(phase, case)
         && (c.name == "kafkit-merged" || phase != Phase::Rebalance || why.starts_with("KIP"))
     {
@@ -1216,7 +1256,10 @@ fn report() -> Result<()> {
     let w = windows_of(quick || m("quick_windows") == "1");
 
     let mut md = String::new();
-    writeln!(md, "# kafkit vs its peers: throughput, latency, rebalance pause, scale\n")?;
+    writeln!(
+        md,
+        "# kafkit vs its peers: throughput, latency, rebalance pause, scale\n"
+    )?;
     writeln!(
         md,
         "Generated by `scripts/bench-compare.sh {}` (see `benches/src/bin/bench-compare.rs`); do not edit by hand.\n",
@@ -1237,10 +1280,22 @@ fn report() -> Result<()> {
     writeln!(
         md,
         "- **Sizes:** bulk data sets {}; latency/rebalance/scale windows {} (see each section).",
-        if quick { "at a tenth of their full size (`--quick`)" } else { "at full size" },
-        if quick || m("quick_windows") == "1" { "short (`--quick` or `--quick-windows`)" } else { "full" }
+        if quick {
+            "at a tenth of their full size (`--quick`)"
+        } else {
+            "at full size"
+        },
+        if quick || m("quick_windows") == "1" {
+            "short (`--quick` or `--quick-windows`)"
+        } else {
+            "full"
+        }
     )?;
-    writeln!(md, "- **Broker:** {}; pinned to CPU 0 (started under `taskset -c 0`, then `taskset -a -p -c 0`). Broker CPU is its user+sys time during each run (`/proc/PID/stat`).", m("broker"))?;
+    writeln!(
+        md,
+        "- **Broker:** {}; pinned to CPU 0 (started under `taskset -c 0`, then `taskset -a -p -c 0`). Broker CPU is its user+sys time during each run (`/proc/PID/stat`).",
+        m("broker")
+    )?;
     writeln!(
         md,
         "- **Consumers:** each run is its own process, pinned to CPU 1 (`taskset -c 1`); the Rust clients run on a single-threaded tokio runtime, all in one binary (`bench-consumer CLIENT MODE …`; only the pages a run touches count towards its RSS); the Java consumer runs in its own JVM with the JVM's defaults for one CPU; franz-go is its own Go binary. Every client gets a fresh group id per run and exits without a graceful close once it has reported. Runs are interleaved (every client once per round; rounds: {}); before each run the driver waits (up to {} s) for the measured CPUs to be ≥ 90% idle.",
@@ -1258,7 +1313,10 @@ fn report() -> Result<()> {
         m("go_version"),
         locked_version(&lock, "confluent-kafka"),
         locked_version(&lock, "rdkafka"),
-        locked_version(&lock, "rdkafka-sys").split('+').nth(1).unwrap_or("?"),
+        locked_version(&lock, "rdkafka-sys")
+            .split('+')
+            .nth(1)
+            .unwrap_or("?"),
         locked_version(&lock, "krafka"),
         locked_version(&lock, "rskafka")
     )?;
@@ -1268,19 +1326,52 @@ fn report() -> Result<()> {
         md,
         "Three profiles. **throughput** (bulk): each client's documented high-throughput settings below. **default** (latency, rebalance, scale): the client's own defaults; only bootstrap, group id, offset reset and (classic groups) `session.timeout.ms=6000` are set. **lowlat** (latency): `fetch.min.bytes=1` and a fetch max wait of {LOW_LATENCY_FETCH_WAIT_MS} ms, in each client's words. Rebalance members also get `heartbeat.interval.ms=1000` (classic; the consumer protocol's heartbeat is the broker's, 1 s here) and the protocol of the table.\n"
     )?;
-    writeln!(md, "| client | throughput | lowlat | rebalance: eager / cooperative / consumer |\n|---|---|---|---|")?;
-    writeln!(md, "| kafkit | `fetch.max.bytes=67108864`, `max.partition.fetch.bytes=4194304`, `fetch.wait.max.ms=100`, auto-commit on | `fetch.min.bytes=1`, `fetch.wait.max.ms=10` | `partition.assignment.strategy=range` / `cooperative-sticky` / — |")?;
-    writeln!(md, "| Java KafkaConsumer | `fetch.max.bytes=67108864`, `max.partition.fetch.bytes=4194304`, `max.poll.records=10000`, `receive.buffer.bytes=2097152`, `fetch.max.wait.ms=100`, `ByteArrayDeserializer`, `poll(100 ms)` | `fetch.min.bytes=1`, `fetch.max.wait.ms=10` | `RangeAssignor` / `CooperativeStickyAssignor` / `group.protocol=consumer` |")?;
-    writeln!(md, "| ConsumerPerformance | `--fetch-size 4194304` (`max.partition.fetch.bytes`), its own `receive.buffer.bytes=2097152` and `check.crcs=false`, plus `fetch.max.bytes=67108864`, `max.poll.records=10000`, `fetch.max.wait.ms=100` in `--consumer.config`; records/s is its `fetch.nMsg.sec` (excludes its join), first record is its `rebalance.time.ms` | — | — |")?;
-    writeln!(md, "| franz-go | `FetchMaxBytes(64 MiB)`, `FetchMaxPartitionBytes(4 MiB)`, `FetchMaxWait(100 ms)`, `PollFetches` + `EachRecord` | `FetchMinBytes(1)`, `FetchMaxWait(10 ms)` | `RangeBalancer` / `CooperativeStickyBalancer` / `ServerSideBalancer` |")?;
-    writeln!(md, "| confluent-kafka (Rust) | `group.protocol=consumer` always; `fetch.max.bytes=67108864`, `max.partition.fetch.bytes=4194304`, `max.poll.records=10000`, `fetch.max.wait.ms=100`, `BytesDeserializer` (zero-copy), `poll(100 ms)` | `fetch.min.bytes=1`, `fetch.max.wait.ms=10` | — / — / the broker's assignor |")?;
-    writeln!(md, "| rdkafka (both) | `fetch.max.bytes=67108864`, `max.partition.fetch.bytes=4194304`, `fetch.wait.max.ms=100`, `queued.min.messages=1000000`, `queued.max.messages.kbytes=262144`; StreamConsumer: `subscribe` + `recv()`; BaseConsumer: `assign` all partitions + `poll()` on a blocking thread, auto-commit off | `fetch.min.bytes=1`, `fetch.wait.max.ms=10` | `range` / `cooperative-sticky` / `group.protocol=consumer` (StreamConsumer only) |")?;
-    writeln!(md, "| krafka | `fetch_max_bytes` 64 MiB, `max_partition_fetch_bytes` 4 MiB, `max_poll_records` 10000, `max_buffered_records` 100000, `fetch_max_wait` 100 ms, `subscribe` + `poll(100 ms)` | `fetch_min_bytes(1)`, `fetch_max_wait` 10 ms | `Range` / `CooperativeSticky` / `GroupProtocol::Consumer` |")?;
-    writeln!(md, "| rskafka | one `PartitionClient` and task per partition, `fetch_records(offset, 1 B..4 MiB, 100 ms)` (default profile: 1 MiB, 500 ms) | 1 MiB, 10 ms | — (no groups) |\n")?;
+    writeln!(
+        md,
+        "| client | throughput | lowlat | rebalance: eager / cooperative / consumer |\n|---|---|---|---|"
+    )?;
+    writeln!(
+        md,
+        "| kafkit | `fetch.max.bytes=67108864`, `max.partition.fetch.bytes=4194304`, `fetch.wait.max.ms=100`, auto-commit on | `fetch.min.bytes=1`, `fetch.wait.max.ms=10` | `partition.assignment.strategy=range` / `cooperative-sticky` / — |"
+    )?;
+    writeln!(
+        md,
+        "| Java KafkaConsumer | `fetch.max.bytes=67108864`, `max.partition.fetch.bytes=4194304`, `max.poll.records=10000`, `receive.buffer.bytes=2097152`, `fetch.max.wait.ms=100`, `ByteArrayDeserializer`, `poll(100 ms)` | `fetch.min.bytes=1`, `fetch.max.wait.ms=10` | `RangeAssignor` / `CooperativeStickyAssignor` / `group.protocol=consumer` |"
+    )?;
+    writeln!(
+        md,
+        "| ConsumerPerformance | `--fetch-size 4194304` (`max.partition.fetch.bytes`), its own `receive.buffer.bytes=2097152` and `check.crcs=false`, plus `fetch.max.bytes=67108864`, `max.poll.records=10000`, `fetch.max.wait.ms=100` in `--consumer.config`; records/s is its `fetch.nMsg.sec` (excludes its join), first record is its `rebalance.time.ms` | — | — |"
+    )?;
+    writeln!(
+        md,
+        "| franz-go | `FetchMaxBytes(64 MiB)`, `FetchMaxPartitionBytes(4 MiB)`, `FetchMaxWait(100 ms)`, `PollFetches` + `EachRecord` | `FetchMinBytes(1)`, `FetchMaxWait(10 ms)` | `RangeBalancer` / `CooperativeStickyBalancer` / `ServerSideBalancer` |"
+    )?;
+    writeln!(
+        md,
+        "| confluent-kafka (Rust) | `group.protocol=consumer` always; `fetch.max.bytes=67108864`, `max.partition.fetch.bytes=4194304`, `max.poll.records=10000`, `fetch.max.wait.ms=100`, `BytesDeserializer` (zero-copy), `poll(100 ms)` | `fetch.min.bytes=1`, `fetch.max.wait.ms=10` | — / — / the broker's assignor |"
+    )?;
+    writeln!(
+        md,
+        "| rdkafka (both) | `fetch.max.bytes=67108864`, `max.partition.fetch.bytes=4194304`, `fetch.wait.max.ms=100`, `queued.min.messages=1000000`, `queued.max.messages.kbytes=262144`; StreamConsumer: `subscribe` + `recv()`; BaseConsumer: `assign` all partitions + `poll()` on a blocking thread, auto-commit off | `fetch.min.bytes=1`, `fetch.wait.max.ms=10` | `range` / `cooperative-sticky` / `group.protocol=consumer` (StreamConsumer only) |"
+    )?;
+    writeln!(
+        md,
+        "| krafka | `fetch_max_bytes` 64 MiB, `max_partition_fetch_bytes` 4 MiB, `max_poll_records` 10000, `max_buffered_records` 100000, `fetch_max_wait` 100 ms, `subscribe` + `poll(100 ms)` | `fetch_min_bytes(1)`, `fetch_max_wait` 10 ms | `Range` / `CooperativeSticky` / `GroupProtocol::Consumer` |"
+    )?;
+    writeln!(
+        md,
+        "| rskafka | one `PartitionClient` and task per partition, `fetch_records(offset, 1 B..4 MiB, 100 ms)` (default profile: 1 MiB, 500 ms) | 1 MiB, 10 ms | — (no groups) |\n"
+    )?;
     if meta.get("rdkafka_zstd").map(String::as_str) == Some("1") {
-        writeln!(md, "librdkafka is built by rdkafka-sys with its bundled lz4 and, for this harness only, zstd (feature `rdkafka-zstd` of kafkit-benches). confluent-kafka reads zstd through the `zstd` crate (C libzstd) and lz4 with `lz4_flex`; the Java client through zstd-jni and lz4-java; franz-go and kafkit in pure Go and pure Rust.\n")?;
+        writeln!(
+            md,
+            "librdkafka is built by rdkafka-sys with its bundled lz4 and, for this harness only, zstd (feature `rdkafka-zstd` of kafkit-benches). confluent-kafka reads zstd through the `zstd` crate (C libzstd) and lz4 with `lz4_flex`; the Java client through zstd-jni and lz4-java; franz-go and kafkit in pure Go and pure Rust.\n"
+        )?;
     } else {
-        writeln!(md, "This run built librdkafka without zstd (`--no-rdkafka-zstd`), so the rdkafka peers cannot read the zstd data set: their zstd rows fail.\n")?;
+        writeln!(
+            md,
+            "This run built librdkafka without zstd (`--no-rdkafka-zstd`), so the rdkafka peers cannot read the zstd data set: their zstd rows fail.\n"
+        )?;
     }
 
     let in_phase = |phase: Phase| -> Vec<&RunRecord> { runs.iter().filter(|r| r.phase == phase).collect() };
@@ -1290,13 +1381,18 @@ fn report() -> Result<()> {
             .map(|r| (*r).clone())
             .collect()
     };
-    let reports = |rs: &[RunRecord]| -> Vec<RunReport> { rs.iter().filter_map(|r| r.report.clone()).collect() };
+    let reports =
+        |rs: &[RunRecord]| -> Vec<RunReport> { rs.iter().filter_map(|r| r.report.clone()).collect() };
 
     // --- bulk ---------------------------------------------------------------------------------
     let bulk = in_phase(Phase::Bulk);
     if !bulk.is_empty() {
         writeln!(md, "## Bulk reads\n")?;
-        writeln!(md, "Each data set is produced once (8 partitions, by rskafka, one batch of ≤ {} KiB uncompressed per partition per request, high watermarks verified; values are 100- or 1000-byte JSON-like text padded with pseudo-random letter runs, no keys) and read from the start by each client. records/s is from the first record to the last; CPU is the consumer process's user+sys time for the whole run, including start-up, connecting and joining (so a JVM's start-up and JIT count), per million records; broker CPU is per million records too. Figures are medians (min–max) over the successful rounds. Ratios are kafkit merged ÷ the row's client: above 1 for records/s and below 1 for CPU means kafkit is ahead.\n", BATCH_BYTES / 1024)?;
+        writeln!(
+            md,
+            "Each data set is produced once (8 partitions, by rskafka, one batch of ≤ {} KiB uncompressed per partition per request, high watermarks verified; values are 100- or 1000-byte JSON-like text padded with pseudo-random letter runs, no keys) and read from the start by each client. records/s is from the first record to the last; CPU is the consumer process's user+sys time for the whole run, including start-up, connecting and joining (so a JVM's start-up and JIT count), per million records; broker CPU is per million records too. Figures are medians (min–max) over the successful rounds. Ratios are kafkit merged ÷ the row's client: above 1 for records/s and below 1 for CPU means kafkit is ahead.\n",
+            BATCH_BYTES / 1024
+        )?;
         for dataset in DATASETS {
             if !bulk.iter().any(|r| r.case == dataset.name) {
                 continue;
@@ -1313,11 +1409,18 @@ fn report() -> Result<()> {
                     format!("{}-compressed", dataset.codec.name())
                 },
             )?;
-            writeln!(md, "| client | records/s first→last | CPU-s per M records | peak RSS MB | time to first record s | broker CPU-s per M records | kafkit/peer records/s | kafkit/peer CPU | ok runs |")?;
+            writeln!(
+                md,
+                "| client | records/s first→last | CPU-s per M records | peak RSS MB | time to first record s | broker CPU-s per M records | kafkit/peer records/s | kafkit/peer CPU | ok runs |"
+            )?;
             writeln!(md, "|---|---|---|---|---|---|---|---|---|")?;
             let rate = |rs: &[RunReport]| stats(rs.iter().map(|r| r.records as f64 / r.seconds).collect());
             let cpu = |rs: &[RunReport]| {
-                stats(rs.iter().map(|r| (r.cpu_user + r.cpu_sys) / r.records as f64 * 1e6).collect())
+                stats(
+                    rs.iter()
+                        .map(|r| (r.cpu_user + r.cpu_sys) / r.records as f64 * 1e6)
+                        .collect(),
+                )
             };
             let reference = reports(&of(&bulk, dataset.name, CLIENTS[0].name));
             let (ref_rate, ref_cpu) = (rate(&reference), cpu(&reference));
@@ -1358,16 +1461,32 @@ fn report() -> Result<()> {
     let latency = in_phase(Phase::Latency);
     if !latency.is_empty() {
         writeln!(md, "## Latency at a steady {STEADY_RATE} records/s\n")?;
-        writeln!(md, "A producer process (rdkafka, `linger.ms=0`, `acks=1`, on CPU 0 beside the broker) writes {STEADY_RATE} records/s of {STEADY_VALUE_BYTES} B round-robin over the 8 partitions of `{STEADY_TOPIC}`; each value starts with its create time in microseconds (the record's create timestamp is the same instant in milliseconds). Each consumer starts at the end of the log, ignores the first {} s after its first record, then records for {} s, per record, the delay from the create time to the moment the application has the record. Percentiles are per run; the table shows the median over rounds (min–max). The delay includes the producer's own send path and the broker, which are the same for every client. CPU is the consumer's whole process over its run, as a share of one core. Ratios are kafkit merged ÷ the row's client: below 1 means kafkit delivers sooner.\n", w.latency_warmup.as_secs(), w.latency_measure.as_secs())?;
-        for (case, title) in [("default", "default settings"), ("lowlat", "low-latency settings")] {
+        writeln!(
+            md,
+            "A producer process (rdkafka, `linger.ms=0`, `acks=1`, on CPU 0 beside the broker) writes {STEADY_RATE} records/s of {STEADY_VALUE_BYTES} B round-robin over the 8 partitions of `{STEADY_TOPIC}`; each value starts with its create time in microseconds (the record's create timestamp is the same instant in milliseconds). Each consumer starts at the end of the log, ignores the first {} s after its first record, then records for {} s, per record, the delay from the create time to the moment the application has the record. Percentiles are per run; the table shows the median over rounds (min–max). The delay includes the producer's own send path and the broker, which are the same for every client. CPU is the consumer's whole process over its run, as a share of one core. Ratios are kafkit merged ÷ the row's client: below 1 means kafkit delivers sooner.\n",
+            w.latency_warmup.as_secs(),
+            w.latency_measure.as_secs()
+        )?;
+        for (case, title) in [
+            ("default", "default settings"),
+            ("lowlat", "low-latency settings"),
+        ] {
             if !latency.iter().any(|r| r.case == case) {
                 continue;
             }
             writeln!(md, "### {title}\n")?;
-            writeln!(md, "| client | p50 ms | p99 ms | p99.9 ms | max ms | records measured | consumer CPU % | kafkit/peer p50 | kafkit/peer p99 | ok runs |")?;
+            writeln!(
+                md,
+                "| client | p50 ms | p99 ms | p99.9 ms | max ms | records measured | consumer CPU % | kafkit/peer p50 | kafkit/peer p99 | ok runs |"
+            )?;
             writeln!(md, "|---|---|---|---|---|---|---|---|---|---|")?;
             let q = |rs: &[RunReport], f: fn(&kafkit_benches::Latency) -> u64| {
-                stats(rs.iter().filter_map(|r| r.latency.as_ref()).map(|l| f(l) as f64).collect())
+                stats(
+                    rs.iter()
+                        .filter_map(|r| r.latency.as_ref())
+                        .map(|l| f(l) as f64)
+                        .collect(),
+                )
             };
             let reference = reports(&of(&latency, case, CLIENTS[0].name));
             for c in &CLIENTS {
@@ -1407,7 +1526,13 @@ fn report() -> Result<()> {
     let rebalance = in_phase(Phase::Rebalance);
     if !rebalance.is_empty() {
         writeln!(md, "## Rebalance pause\n")?;
-        writeln!(md, "The steady producer writes {STEADY_RATE} records/s to `{STEADY_TOPIC}` (8 partitions). Member A (the client under test, default settings) joins a fresh group at the end of the log and reads alone for {} s; then member B, the same client, joins; both run until {} s after B started. Each member records, per partition, the runs of deliveries (records less than {DEFAULT_GAP_MS} ms apart). Merging both members' runs, a partition's **pause** is the longest time after B started in which neither member delivered a record of it (0 = never more than {DEFAULT_GAP_MS} ms; a partition silent at the end counts until the end). A partition **moved** if B delivered its last records, and **stayed** if A did. Per run the table takes the longest pause in each class; it shows the median over rounds (min–max). **Baseline** is the longest gap of any partition in the {} s before B started: the client's normal delivery cadence. Ratios are kafkit ÷ the row's client: below 1 means kafkit pauses less.\n", w.rebalance_alone.as_secs(), w.rebalance_after.as_secs(), w.rebalance_baseline.as_secs())?;
+        writeln!(
+            md,
+            "The steady producer writes {STEADY_RATE} records/s to `{STEADY_TOPIC}` (8 partitions). Member A (the client under test, default settings) joins a fresh group at the end of the log and reads alone for {} s; then member B, the same client, joins; both run until {} s after B started. Each member records, per partition, the runs of deliveries (records less than {DEFAULT_GAP_MS} ms apart). Merging both members' runs, a partition's **pause** is the longest time after B started in which neither member delivered a record of it (0 = never more than {DEFAULT_GAP_MS} ms; a partition silent at the end counts until the end). A partition **moved** if B delivered its last records, and **stayed** if A did. Per run the table takes the longest pause in each class; it shows the median over rounds (min–max). **Baseline** is the longest gap of any partition in the {} s before B started: the client's normal delivery cadence. Ratios are kafkit ÷ the row's client: below 1 means kafkit pauses less.\n",
+            w.rebalance_alone.as_secs(),
+            w.rebalance_after.as_secs(),
+            w.rebalance_baseline.as_secs()
+        )?;
         for (case, title) in [
             ("eager", "classic protocol, eager (range)"),
             ("cooperative", "classic protocol, cooperative-sticky"),
@@ -1417,13 +1542,26 @@ fn report() -> Result<()> {
                 continue;
             }
             writeln!(md, "### {title}\n")?;
-            writeln!(md, "| client | moved: longest pause ms | stayed: longest pause ms | partitions moved / stayed | baseline gap ms | kafkit/peer moved | kafkit/peer stayed | ok runs |")?;
+            writeln!(
+                md,
+                "| client | moved: longest pause ms | stayed: longest pause ms | partitions moved / stayed | baseline gap ms | kafkit/peer moved | kafkit/peer stayed | ok runs |"
+            )?;
             writeln!(md, "|---|---|---|---|---|---|---|---|")?;
             let summary = |rs: &[RunRecord]| {
                 let p: Vec<Pauses> = rs.iter().filter_map(pauses).collect();
                 (
-                    stats(p.iter().filter(|p| !p.moved.is_empty()).map(|p| max_of(&p.moved)).collect()),
-                    stats(p.iter().filter(|p| !p.stayed.is_empty()).map(|p| max_of(&p.stayed)).collect()),
+                    stats(
+                        p.iter()
+                            .filter(|p| !p.moved.is_empty())
+                            .map(|p| max_of(&p.moved))
+                            .collect(),
+                    ),
+                    stats(
+                        p.iter()
+                            .filter(|p| !p.stayed.is_empty())
+                            .map(|p| max_of(&p.stayed))
+                            .collect(),
+                    ),
                     stats(p.iter().map(|p| p.moved.len() as f64).collect()),
                     stats(p.iter().map(|p| p.stayed.len() as f64).collect()),
                     stats(p.iter().map(|p| p.baseline_ms).collect()),
@@ -1452,7 +1590,11 @@ fn report() -> Result<()> {
                     ratio(reference.1, s.1),
                     s.5,
                     rs.len(),
-                    if s.6 > 0 { format!(", {} partitions stuck at the end", s.6) } else { String::new() }
+                    if s.6 > 0 {
+                        format!(", {} partitions stuck at the end", s.6)
+                    } else {
+                        String::new()
+                    }
                 )?;
             }
             let these: Vec<&RunRecord> = rebalance.iter().filter(|r| r.case == case).copied().collect();
@@ -1465,8 +1607,16 @@ fn report() -> Result<()> {
     if !scale.is_empty() {
         let total = SCALE_TOPICS * SCALE_PARTITIONS as usize;
         writeln!(md, "## Scale: {total} partitions over {SCALE_TOPICS} topics\n")?;
-        writeln!(md, "{SCALE_TOPICS} topics of {SCALE_PARTITIONS} partitions; a producer (as above) trickles {SCALE_RATE} records/s round-robin over all {total} (one record per partition every {} s), and every partition has records before the first run. Each consumer (default settings) subscribes to all {SCALE_TOPICS} topics from the start; **time to all partitions** runs from creating the consumer until every one of the {total} partitions delivered a record; then the consumer stays subscribed for {} s while the trickle goes on: **idle CPU** is its user+sys time over that window per second, **RSS** its resident set at the end of it. Ratios are kafkit merged ÷ the row's client: below 1 means kafkit uses less.\n", total as u64 / SCALE_RATE, w.scale_idle.as_secs())?;
-        writeln!(md, "| client | time to all partitions s | idle CPU ms per s | RSS at end MB | peak RSS MB | broker CPU-s per run | kafkit/peer idle CPU | kafkit/peer RSS | ok runs |")?;
+        writeln!(
+            md,
+            "{SCALE_TOPICS} topics of {SCALE_PARTITIONS} partitions; a producer (as above) trickles {SCALE_RATE} records/s round-robin over all {total} (one record per partition every {} s), and every partition has records before the first run. Each consumer (default settings) subscribes to all {SCALE_TOPICS} topics from the start; **time to all partitions** runs from creating the consumer until every one of the {total} partitions delivered a record; then the consumer stays subscribed for {} s while the trickle goes on: **idle CPU** is its user+sys time over that window per second, **RSS** its resident set at the end of it. Ratios are kafkit merged ÷ the row's client: below 1 means kafkit uses less.\n",
+            total as u64 / SCALE_RATE,
+            w.scale_idle.as_secs()
+        )?;
+        writeln!(
+            md,
+            "| client | time to all partitions s | idle CPU ms per s | RSS at end MB | peak RSS MB | broker CPU-s per run | kafkit/peer idle CPU | kafkit/peer RSS | ok runs |"
+        )?;
         writeln!(md, "|---|---|---|---|---|---|---|---|---|")?;
         let reference = reports(&of(&scale, "scale", CLIENTS[0].name));
         let idle = |rs: &[RunReport]| stats(rs.iter().filter_map(idle_cpu_ms_per_s).collect());
@@ -1482,11 +1632,20 @@ fn report() -> Result<()> {
                 md,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |",
                 c.label,
-                fmt3(stats(ok.iter().filter_map(|r| r.all_partitions_seconds).collect()), 1.0, 2, ""),
+                fmt3(
+                    stats(ok.iter().filter_map(|r| r.all_partitions_seconds).collect()),
+                    1.0,
+                    2,
+                    ""
+                ),
                 fmt3(idle(&ok), 1.0, 1, ""),
                 fmt1(rss(&ok), 1e6, 0),
                 fmt1(stats(ok.iter().map(|r| r.max_rss_bytes as f64).collect()), 1e6, 0),
-                fmt1(stats(rs.iter().filter_map(|r| r.broker_cpu_seconds).collect()), 1.0, 2),
+                fmt1(
+                    stats(rs.iter().filter_map(|r| r.broker_cpu_seconds).collect()),
+                    1.0,
+                    2
+                ),
                 ratio(idle(&reference), idle(&ok)),
                 ratio(rss(&reference), rss(&ok)),
                 ok.iter().filter(|r| r.idle_seconds.is_some()).count(),
@@ -1505,7 +1664,10 @@ fn report() -> Result<()> {
                 "Clean `cargo build --release -j2` of the crates in `benches/minimal/<client>/` (each its own workspace, a fresh target dir, dependencies already downloaded), and the size of the binary after `strip`. Measured {}.\n",
                 m("build_cost_when")
             )?;
-            writeln!(md, "| client | build time s | stripped binary MB |\n|---|---|---|")?;
+            writeln!(
+                md,
+                "| client | build time s | stripped binary MB |\n|---|---|---|"
+            )?;
             for line in text.lines() {
                 let cols: Vec<&str> = line.split('\t').collect();
                 if let [client, seconds, bytes] = cols[..] {

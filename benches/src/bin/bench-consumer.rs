@@ -110,10 +110,17 @@ fn parse_args() -> Result<Args> {
     }
     let get = |k: &str| kv.get(k).cloned();
     let num = |k: &str, default: u64| -> Result<u64> {
-        get(k).map_or(Ok(default), |v| v.parse().with_context(|| format!("{k}={v} is not a number")))
+        get(k).map_or(Ok(default), |v| {
+            v.parse().with_context(|| format!("{k}={v} is not a number"))
+        })
     };
     let profile = get("settings").unwrap_or_else(|| {
-        if mode == Mode::Bulk { "throughput" } else { "default" }.to_owned()
+        if mode == Mode::Bulk {
+            "throughput"
+        } else {
+            "default"
+        }
+        .to_owned()
     });
     let protocol = get("protocol")
         .map(|p| Protocol::parse(&p).with_context(|| format!("unknown protocol '{p}'")))
@@ -205,7 +212,11 @@ impl Progress {
         };
         Arc::new(Progress {
             mode: args.mode,
-            target: if args.mode == Mode::Bulk { args.records } else { u64::MAX },
+            target: if args.mode == Mode::Bulk {
+                args.records
+            } else {
+                u64::MAX
+            },
             count: AtomicU64::new(0),
             value_bytes: AtomicU64::new(0),
             created: Instant::now(),
@@ -415,7 +426,9 @@ fn main() -> Result<()> {
     };
     if let Some(tracker) = &progress.tracker {
         let tracker = std::mem::replace(
-            &mut *tracker.lock().map_err(|_| anyhow::anyhow!("a client thread panicked"))?,
+            &mut *tracker
+                .lock()
+                .map_err(|_| anyhow::anyhow!("a client thread panicked"))?,
             Tracker::Latency {
                 measure_from_us: None,
                 warmup_us: 0,
@@ -608,7 +621,11 @@ async fn rdkafka_assign(args: Args, progress: Arc<Progress>) -> Result<()> {
         config.set("enable.auto.commit", "false");
         let consumer: BaseConsumer = config.create()?;
         let mut assignment = TopicPartitionList::new();
-        let start = if args.earliest() { Offset::Beginning } else { Offset::End };
+        let start = if args.earliest() {
+            Offset::Beginning
+        } else {
+            Offset::End
+        };
         for topic in &args.topics {
             for p in 0..args.partitions {
                 assignment.add_partition_offset(topic, p, start)?;
@@ -642,11 +659,13 @@ async fn krafka(args: &Args, progress: &Progress) -> Result<()> {
         .client_id("bench-krafka")
         .connect()
         .await?;
-    let mut builder = kafka.consumer(args.group.clone()).auto_offset_reset(if args.earliest() {
-        AutoOffsetReset::Earliest
-    } else {
-        AutoOffsetReset::Latest
-    });
+    let mut builder = kafka
+        .consumer(args.group.clone())
+        .auto_offset_reset(if args.earliest() {
+            AutoOffsetReset::Earliest
+        } else {
+            AutoOffsetReset::Latest
+        });
     match args.protocol {
         Some(Protocol::Consumer) => builder = builder.group_protocol(GroupProtocol::Consumer),
         protocol => {
@@ -659,8 +678,8 @@ async fn krafka(args: &Args, progress: &Progress) -> Result<()> {
                     builder = builder.partition_assignment_strategy(PartitionAssignmentStrategy::Range)
                 }
                 Some(Protocol::Cooperative) => {
-                    builder = builder
-                        .partition_assignment_strategy(PartitionAssignmentStrategy::CooperativeSticky)
+                    builder =
+                        builder.partition_assignment_strategy(PartitionAssignmentStrategy::CooperativeSticky)
                 }
                 _ => {}
             }
@@ -707,7 +726,11 @@ async fn rskafka(args: &Args, progress: &Arc<Progress>) -> Result<()> {
         bail!("n/a: rskafka has no consumer groups");
     }
     let client = Arc::new(ClientBuilder::new(vec![args.bootstrap.clone()]).build().await?);
-    let max_bytes = if args.profile == Profile::Throughput { 4 << 20 } else { 1 << 20 };
+    let max_bytes = if args.profile == Profile::Throughput {
+        4 << 20
+    } else {
+        1 << 20
+    };
     let max_wait = args.fetch_wait().map_or(500, |w| w.as_millis() as i32);
     let bulk = args.mode == Mode::Bulk;
     let mut tasks = tokio::task::JoinSet::new();
