@@ -19,6 +19,8 @@
 #                                          until it is back in the metadata
 #   scripts/kafka-broker.sh node-addr N    node N's HOST:PORT
 #   scripts/kafka-broker.sh pid N          node N's JVM pid (exit 1 when it is not running)
+#   scripts/kafka-broker.sh listeners      with KAFKIT_BROKER_SECURITY: the secure listeners of node 1,
+#                                          one NAME=HOST:PORT per line
 #
 # Environment:
 #   KAFKIT_BROKER_NODES  nodes to start (default 1; 3 for the cluster tests). Each is a combined
@@ -29,6 +31,21 @@
 #   KAFKIT_BROKER_START_TIMEOUT  seconds to wait for the nodes to be ready (default 90)
 #   KAFKIT_KAFKA_OVERRIDES       extra broker settings, "key=value" separated by spaces
 #   KAFKIT_KAFKA_HEAP            JVM heap flags (default "-Xms256m -Xmx1g")
+#   KAFKIT_BROKER_SECURITY       opt-in: a directory of PEM material and users (as written by
+#                        `kafkit-testkit gen-certs DIR`: ca.pem, broker.pem, expired.pem, users). Adds,
+#                        besides PLAINTEXT (still the inter-broker listener and the printed address):
+#                          SSL             TLS 1.2 and 1.3, no client certificate
+#                          MTLS            TLS with ssl.client.auth=required (truststore ca.pem)
+#                          TLS12           TLS with ssl.enabled.protocols=TLSv1.2 only
+#                          EXPIRED         TLS with the expired certificate expired.pem
+#                          SASL_PLAINTEXT  SASL without TLS
+#                          SASL_SSL        SASL over TLS
+#                          REAUTH          SASL over TLS with connections.max.reauth.ms=KAFKIT_BROKER_REAUTH_MS
+#                                          (default 5000): KIP-368 re-authentication; enables PLAIN,
+#                                          SCRAM-SHA-256 and OAUTHBEARER (not SCRAM-SHA-512)
+#                        SASL listeners enable PLAIN (JAAS users), SCRAM-SHA-256/512 (the users in
+#                        `users`, "name password" lines, created at format time with --add-scram)
+#                        and OAUTHBEARER (Kafka's unsecured JWT validator: tests only). One node only.
 #   JAVA                         the java binary (default: $JAVA_HOME/bin/java, else java on PATH)
 #
 # Logs go to stderr; only results (an address, a path) go to stdout.
@@ -146,6 +163,67 @@ free_port() {
 
 min() { if [ "$1" -lt "$2" ]; then echo "$1"; else echo "$2"; fi; }
 
+readonly secure_listeners=(SSL MTLS TLS12 EXPIRED SASL_PLAINTEXT SASL_SSL REAUTH)
+
+secure_protocol() {
+	case $1 in
+	SASL_PLAINTEXT) echo SASL_PLAINTEXT ;;
+	SASL_SSL | REAUTH) echo SASL_SSL ;;
+	*) echo SSL ;;
+	esac
+}
+
+# The KAFKIT_BROKER_SECURITY directory (absolute), checked; exit 1 when security is not asked for.
+security_dir() {
+	[ -n "${KAFKIT_BROKER_SECURITY:-}" ] || return 1
+	local dir f
+	dir=$(cd "$KAFKIT_BROKER_SECURITY" && pwd) || die "KAFKIT_BROKER_SECURITY=$KAFKIT_BROKER_SECURITY is not a directory"
+	for f in ca.pem broker.pem expired.pem users; do
+		[ -f "$dir/$f" ] || die "KAFKIT_BROKER_SECURITY: $dir has no $f (write it with: kafkit-testkit gen-certs $dir)"
+	done
+	echo "$dir"
+}
+
+# The broker settings for the secure listeners (appended to server.properties).
+security_config() {
+	local dir=$1 lower jaas_plain user password
+	jaas_plain='org.apache.kafka.common.security.plain.PlainLoginModule required'
+	while read -r user password; do
+		[ -n "$user" ] && jaas_plain+=" user_$user=\"$password\""
+	done <"$dir/users"
+	echo "# Secure listeners (KAFKIT_BROKER_SECURITY=$dir)."
+	echo "ssl.keystore.type=PEM"
+	echo "ssl.keystore.location=$dir/broker.pem"
+	echo "ssl.truststore.type=PEM"
+	echo "ssl.truststore.location=$dir/ca.pem"
+	echo "listener.name.mtls.ssl.client.auth=required"
+	echo "listener.name.tls12.ssl.enabled.protocols=TLSv1.2"
+	echo "listener.name.tls12.ssl.protocol=TLSv1.2"
+	echo "listener.name.expired.ssl.keystore.location=$dir/expired.pem"
+	echo "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER"
+	echo "listener.name.reauth.connections.max.reauth.ms=${KAFKIT_BROKER_REAUTH_MS:-5000}"
+	# REAUTH leaves SCRAM-SHA-512 out, so a test can meet UNSUPPORTED_SASL_MECHANISM.
+	echo "listener.name.reauth.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,OAUTHBEARER"
+	for lower in sasl_plaintext sasl_ssl reauth; do
+		echo "listener.name.$lower.plain.sasl.jaas.config=$jaas_plain;"
+		echo "listener.name.$lower.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+		echo "listener.name.$lower.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+		echo "listener.name.$lower.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
+	done
+}
+
+# StorageTool arguments that create every user in $1/users for SCRAM-SHA-256 and -512.
+scram_args() {
+	local user password
+	while read -r user password; do
+		[ -n "$user" ] || continue
+		echo "--add-scram"
+		echo "SCRAM-SHA-256=[name=$user,password=$password]"
+		echo "--add-scram"
+		echo "SCRAM-SHA-512=[name=$user,password=$password]"
+	done <"$1/users"
+}
+
 # Writes node $1's server.properties from the ports in the state file.
 write_config() {
 	local n=$1 count voters i dir rf
@@ -156,17 +234,24 @@ write_config() {
 		voters+="${voters:+,}$i@127.0.0.1:$(state_value "cport.$i")"
 	done
 	rf=$(min "$count" 3)
+	local extra_listeners="" extra_map="" sec_dir="" l
+	if sec_dir=$(security_dir); then
+		for l in "${secure_listeners[@]}"; do
+			extra_listeners+=",$l://127.0.0.1:$(state_value "lport.$l.$n")"
+			extra_map+=",$l:$(secure_protocol "$l")"
+		done
+	fi
 	mkdir -p "$dir"
 	cat >"$dir/server.properties" <<EOF
 # Written by scripts/kafka-broker.sh for kafkit's tests: node $n of $count, loopback only.
 process.roles=broker,controller
 node.id=$n
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$(state_value "port.$n"),CONTROLLER://127.0.0.1:$(state_value "cport.$n")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(state_value "port.$n")
+listeners=PLAINTEXT://127.0.0.1:$(state_value "port.$n"),CONTROLLER://127.0.0.1:$(state_value "cport.$n")$extra_listeners
+advertised.listeners=PLAINTEXT://127.0.0.1:$(state_value "port.$n")$extra_listeners
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT$extra_map
 log.dirs=$dir/data
 broker.rack=rack-$n
 replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector
@@ -200,6 +285,9 @@ num.replica.fetchers=1
 log.cleaner.threads=1
 log.cleaner.dedupe.buffer.size=2097152
 EOF
+	if [ -n "$sec_dir" ]; then
+		security_config "$sec_dir" >>"$dir/server.properties"
+	fi
 	local kv
 	for kv in ${KAFKIT_KAFKA_OVERRIDES:-}; do
 		echo "$kv" >>"$dir/server.properties"
@@ -269,9 +357,19 @@ do_start() {
 	mkdir -p "$nodes_dir"
 	: >"$state_file"
 	set_state nodes "$count"
+	local sec_dir="" l
+	if sec_dir=$(security_dir); then
+		[ "$count" -eq 1 ] || die "KAFKIT_BROKER_SECURITY supports one node only (KAFKIT_BROKER_NODES=$count)"
+		set_state security "$sec_dir"
+	fi
 	for n in $(seq 1 "$count"); do
 		set_state "port.$n" "$(free_port)"
 		set_state "cport.$n" "$(free_port)"
+		if [ -n "$sec_dir" ]; then
+			for l in "${secure_listeners[@]}"; do
+				set_state "lport.$l.$n" "$(free_port)"
+			done
+		fi
 	done
 	cluster_id=$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))')
 	set_state cluster_id "$cluster_id"
@@ -279,10 +377,13 @@ do_start() {
 		write_config "$n"
 	done
 	# Format every node's log dir with the same cluster id (in parallel: each is a JVM start).
-	local pids=()
+	local pids=() scram=()
+	if [ -n "$sec_dir" ]; then
+		mapfile -t scram < <(scram_args "$sec_dir")
+	fi
 	for n in $(seq 1 "$count"); do
 		"$java" -Xmx256m -Dlog4j2.configurationFile="$repo/scripts/kafka/log4j2.properties" -cp "$lib_dir/*" \
-			kafka.tools.StorageTool format -t "$cluster_id" -c "$nodes_dir/node-$n/server.properties" \
+			kafka.tools.StorageTool format -t "$cluster_id" -c "$nodes_dir/node-$n/server.properties" "${scram[@]}" \
 			>"$nodes_dir/node-$n/format.log" 2>&1 &
 		pids+=($!)
 	done
@@ -445,6 +546,14 @@ main() {
 	pid)
 		check_node "${1:-}"
 		node_pid "$1"
+		;;
+	listeners)
+		any_running || die "no Kafka started from here is running (start one with '$0 start')"
+		[ -n "$(state_value security)" ] || die "this Kafka was started without KAFKIT_BROKER_SECURITY"
+		local l
+		for l in "${secure_listeners[@]}"; do
+			echo "$l=127.0.0.1:$(state_value "lport.$l.1")"
+		done
 		;;
 	-h | --help | help) usage ;;
 	*)

@@ -9,7 +9,9 @@
 # FFI-free proof (scripts/check-ffi.sh); clippy; library builds for x86_64 and aarch64 musl;
 # Apache Kafka's jars from Maven Central (scripts/kafka-broker.sh install, cached in
 # ~/.cache/kafkit); the test broker (Apache Kafka, one node) and a 3-node Kafka cluster for the
-# tests that need leaders to move; confluent-kafka for mixed-group tests; cargo test; the
+# tests that need leaders to move; a secure Kafka node (SSL, mutual TLS, TLS 1.2 only, an expired
+# certificate, SASL_PLAINTEXT, SASL_SSL and a short-session SASL_SSL listener, over a PKI that
+# `kafkit-testkit gen-certs` writes in pure Rust); confluent-kafka for mixed-group tests; cargo test; the
 # reliability soak (its own step, KAFKIT_SOAK_SECS: 120 s, 20 s with --quick); the static
 # aarch64 CLI under qemu (scripts/cli-smoke.sh); the README's demo (scripts/demo.sh);
 # scripts/fuzz-smoke.sh.
@@ -23,6 +25,9 @@
 #                       scripts/kafka-broker.sh kill|stop-node|start-node N` acts on node N
 #   KAFKIT_KAFKA_LIB    the Kafka jars (broker, tools, clients): `java -cp "$KAFKIT_KAFKA_LIB/*"`,
 #                       for the Java peers the tests compile and run
+#   KAFKIT_TEST_SECURE_BROKER     the secure node's PLAINTEXT address (topics are made there)
+#   KAFKIT_TEST_SECURE_LISTENERS  its secure listeners, NAME=HOST:PORT,... (see scripts/kafka-broker.sh)
+#   KAFKIT_TEST_SECURITY_DIR      its PEM files and SASL users (protocol-tests/src/certs.rs)
 #   KAFKIT_PYTHON       a Python with confluent-kafka (librdkafka), for mixed-group tests
 #   KAFKIT_SOAK_SECS    the soak's duration (set it to override the default)
 # If KAFKIT_TEST_BROKER is already set, that broker is used and none is started (the cluster is
@@ -56,8 +61,11 @@ export KAFKIT_BROKER=${KAFKIT_BROKER:-kafka}
 # The broker this run starts keeps its state apart from one a developer started by hand.
 broker_state=$repo/target/kafkit-broker/test-sh
 cluster_state=$repo/target/kafkit-broker/test-sh-cluster
+secure_state=$repo/target/kafkit-broker/test-sh-secure
+secure_dir=$repo/target/kafkit-broker/test-sh-pki
 broker_started=0
 cluster_started=0
+secure_started=0
 test_log=$repo/target/kafkit-test-output.log
 
 step_names=()
@@ -136,6 +144,9 @@ cleanup() {
 	if [ "$cluster_started" -eq 1 ]; then
 		KAFKIT_STATE=$cluster_state scripts/kafka-broker.sh stop || true
 	fi
+	if [ "$secure_started" -eq 1 ]; then
+		KAFKIT_STATE=$secure_state scripts/kafka-broker.sh stop || true
+	fi
 	summary "$rc"
 	exit "$rc"
 }
@@ -179,6 +190,22 @@ start_cluster() {
 	KAFKIT_TEST_CLUSTER_STATE=$cluster_state
 	export KAFKIT_TEST_CLUSTER KAFKIT_TEST_CLUSTER_STATE
 	echo "KAFKIT_TEST_CLUSTER=$KAFKIT_TEST_CLUSTER"
+}
+
+# The secure node: a fresh PKI from kafkit-testkit (pure Rust), then Kafka with its secure listeners.
+start_secure_broker() {
+	KAFKIT_STATE=$secure_state scripts/kafka-broker.sh stop || return
+	show cargo build -q -p kafkit-protocol-tests --bin kafkit-testkit || return
+	rm -rf "$secure_dir"
+	show target/debug/kafkit-testkit gen-certs "$secure_dir" || return
+	secure_started=1
+	echo "\$ KAFKIT_BROKER_SECURITY=$secure_dir scripts/kafka-broker.sh start"
+	KAFKIT_TEST_SECURE_BROKER=$(KAFKIT_BROKER_SECURITY=$secure_dir KAFKIT_STATE=$secure_state scripts/kafka-broker.sh start) || return
+	KAFKIT_TEST_SECURE_LISTENERS=$(KAFKIT_STATE=$secure_state scripts/kafka-broker.sh listeners | paste -sd,) || return
+	KAFKIT_TEST_SECURITY_DIR=$secure_dir
+	export KAFKIT_TEST_SECURE_BROKER KAFKIT_TEST_SECURE_LISTENERS KAFKIT_TEST_SECURITY_DIR
+	echo "KAFKIT_TEST_SECURE_BROKER=$KAFKIT_TEST_SECURE_BROKER"
+	echo "KAFKIT_TEST_SECURE_LISTENERS=$KAFKIT_TEST_SECURE_LISTENERS"
 }
 
 # librdkafka as a fellow group member: PyPI confluent-kafka (its wheel bundles librdkafka) in a venv
@@ -251,6 +278,12 @@ main() {
 		skip_step "cluster start" "KAFKIT_TEST_CLUSTER given"
 	else
 		run_step "cluster start (kafka x3)" start_cluster
+	fi
+	if [ -n "${KAFKIT_TEST_SECURE_BROKER:-}" ]; then
+		echo "test.sh: using the secure broker at KAFKIT_TEST_SECURE_BROKER=$KAFKIT_TEST_SECURE_BROKER from the environment"
+		skip_step "secure broker start" "KAFKIT_TEST_SECURE_BROKER given"
+	else
+		run_step "secure broker start (kafka)" start_secure_broker
 	fi
 	run_step "python peers (confluent-kafka)" install_python_peers
 	run_step "cargo test" cargo_test

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::net::NodeId;
+use crate::types::NodeId;
 use crate::wire::{KafkaCode, MetadataResponse};
 
 /// A snapshot of cluster metadata, as one Metadata response described it.

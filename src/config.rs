@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::net::NetConfig;
+use crate::net::sasl::UnsecuredJwtProvider;
+use crate::net::{NetConfig, SaslMechanism, Secret, SecurityProtocol};
 
 /// Where to start reading a partition that has no committed offset (`auto.offset.reset`).
 ///
@@ -83,6 +84,10 @@ pub(crate) struct ConsumerConfig {
     /// How often metadata is refreshed even when nothing failed (new partitions, leader moves).
     pub(crate) metadata_max_age: Duration,
     pub(crate) net: NetConfig,
+    /// librdkafka's `sasl.oauthbearer.config` (unsecured JWTs), resolved by [`ConsumerConfig::finish`].
+    pub(crate) oauthbearer_config: Option<Secret>,
+    /// librdkafka's `enable.sasl.oauthbearer.unsecure.jwt`.
+    pub(crate) oauthbearer_unsecure_jwt: bool,
 }
 
 impl Default for ConsumerConfig {
@@ -111,6 +116,8 @@ impl Default for ConsumerConfig {
             retry_backoff: Duration::from_millis(100),
             metadata_max_age: Duration::from_secs(300),
             net: NetConfig::default(),
+            oauthbearer_config: None,
+            oauthbearer_unsecure_jwt: false,
         }
     }
 }
@@ -143,6 +150,21 @@ pub(crate) const KNOWN_PROPERTIES: &[&str] = &[
     "topic.metadata.refresh.interval.ms",
     "queued.max.messages.kbytes",
     "receive.message.max.bytes",
+    "security.protocol",
+    "ssl.ca.location",
+    "ssl.ca.pem",
+    "ssl.certificate.location",
+    "ssl.certificate.pem",
+    "ssl.key.location",
+    "ssl.key.pem",
+    "ssl.key.password",
+    "ssl.endpoint.identification.algorithm",
+    "sasl.mechanism",
+    "sasl.mechanisms",
+    "sasl.username",
+    "sasl.password",
+    "sasl.oauthbearer.config",
+    "enable.sasl.oauthbearer.unsecure.jwt",
 ];
 
 fn invalid(key: &str, value: &str, expected: &str) -> Error {
@@ -247,6 +269,45 @@ impl ConsumerConfig {
                 self.total_buffer_bytes = kb.saturating_mul(1024).max(1024 * 1024);
             }
             "receive.message.max.bytes" => self.net.max_frame_size = parse_i32(key, value)? as usize,
+            "security.protocol" => {
+                self.net.security.protocol = SecurityProtocol::parse(value)
+                    .ok_or_else(|| invalid(key, value, "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"))?;
+            }
+            "ssl.ca.location" => self.tls(|t| t.ca_location = Some(value.trim().into())),
+            "ssl.ca.pem" => self.tls(|t| t.ca_pem = Some(value.to_owned())),
+            "ssl.certificate.location" => self.tls(|t| t.certificate_location = Some(value.trim().into())),
+            "ssl.certificate.pem" => self.tls(|t| t.certificate_pem = Some(value.to_owned())),
+            "ssl.key.location" => self.tls(|t| t.key_location = Some(value.trim().into())),
+            "ssl.key.pem" => self.tls(|t| t.key_pem = Some(Secret::new(value))),
+            "ssl.key.password" => self.tls(|t| t.key_password = Some(Secret::new(value))),
+            "ssl.endpoint.identification.algorithm" => {
+                let verify = match value.trim().to_ascii_lowercase().as_str() {
+                    "https" => true,
+                    "none" | "" => false,
+                    _ => return Err(invalid(key, value, "https or none")),
+                };
+                self.tls(|t| t.verify_hostname = Some(verify));
+            }
+            "sasl.mechanism" | "sasl.mechanisms" => {
+                let mechanism = SaslMechanism::parse(value).ok_or_else(|| {
+                    let hint = if value.trim().eq_ignore_ascii_case("GSSAPI") {
+                        " (kafkit does not support Kerberos/GSSAPI)"
+                    } else {
+                        ""
+                    };
+                    Error::new(
+                        ErrorKind::Config,
+                        format!(
+                            "invalid value {value:?} for {key}: expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER{hint}"
+                        ),
+                    )
+                })?;
+                self.net.security.sasl.mechanism = Some(mechanism);
+            }
+            "sasl.username" => self.net.security.sasl.username = Some(value.to_owned()),
+            "sasl.password" => self.net.security.sasl.password = Some(Secret::new(value)),
+            "sasl.oauthbearer.config" => self.oauthbearer_config = Some(Secret::new(value)),
+            "enable.sasl.oauthbearer.unsecure.jwt" => self.oauthbearer_unsecure_jwt = parse_bool(key, value)?,
             _ => {
                 let hint = nearest(key)
                     .map(|k| format!("; did you mean {k:?}?"))
@@ -260,7 +321,51 @@ impl ConsumerConfig {
         Ok(())
     }
 
-    /// Checks the configuration as a whole; no I/O.
+    fn tls(&mut self, f: impl FnOnce(&mut crate::net::TlsConfig)) {
+        let mut tls = std::mem::take(&mut self.net.security.tls).changed();
+        f(&mut tls);
+        self.net.security.tls = tls;
+    }
+
+    /// Resolves settings that depend on each other, whatever order they were given in: librdkafka's
+    /// unsecured-JWT OAUTHBEARER, and the re-authentication lead (above `fetch.wait.max.ms`).
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        // A request written just before a re-authentication may wait behind a long-polling fetch;
+        // it must still reach the broker before the session expires (see net::Connection).
+        self.net.reauth_lead = self
+            .net
+            .reauth_lead
+            .max(self.fetch_wait_max + Duration::from_millis(500));
+        match (&self.oauthbearer_config, self.oauthbearer_unsecure_jwt) {
+            (Some(config), true) => {
+                let provider = UnsecuredJwtProvider::from_config(config.expose())?;
+                if self.net.security.sasl.token_provider.is_none() {
+                    self.net
+                        .security
+                        .sasl
+                        .set_token_provider(std::sync::Arc::new(provider));
+                }
+            }
+            (Some(_), false) if self.net.security.sasl.token_provider.is_none() => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "sasl.oauthbearer.config makes unsecured (unsigned) tokens, for test clusters only: set \
+                     enable.sasl.oauthbearer.unsecure.jwt=true, or pass a token provider for real clusters",
+                ));
+            }
+            (None, true) if self.net.security.sasl.token_provider.is_none() => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "enable.sasl.oauthbearer.unsecure.jwt=true needs sasl.oauthbearer.config=principal=<name>",
+                ));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Checks the configuration as a whole; no network I/O (TLS certificates and keys are read from
+    /// their files here, so a mistake fails `build()`).
     pub(crate) fn validate(&self) -> Result<()> {
         let fail = |msg: String| Err(Error::new(ErrorKind::Config, msg));
         if self.bootstrap.is_empty() {
@@ -309,8 +414,43 @@ impl ConsumerConfig {
         if self.max_partition_fetch_bytes <= 0 || self.fetch_max_bytes <= 0 {
             return fail("fetch.max.bytes and max.partition.fetch.bytes must be positive".into());
         }
+        self.net.security.validate()?;
         Ok(())
     }
+}
+
+/// Connection properties only (`security.protocol`, `ssl.*`, `sasl.*`, `client.id`, timeouts,
+/// backoff, `receive.message.max.bytes`), for tools that talk to brokers without a consumer.
+pub(crate) fn net_from_properties<'a>(
+    properties: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<NetConfig> {
+    const CONSUMER_ONLY_OK: &[&str] = &["bootstrap.servers"];
+    let mut c = ConsumerConfig::default();
+    for (key, value) in properties {
+        c.set_property(key, value)?;
+        let connection = key.starts_with("ssl.")
+            || key.starts_with("sasl.")
+            || matches!(
+                key,
+                "security.protocol"
+                    | "enable.sasl.oauthbearer.unsecure.jwt"
+                    | "client.id"
+                    | "socket.connection.setup.timeout.ms"
+                    | "request.timeout.ms"
+                    | "reconnect.backoff.ms"
+                    | "reconnect.backoff.max.ms"
+                    | "receive.message.max.bytes"
+            );
+        if !connection && !CONSUMER_ONLY_OK.contains(&key) {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("{key} is a consumer property, not a connection property"),
+            ));
+        }
+    }
+    c.finish()?;
+    c.net.security.validate()?;
+    Ok(c.net)
 }
 
 /// The known property closest to `key` (edit distance at most a third of its length).
@@ -387,6 +527,78 @@ mod tests {
             .set_property("session.timeout.ms", "soon")
             .unwrap_err();
         assert!(err.to_string().contains("milliseconds"), "{err}");
+    }
+
+    #[test]
+    fn security_properties_apply_and_secrets_stay_out_of_debug() {
+        let mut c = ConsumerConfig {
+            bootstrap: vec!["a:1".into()],
+            topics: vec!["t".into()],
+            ..Default::default()
+        };
+        for (k, v) in [
+            ("security.protocol", "sasl_ssl"),
+            ("sasl.mechanisms", "SCRAM-SHA-512"),
+            ("sasl.username", "alice"),
+            ("sasl.password", "very-secret-pw"),
+            ("ssl.key.password", "key-secret-pw"),
+            ("ssl.endpoint.identification.algorithm", "none"),
+        ] {
+            c.set_property(k, v).unwrap();
+        }
+        assert_eq!(c.net.security.protocol, SecurityProtocol::SaslSsl);
+        assert_eq!(c.net.security.sasl.mechanism, Some(SaslMechanism::ScramSha512));
+        assert_eq!(c.net.security.tls.verify_hostname, Some(false));
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("very-secret-pw") && !debug.contains("key-secret-pw"),
+            "{debug}"
+        );
+        // An encrypted-key password without a key is harmless; the whole config validates.
+        c.finish().unwrap();
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn security_mistakes_are_named() {
+        let mut c = ConsumerConfig::default();
+        let err = c.set_property("security.protocol", "TLS").unwrap_err();
+        assert!(err.to_string().contains("SASL_SSL"), "{err}");
+        let err = c.set_property("sasl.mechanism", "GSSAPI").unwrap_err();
+        assert!(err.to_string().contains("Kerberos"), "{err}");
+        let err = c
+            .set_property("ssl.endpoint.identification.algorithm", "yes")
+            .unwrap_err();
+        assert!(err.to_string().contains("https or none"), "{err}");
+
+        let mut c = ConsumerConfig {
+            bootstrap: vec!["a:1".into()],
+            topics: vec!["t".into()],
+            ..Default::default()
+        };
+        c.set_property("sasl.username", "alice").unwrap();
+        let err = c.validate().unwrap_err();
+        assert!(
+            err.to_string().contains("security.protocol is PLAINTEXT"),
+            "{err}"
+        );
+        c.set_property("security.protocol", "SASL_PLAINTEXT").unwrap();
+        let err = c.validate().unwrap_err();
+        assert!(err.to_string().contains("sasl.password"), "{err}");
+
+        c.set_property("sasl.mechanism", "OAUTHBEARER").unwrap();
+        c.set_property("sasl.oauthbearer.config", "principal=admin")
+            .unwrap();
+        assert!(
+            c.finish()
+                .unwrap_err()
+                .to_string()
+                .contains("enable.sasl.oauthbearer.unsecure.jwt")
+        );
+        c.set_property("enable.sasl.oauthbearer.unsecure.jwt", "true")
+            .unwrap();
+        c.finish().unwrap();
+        c.validate().unwrap();
     }
 
     #[test]

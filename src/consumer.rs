@@ -1,26 +1,30 @@
 //! The consumer: its builder, its handle, and the streams it hands out.
 
-mod command;
-mod events;
+mod partition_stream;
+mod partitions;
 mod record;
-mod stream;
+mod record_stream;
+#[cfg(test)]
+mod test_util;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub(crate) use command::{Command, CommitRequest};
-pub(crate) use events::Reporter;
-pub use events::{Event, Events, Health, Status};
+pub use partition_stream::PartitionStream;
+pub(crate) use partition_stream::{commit_offset, commit_offsets};
+pub use partitions::Partitions;
 pub use record::Record;
-pub(crate) use stream::{Chunk, Clock, Delivery, PartitionShared, RejoinSignal};
-pub use stream::{PartitionStream, Partitions, RecordStream};
+pub use record_stream::RecordStream;
 
 use crate::config::{Assignor, ConsumerConfig, IsolationLevel, OffsetReset};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
+use crate::events::{Events, Health, Reporter};
+use crate::handoff::{Command, RejoinSignal};
+use crate::net::sasl::OAuthBearerTokenProvider;
+use crate::net::{SaslMechanism, Secret, SecurityProtocol};
 
 /// Builds a [`Consumer`]. Start with [`Consumer::builder`].
 ///
@@ -146,6 +150,88 @@ impl ConsumerBuilder {
         self
     }
 
+    /// How connections are secured — `security.protocol`: PLAINTEXT (the default), SSL,
+    /// SASL_PLAINTEXT or SASL_SSL.
+    pub fn security_protocol(mut self, protocol: SecurityProtocol) -> Self {
+        self.config.net.security.protocol = protocol;
+        self
+    }
+
+    /// Trust the CA certificates in this PEM file (or directory of PEM files) instead of the
+    /// built-in Mozilla roots — `ssl.ca.location`.
+    pub fn ssl_ca_location(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.config.net.security.tls = std::mem::take(&mut self.config.net.security.tls).ca_location(path);
+        self
+    }
+
+    /// Present this client certificate chain and private key (PEM files) for mutual TLS —
+    /// `ssl.certificate.location`, `ssl.key.location`.
+    pub fn ssl_client_certificate(
+        mut self,
+        certificate: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.config.net.security.tls =
+            std::mem::take(&mut self.config.net.security.tls).client_certificate(certificate, key);
+        self
+    }
+
+    /// The password of an encrypted (PKCS#8) private key — `ssl.key.password`.
+    pub fn ssl_key_password(mut self, password: impl Into<Secret>) -> Self {
+        self.config.net.security.tls =
+            std::mem::take(&mut self.config.net.security.tls).key_password(password);
+        self
+    }
+
+    /// Whether the broker's certificate must name the host connected to —
+    /// `ssl.endpoint.identification.algorithm` (`https`: true, the default; `none`: false, which still
+    /// verifies the chain).
+    pub fn ssl_verify_hostname(mut self, verify: bool) -> Self {
+        self.config.net.security.tls =
+            std::mem::take(&mut self.config.net.security.tls).verify_hostname(verify);
+        self
+    }
+
+    /// Use this rustls crypto provider (ring, aws-lc-rs, a FIPS one, ...) instead of kafkit's
+    /// built-in pure-Rust one (rustls-graviola).
+    pub fn tls_crypto_provider(mut self, provider: std::sync::Arc<rustls::crypto::CryptoProvider>) -> Self {
+        self.config.net.security.tls =
+            std::mem::take(&mut self.config.net.security.tls).crypto_provider(provider);
+        self
+    }
+
+    /// Use this rustls client configuration as is (every other `ssl.*` setting is then ignored).
+    pub fn tls_client_config(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        self.config.net.security.tls =
+            std::mem::take(&mut self.config.net.security.tls).client_config_override(config);
+        self
+    }
+
+    /// SASL credentials for PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 — `sasl.mechanism`,
+    /// `sasl.username`, `sasl.password`. Set [`ConsumerBuilder::security_protocol`] to SASL_SSL (or
+    /// SASL_PLAINTEXT) too.
+    pub fn sasl_credentials(
+        mut self,
+        mechanism: SaslMechanism,
+        username: impl Into<String>,
+        password: impl Into<Secret>,
+    ) -> Self {
+        self.config.net.security.sasl =
+            std::mem::take(&mut self.config.net.security.sasl).credentials(mechanism, username, password);
+        self
+    }
+
+    /// SASL/OAUTHBEARER with tokens from `provider` (asked again when a token has used 80% of its
+    /// lifetime) — `sasl.mechanism=OAUTHBEARER`.
+    pub fn oauthbearer_token_provider(
+        mut self,
+        provider: std::sync::Arc<dyn OAuthBearerTokenProvider>,
+    ) -> Self {
+        self.config.net.security.sasl =
+            std::mem::take(&mut self.config.net.security.sasl).oauthbearer(provider);
+        self
+    }
+
     /// Sets a librdkafka-style property (`bootstrap.servers`, `group.id`, `auto.offset.reset`, ...).
     /// An unknown key or bad value makes [`ConsumerBuilder::build`] fail with a message naming it.
     pub fn property(mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> Self {
@@ -179,8 +265,10 @@ impl ConsumerBuilder {
         if let Some(e) = self.error {
             return Err(e);
         }
-        self.config.validate()?;
-        Consumer::start(self.config)
+        let mut config = self.config;
+        config.finish()?;
+        config.validate()?;
+        Consumer::start(config)
     }
 }
 
@@ -221,29 +309,21 @@ impl Consumer {
         let (partitions_tx, partitions_rx) = mpsc::unbounded_channel();
         let reporter = Reporter::new();
         let health = reporter.health.subscribe();
-        let rejoin = Arc::new(RejoinSignal {
-            left: AtomicBool::new(false),
-            commands: commands.clone(),
-        });
+        let rejoin = Arc::new(RejoinSignal::new(commands.clone()));
         let close_timeout = config.close_timeout;
         if config.offset_reset == OffsetReset::Latest {
             tracing::info!(
                 "partitions without a committed offset start at the END of the log (auto.offset.reset=latest)"
             );
         }
-        let engine = Engine::new(
+        let thread = Engine::new(
             config,
             command_rx,
-            commands.clone(),
             partitions_tx,
             reporter.clone(),
             rejoin.clone(),
-            Arc::new(AtomicUsize::new(0)),
-        )?;
-        let thread = std::thread::Builder::new()
-            .name("kafkit-engine".into())
-            .spawn(move || engine.run_on_own_runtime())
-            .map_err(|e| Error::with_source(ErrorKind::Config, "could not start the engine thread", e))?;
+        )?
+        .start()?;
         Ok(Consumer {
             commands,
             partitions: Mutex::new(Some(Partitions::new(partitions_rx, rejoin))),
@@ -289,15 +369,7 @@ impl Consumer {
 
     /// Commits `record` (see [`PartitionStream::commit`]).
     pub async fn commit(&self, record: &Record) -> Result<()> {
-        stream::commit_offsets(
-            &self.commands,
-            vec![(
-                crate::TopicPartition::new(record.topic(), record.partition()),
-                record.offset() + 1,
-                record.leader_epoch(),
-            )],
-        )
-        .await
+        commit_offsets(&self.commands, vec![commit_offset(record)]).await
     }
 
     /// Pauses `partitions`, as Kafka's `pause()`: kafkit sends no fetch for them and their streams

@@ -25,6 +25,15 @@ pub enum ErrorKind {
     Kafka,
     /// kafkit is shutting down or the object was closed.
     Closed,
+    /// Authentication failed and retrying cannot help: the broker rejected the SASL credentials
+    /// (SASL_AUTHENTICATION_FAILED), does not enable the SASL mechanism, or a TLS certificate was
+    /// rejected (kafkit rejected the broker's, or the broker rejected kafkit's). The consumer stops
+    /// with a fatal event instead of reconnecting.
+    Authentication,
+    /// TLS could not be set up: the peer does not speak TLS (a PLAINTEXT listener), speaks only TLS
+    /// (an SSL listener reached with `security.protocol=PLAINTEXT`), or shares no TLS version or
+    /// cipher suite.
+    Tls,
 }
 
 /// An error from kafkit.
@@ -78,6 +87,15 @@ impl Error {
         e
     }
 
+    /// A Kafka error code that is also of a more specific `kind` (SASL failures).
+    pub(crate) fn kafka_as(kind: ErrorKind, code: KafkaCode, message: impl Into<String>) -> Self {
+        let mut e = Error::kafka(code, message);
+        if let Some(inner) = Arc::get_mut(&mut e.inner) {
+            inner.kind = kind;
+        }
+        e
+    }
+
     /// Attaches the broker address this error concerns (only before the error is shared).
     pub(crate) fn at_broker(mut self, broker: impl Into<String>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
@@ -106,9 +124,12 @@ impl Error {
         match self.inner.kind {
             ErrorKind::Connect | ErrorKind::Connection | ErrorKind::Timeout => true,
             ErrorKind::Kafka => self.inner.code.is_some_and(is_retriable_code),
-            ErrorKind::Config | ErrorKind::Protocol | ErrorKind::UnsupportedVersion | ErrorKind::Closed => {
-                false
-            }
+            ErrorKind::Config
+            | ErrorKind::Protocol
+            | ErrorKind::UnsupportedVersion
+            | ErrorKind::Closed
+            | ErrorKind::Authentication
+            | ErrorKind::Tls => false,
         }
     }
 }

@@ -8,12 +8,14 @@ mod assignor;
 mod classify;
 mod config;
 mod machine;
+mod membership;
 mod request;
 
 pub(crate) use assignor::{AssignorKind, MemberSubscription};
 pub(crate) use classify::{ErrorAction, classify};
 pub(crate) use config::GroupConfig;
 pub(crate) use machine::{GroupEvent, GroupMachine, LeaveReason};
+pub(crate) use membership::Membership;
 pub(crate) use request::{GroupRequest, OutgoingRequest, RequestId, Target};
 
 #[cfg(test)]

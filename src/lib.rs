@@ -66,24 +66,28 @@
 #![warn(missing_docs)]
 
 pub mod cluster;
+mod commit;
 mod config;
 mod consumer;
 mod engine;
 mod error;
+mod events;
+mod fetch;
 #[cfg(fuzzing)]
 pub mod fuzzing;
 mod group;
+mod handoff;
 pub mod net;
 pub mod records;
+#[cfg(any(test, fuzzing))]
+mod sim;
 mod types;
 pub mod wire;
 
 pub use config::{Assignor, IsolationLevel, OffsetReset};
-pub use consumer::{
-    Consumer, ConsumerBuilder, Event, Events, Health, PartitionStream, Partitions, Record, RecordStream,
-    Status,
-};
+pub use consumer::{Consumer, ConsumerBuilder, PartitionStream, Partitions, Record, RecordStream};
 pub use error::{Error, ErrorKind, Result};
+pub use events::{Event, Events, Health, Status};
 pub use types::TopicPartition;
 
 /// The README's examples, compiled as doctests.

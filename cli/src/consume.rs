@@ -41,15 +41,6 @@ fn parse_from(from: &str, group: bool) -> Result<From, Failure> {
     }
 }
 
-fn parse_property(kv: &str) -> Result<(&str, &str), Failure> {
-    match kv.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim(), v.trim())),
-        _ => Err(Failure::usage(format!(
-            "--property '{kv}' must be KEY=VALUE, e.g. --property session.timeout.ms=10000"
-        ))),
-    }
-}
-
 /// Why the consume loop ended normally.
 enum Stop {
     Count,
@@ -60,22 +51,23 @@ enum Stop {
 }
 
 pub(crate) async fn run(args: ConsumeArgs) -> Result<(), Failure> {
-    let brokers = split_brokers(&args.brokers)?;
+    let props = crate::properties::load(args.config.as_deref(), &args.properties)?;
+    let bootstrap = args
+        .brokers
+        .clone()
+        .or_else(|| crate::properties::bootstrap(&props).map(str::to_owned))
+        .ok_or_else(|| Failure::usage("give --brokers HOST:PORT, or bootstrap.servers in --config or -X"))?;
+    let brokers = split_brokers(&bootstrap)?;
     let from = parse_from(&args.from, args.group.is_some())?;
     let idle = args
         .idle_timeout
         .map(|s| seconds("--idle-timeout", s))
         .transpose()?;
-    let props: Vec<(&str, &str)> = args
-        .properties
-        .iter()
-        .map(|kv| parse_property(kv))
-        .collect::<Result<_, _>>()?;
     let grouped = args.group.is_some();
     let commit = if grouped { args.commit } else { CommitMode::None };
 
     let mut builder = Consumer::builder()
-        .bootstrap(&args.brokers)
+        .bootstrap(&bootstrap)
         .subscribe(args.topics.iter().cloned())
         .auto_commit(commit == CommitMode::Auto);
     if let Some(group) = &args.group {
@@ -86,10 +78,13 @@ pub(crate) async fn run(args: ConsumeArgs) -> Result<(), Failure> {
         // Out of range falls back to the earliest record still in the log.
         From::Offset(offset) => builder.start_offset(offset).offset_reset(OffsetReset::Earliest),
     };
-    let consumer = builder.properties(props).build().map_err(|e| match e.kind() {
-        ErrorKind::Config => Failure::usage(format!("invalid configuration: {e}")),
-        _ => Failure::fatal(format!("could not start the consumer: {e}")),
-    })?;
+    let consumer = builder
+        .properties(props.clone())
+        .build()
+        .map_err(|e| match e.kind() {
+            ErrorKind::Config => Failure::usage(format!("invalid configuration: {e}")),
+            _ => Failure::fatal(format!("could not start the consumer: {e}")),
+        })?;
     let mut records = consumer
         .records()
         .map_err(|e| Failure::fatal(format!("could not start the consumer: {e}")))?;
@@ -131,7 +126,16 @@ pub(crate) async fn run(args: ConsumeArgs) -> Result<(), Failure> {
             _ = ticker.tick(), if status.enabled() => status.draw(&consumer.health(), count),
             _ = tokio::time::sleep_until(sleep_until), if idle_deadline.is_some() => break Stop::Idle,
             next = records.next() => match next {
-                None => break Stop::StreamEnded,
+                None => {
+                    // The streams end when the consumer stops on a fatal error (the event may not
+                    // have been read yet).
+                    let health = consumer.health();
+                    if health.status == Status::Failed {
+                        let why = health.last_error.map(|e| format!(": {e}")).unwrap_or_default();
+                        fatal = Some(Failure::fatal(format!("the consumer stopped{why}")));
+                    }
+                    break Stop::StreamEnded;
+                }
                 Some(Err(e)) => {
                     fatal = Some(Failure::fatal(format!("consuming failed: {e}")));
                     break Stop::StreamEnded;
@@ -165,7 +169,8 @@ pub(crate) async fn run(args: ConsumeArgs) -> Result<(), Failure> {
     status.clear();
 
     if fatal.is_none() && matches!(stop, Stop::Idle) && count == 0 {
-        fatal = idle_diagnosis(&consumer, &brokers, &args.topics, idle.unwrap_or_default()).await;
+        let net = NetConfig::from_properties(crate::properties::connection_only(&props)).unwrap_or_default();
+        fatal = idle_diagnosis(&consumer, &brokers, net, &args.topics, idle.unwrap_or_default()).await;
     }
 
     // Streams first: the group's clean leave waits for them to be dropped, then commits what was
@@ -198,6 +203,7 @@ fn format_record(buf: &mut Vec<u8>, record: &Record, format: Format) {
 async fn idle_diagnosis(
     consumer: &Consumer,
     brokers: &[String],
+    net: NetConfig,
     topics: &[String],
     waited: Duration,
 ) -> Option<Failure> {
@@ -207,7 +213,7 @@ async fn idle_diagnosis(
         return Some(Failure::fatal(format!("the consumer stopped{why}")));
     }
     // All topics (not the named ones: asking for a missing topic can auto-create it).
-    let metadata = match BrokerPool::new(brokers.iter().map(String::as_str), NetConfig::default()) {
+    let metadata = match BrokerPool::new(brokers.iter().map(String::as_str), net) {
         Ok(pool) => tokio::time::timeout(TOPIC_CHECK_TIMEOUT, async move { pool.metadata(None).await }).await,
         Err(_) => return None,
     };
@@ -259,12 +265,5 @@ mod tests {
         assert!(e.message.contains("without --group"), "{}", e.message);
         assert!(parse_from("-1", false).is_err());
         assert!(parse_from("soon", false).is_err());
-    }
-
-    #[test]
-    fn properties_are_key_equals_value() {
-        assert_eq!(parse_property("a.b=1=2").unwrap(), ("a.b", "1=2"));
-        assert!(parse_property("novalue").is_err());
-        assert!(parse_property("=x").is_err());
     }
 }

@@ -7,6 +7,7 @@
 mod consume;
 mod json;
 mod metadata;
+mod properties;
 mod status;
 
 use std::process::ExitCode;
@@ -32,9 +33,9 @@ enum Command {
 /// Arguments of `kafkit consume`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ConsumeArgs {
-    /// Bootstrap brokers, HOST:PORT[,HOST:PORT...].
+    /// Bootstrap brokers, HOST:PORT[,HOST:PORT...] (or bootstrap.servers in --config / -X).
     #[arg(long, value_name = "HOST:PORT[,HOST:PORT]")]
-    pub(crate) brokers: String,
+    pub(crate) brokers: Option<String>,
     /// A topic to consume (repeat for more).
     #[arg(long = "topic", value_name = "TOPIC", required = true)]
     pub(crate) topics: Vec<String>,
@@ -59,23 +60,34 @@ pub(crate) struct ConsumeArgs {
     /// record before printing the next), none (never commit).
     #[arg(long, value_enum, default_value_t = CommitMode::Auto)]
     pub(crate) commit: CommitMode,
-    /// A librdkafka-style consumer property, KEY=VALUE (repeatable), e.g. session.timeout.ms=10000.
+    /// A librdkafka-style consumer property, KEY=VALUE (repeatable), e.g. session.timeout.ms=10000
+    /// or security.protocol=SASL_SSL; overrides --config.
     #[arg(long = "property", short = 'X', value_name = "KEY=VALUE")]
     pub(crate) properties: Vec<String>,
+    /// A file of KEY=VALUE lines (librdkafka or Java client.properties style: security.protocol,
+    /// sasl.*, ssl.*, ...).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `kafkit metadata`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct MetadataArgs {
-    /// Bootstrap brokers, HOST:PORT[,HOST:PORT...].
+    /// Bootstrap brokers, HOST:PORT[,HOST:PORT...] (or bootstrap.servers in --config / -X).
     #[arg(long, value_name = "HOST:PORT[,HOST:PORT]")]
-    pub(crate) brokers: String,
+    pub(crate) brokers: Option<String>,
     /// Only these topics (repeatable); default: all.
     #[arg(long = "topic", value_name = "TOPIC")]
     pub(crate) topics: Vec<String>,
     /// Give up after this many seconds without an answer.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub(crate) timeout: f64,
+    /// A connection property, KEY=VALUE (repeatable): security.protocol, sasl.*, ssl.*, client.id.
+    #[arg(long = "property", short = 'X', value_name = "KEY=VALUE")]
+    pub(crate) properties: Vec<String>,
+    /// A file of KEY=VALUE lines (consumer-only keys in it are ignored here).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<std::path::PathBuf>,
 }
 
 /// How records are printed.

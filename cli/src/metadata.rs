@@ -8,24 +8,40 @@ use kafkit::net::{BrokerPool, NetConfig};
 use crate::{Failure, MetadataArgs};
 
 pub(crate) async fn run(args: MetadataArgs) -> Result<(), Failure> {
-    let addrs = split_brokers(&args.brokers)?;
+    let props = crate::properties::load(args.config.as_deref(), &args.properties)?;
+    let brokers = args
+        .brokers
+        .clone()
+        .or_else(|| crate::properties::bootstrap(&props).map(str::to_owned))
+        .ok_or_else(|| Failure::usage("give --brokers HOST:PORT, or bootstrap.servers in --config or -X"))?;
+    let addrs = split_brokers(&brokers)?;
     let timeout = seconds("--timeout", args.timeout)?;
-    let pool = BrokerPool::new(addrs.iter().map(String::as_str), NetConfig::default())
-        .map_err(|e| Failure::usage(format!("--brokers {}: {e}", args.brokers)))?;
+    // From a file, consumer-only keys are skipped; given as -X they are a usage error.
+    let mut connection = crate::properties::connection_only(&props);
+    if args.config.is_none() {
+        connection = props.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    }
+    let net = NetConfig::from_properties(connection)
+        .map_err(|e| Failure::usage(format!("invalid configuration: {e}")))?;
+    let pool = BrokerPool::new(addrs.iter().map(String::as_str), net)
+        .map_err(|e| Failure::usage(format!("--brokers {brokers}: {e}")))?;
     let topics: Vec<&str> = args.topics.iter().map(String::as_str).collect();
     let wanted = (!topics.is_empty()).then_some(&topics[..]);
     let md = match tokio::time::timeout(timeout, pool.metadata(wanted)).await {
         Ok(Ok(md)) => md,
         Ok(Err(e)) => {
             return Err(Failure::fatal(format!(
-                "metadata from {}: {e} (is a broker running there?)",
-                args.brokers
+                "metadata from {brokers}: {e}{}",
+                if e.kind() == kafkit::ErrorKind::Authentication {
+                    ""
+                } else {
+                    " (is a broker running there?)"
+                }
             )));
         }
         Err(_) => {
             return Err(Failure::fatal(format!(
-                "no metadata from {} within {:?}: check --brokers and that a broker is running",
-                args.brokers, timeout
+                "no metadata from {brokers} within {timeout:?}: check --brokers and that a broker is running"
             )));
         }
     };

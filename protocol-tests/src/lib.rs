@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 pub mod admin;
+pub mod certs;
 pub mod cluster;
 pub mod harness;
 pub mod history;
@@ -13,3 +14,4 @@ pub mod real;
 pub mod reliability;
 pub mod responses;
 pub mod scripted;
+pub mod secure;

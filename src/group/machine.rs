@@ -146,6 +146,9 @@ pub(crate) struct GroupMachine {
     /// Their consumer-protocol versions, in the same order.
     member_versions: Vec<i16>,
     counts_deadline: Option<Instant>,
+    /// Partition counts arrived since this member last became leader: it assigns from metadata
+    /// at least as fresh as the join.
+    fresh_counts: bool,
     pending_assignments: Vec<(String, Bytes)>,
     /// Partition counts the current assignment was computed from (or seen at sync).
     snapshot: BTreeMap<String, i32>,
@@ -160,6 +163,9 @@ pub(crate) struct GroupMachine {
     heartbeat_at: Option<Instant>,
     heartbeat_in_flight: Option<RequestId>,
     last_heartbeat_ok: Instant,
+    /// While a member keeps partitions through a rebalance (cooperative): when it gives them up
+    /// unless the rebalance has progressed (see `keep_owned_until`).
+    owned_deadline: Option<Instant>,
 }
 
 /// The JoinGroup/SyncGroup deadline on top of the rebalance timeout (the Java client's lapse).
@@ -190,6 +196,7 @@ impl GroupMachine {
             members: vec![],
             member_versions: vec![],
             counts_deadline: None,
+            fresh_counts: false,
             pending_assignments: vec![],
             snapshot: BTreeMap::new(),
             rejoin_pending: false,
@@ -200,6 +207,7 @@ impl GroupMachine {
             heartbeat_at: None,
             heartbeat_in_flight: None,
             last_heartbeat_ok: now,
+            owned_deadline: None,
         }
     }
 
@@ -231,6 +239,14 @@ impl GroupMachine {
     /// Whether leaving is complete (or was never needed): `close` can finish.
     pub(crate) fn is_left(&self) -> bool {
         matches!(self.phase, Phase::Left | Phase::Fatal | Phase::Idle)
+    }
+
+    /// Whether the leader waits for partition counts fetched after it joined: the engine should
+    /// refresh metadata now. (Followers need no metadata to sync, so they sync before a leader
+    /// that waits for it; librdkafka's mock drops the assignment of a follower that syncs after
+    /// its leader.)
+    pub(crate) fn wants_partition_counts(&self) -> bool {
+        self.phase == Phase::AwaitCounts && !self.fresh_counts
     }
 
     /// Topics whose partition counts the engine must feed to
@@ -275,6 +291,7 @@ impl GroupMachine {
         for (topic, count) in counts {
             self.counts.insert(topic.clone(), *count);
         }
+        self.fresh_counts = true;
         match self.phase {
             Phase::AwaitCounts => self.try_assign(),
             Phase::Stable => {
@@ -372,8 +389,18 @@ impl GroupMachine {
     /// that `poll_request` then uses) heartbeats and retry backoffs.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
-        if self.phase == Phase::Stable && now >= self.last_heartbeat_ok + self.config.session_timeout {
+        if self.phase == Phase::Stable && now >= self.last_heartbeat_ok + self.fence_after() {
             self.session_expired();
+        }
+        if self.phase != Phase::Stable && self.owned_deadline.is_some_and(|d| now >= d) {
+            self.owned_deadline = None;
+            self.lose_all(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the rebalance did not progress within the rebalance timeout ({} ms): the coordinator may have handed these partitions to another member",
+                    self.config.rebalance_timeout.as_millis()
+                ),
+            ));
         }
         if self.phase == Phase::AwaitCounts && self.counts_deadline.is_some_and(|d| now >= d) {
             self.try_assign();
@@ -457,6 +484,7 @@ impl GroupMachine {
         let retry_ok = self.retry_at.is_none_or(|t| now >= t);
         match self.phase {
             Phase::Join if retry_ok => {
+                self.keep_owned_until(now, false);
                 self.set_phase(Phase::Joining);
                 let body = self.join_body();
                 Some(self.send(Kind::Join, target, rebalance, body))
@@ -504,6 +532,9 @@ impl GroupMachine {
     /// When `handle_timeout` should next be called.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let mut deadlines: Vec<Instant> = vec![];
+        if self.phase != Phase::Stable && !self.owned.is_empty() {
+            deadlines.extend(self.owned_deadline);
+        }
         let needs_coordinator = matches!(self.phase, Phase::Join | Phase::Sync | Phase::Stable);
         if needs_coordinator && self.coordinator.is_none() && !self.find_in_flight {
             deadlines.push(self.find_at.unwrap_or(self.now));
@@ -512,7 +543,7 @@ impl GroupMachine {
             Phase::Join | Phase::Sync if self.coordinator.is_some() => deadlines.extend(self.retry_at),
             Phase::AwaitCounts => deadlines.extend(self.counts_deadline),
             Phase::Stable => {
-                deadlines.push(self.last_heartbeat_ok + self.config.session_timeout);
+                deadlines.push(self.last_heartbeat_ok + self.fence_after());
                 if self.coordinator.is_some() && self.heartbeat_in_flight.is_none() {
                     deadlines.extend(self.heartbeat_at);
                 }
@@ -642,12 +673,36 @@ impl GroupMachine {
         self.set_phase(Phase::Fatal);
     }
 
+    /// A cooperative member keeps its partitions through a rebalance, but only while the
+    /// coordinator must still count it in: after it sends its JoinGroup, until the rebalance
+    /// timeout (the coordinator's wait for rejoins) or the end of the session its last heartbeat
+    /// answer renewed (a JoinGroup that never arrived renews nothing); after the JoinGroup's
+    /// answer, until a session or rebalance timeout later (the coordinator drops members that
+    /// neither sync nor heartbeat by then). Past that, the partitions are given up (lost) at once.
+    pub(super) fn keep_owned_until(&mut self, now: Instant, answered: bool) {
+        let deadline = if answered {
+            now + self.fence_after()
+        } else {
+            (now + self.config.rebalance_timeout).min(self.last_heartbeat_ok + self.config.session_timeout)
+        };
+        self.owned_deadline = (!self.owned.is_empty()).then_some(deadline);
+    }
+
+    /// How long a stable member goes without a heartbeat answer before it gives its partitions up
+    /// on its own: its session timeout, or the rebalance timeout if that is shorter. A member that
+    /// heard nothing for the rebalance timeout cannot know that no rebalance started and completed
+    /// without it (the coordinator waits that long for members to rejoin, then hands their
+    /// partitions to the others), so keeping them longer could mean two members on one partition.
+    fn fence_after(&self) -> Duration {
+        self.config.session_timeout.min(self.config.rebalance_timeout)
+    }
+
     fn session_expired(&mut self) {
         let error = Error::new(
             ErrorKind::Timeout,
             format!(
-                "no successful heartbeat for session.timeout ({} ms): the coordinator has dropped this member",
-                self.config.session_timeout.as_millis()
+                "no successful heartbeat for {} ms (the session or rebalance timeout): the coordinator may have dropped this member",
+                self.fence_after().as_millis()
             ),
         );
         self.coordinator_dead(error.clone());

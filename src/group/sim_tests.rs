@@ -19,6 +19,7 @@ use crate::error::{Error, ErrorKind};
 use crate::types::TopicPartition;
 use crate::wire::{ApiKey, Assignment, KafkaCode};
 
+mod fresh_counts;
 mod leaving;
 mod random_ops;
 mod scenarios;

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use super::BackoffConfig;
+use super::{BackoffConfig, SecurityConfig};
 use crate::wire::DEFAULT_MAX_FRAME_SIZE;
 
 /// Network settings shared by all connections.
@@ -9,7 +9,7 @@ use crate::wire::DEFAULT_MAX_FRAME_SIZE;
 pub struct NetConfig {
     /// `client.id` sent in every request header.
     pub client_id: String,
-    /// How long DNS plus the TCP handshake plus the ApiVersions exchange may take.
+    /// How long DNS, the TCP and TLS handshakes, ApiVersions and SASL authentication may take together.
     pub connect_timeout: Duration,
     /// How long a request may wait for its response before the connection is declared failed.
     pub request_timeout: Duration,
@@ -18,6 +18,12 @@ pub struct NetConfig {
     pub max_frame_size: usize,
     /// Reconnect backoff.
     pub backoff: BackoffConfig,
+    /// TLS and SASL (`security.protocol`, `ssl.*`, `sasl.*`).
+    pub security: SecurityConfig,
+    /// Re-authentication (KIP-368) starts at least this long before the session the broker granted
+    /// expires (and never later than 85–95% of it), so requests written just before it still reach
+    /// the broker in time. Default 1 s; keep it above `fetch.wait.max.ms`.
+    pub reauth_lead: Duration,
 }
 
 impl Default for NetConfig {
@@ -28,11 +34,23 @@ impl Default for NetConfig {
             request_timeout: Duration::from_secs(30),
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             backoff: BackoffConfig::default(),
+            security: SecurityConfig::default(),
+            reauth_lead: Duration::from_secs(1),
         }
     }
 }
 
 impl NetConfig {
+    /// Connection settings from librdkafka-style properties (`security.protocol`, `ssl.*`,
+    /// `sasl.*`, `client.id`, `socket.connection.setup.timeout.ms`, `request.timeout.ms`,
+    /// `reconnect.backoff.ms`, ...), validated as [`crate::ConsumerBuilder::build`] validates them.
+    /// `bootstrap.servers` is accepted and ignored; consumer properties are an error.
+    pub fn from_properties<'a>(
+        properties: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> crate::Result<NetConfig> {
+        crate::config::net_from_properties(properties)
+    }
+
     /// Sets `client_id`.
     pub fn client_id(mut self, id: impl Into<String>) -> Self {
         self.client_id = id.into();
@@ -51,6 +69,16 @@ impl NetConfig {
     /// Sets `max_frame_size`.
     pub fn max_frame_size(mut self, n: usize) -> Self {
         self.max_frame_size = n;
+        self
+    }
+    /// Sets `security`.
+    pub fn security(mut self, security: SecurityConfig) -> Self {
+        self.security = security;
+        self
+    }
+    /// Sets `reauth_lead`.
+    pub fn reauth_lead(mut self, lead: Duration) -> Self {
+        self.reauth_lead = lead;
         self
     }
     /// Sets `backoff`.

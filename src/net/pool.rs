@@ -15,8 +15,7 @@ use crate::cluster::ClusterMetadata;
 use crate::error::{Error, ErrorKind, Result};
 use crate::wire::MetadataResponse;
 
-/// A broker's node id, as in cluster metadata.
-pub type NodeId = i32;
+pub use crate::types::NodeId;
 
 /// Connections to the brokers of one cluster.
 ///
@@ -35,6 +34,9 @@ struct Inner {
     brokers: Mutex<HashMap<NodeId, Arc<Slot>>>,
     metadata: Mutex<Option<Arc<ClusterMetadata>>>,
     next_generation: AtomicU64,
+    /// The first authentication failure: retrying cannot fix it, so no connection is attempted
+    /// after it (no reconnect storm against a broker that rejects the credentials).
+    fatal: Mutex<Option<Error>>,
 }
 
 /// One broker address and its connection state. The async mutex serialises connection attempts to
@@ -68,13 +70,20 @@ impl Slot {
     }
 
     /// A healthy connection, opening one if needed (after waiting out any backoff).
-    async fn connect(&self, config: &NetConfig) -> Result<Arc<Connection>> {
+    async fn connect(&self, config: &NetConfig, fatal: &Mutex<Option<Error>>) -> Result<Arc<Connection>> {
         let mut state = self.state.lock().await;
         if let Some(conn) = &state.connection {
             if !conn.is_poisoned() {
                 return Ok(conn.clone());
             }
+            // A connection that failed re-authentication carries the broker's verdict.
+            if let Some(e) = conn.error().filter(|e| e.kind() == ErrorKind::Authentication) {
+                record_fatal(fatal, &e);
+            }
             state.connection = None;
+        }
+        if let Some(e) = lock(fatal).clone() {
+            return Err(e);
         }
         if let Some(at) = state.next_attempt {
             tokio::time::sleep_until(at).await;
@@ -90,6 +99,11 @@ impl Slot {
                 Ok(conn)
             }
             Err(e) => {
+                if e.kind() == ErrorKind::Authentication {
+                    record_fatal(fatal, &e);
+                    tracing::error!(broker = %self.addr, error = %e, "authentication failed; not reconnecting");
+                    return Err(e);
+                }
                 let delay = state.backoff.next().unwrap_or(config.backoff.max);
                 state.next_attempt = Some(Instant::now() + delay);
                 let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
@@ -103,6 +117,13 @@ impl Slot {
     fn healthy(&self) -> Option<Arc<Connection>> {
         let state = self.state.try_lock().ok()?;
         state.connection.as_ref().filter(|c| !c.is_poisoned()).cloned()
+    }
+}
+
+fn record_fatal(fatal: &Mutex<Option<Error>>, e: &Error) {
+    let mut fatal = lock(fatal);
+    if fatal.is_none() {
+        *fatal = Some(e.clone());
     }
 }
 
@@ -131,7 +152,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl BrokerPool {
-    /// A pool that bootstraps from `addrs` (`host:port` each). Validates the addresses only; no I/O.
+    /// A pool that bootstraps from `addrs` (`host:port` each). Validates the addresses and the
+    /// security settings (loading certificates and keys from local files); no network I/O.
     pub fn new<I, S>(addrs: I, config: NetConfig) -> Result<BrokerPool>
     where
         I: IntoIterator<Item = S>,
@@ -150,6 +172,7 @@ impl BrokerPool {
                 "no bootstrap servers given; set e.g. localhost:9092",
             ));
         }
+        config.security.validate()?;
         Ok(BrokerPool {
             inner: Arc::new(Inner {
                 config,
@@ -157,8 +180,16 @@ impl BrokerPool {
                 brokers: Mutex::new(HashMap::new()),
                 metadata: Mutex::new(None),
                 next_generation: AtomicU64::new(1),
+                fatal: Mutex::new(None),
             }),
         })
+    }
+
+    /// The authentication failure that stopped this pool from connecting, if one did (the broker
+    /// rejected the SASL credentials or a TLS certificate). Every later connection attempt fails
+    /// with it at once.
+    pub fn fatal_error(&self) -> Option<Error> {
+        lock(&self.inner.fatal).clone()
     }
 
     /// The network settings.
@@ -170,7 +201,7 @@ impl BrokerPool {
     pub async fn connection(&self, node: NodeId) -> Result<Arc<Connection>> {
         let slot = lock(&self.inner.brokers).get(&node).cloned();
         match slot {
-            Some(slot) => slot.connect(&self.inner.config).await,
+            Some(slot) => slot.connect(&self.inner.config, &self.inner.fatal).await,
             None => Err(Error::new(
                 ErrorKind::Connect,
                 format!("broker {node} is not in the cluster metadata (refresh metadata first)"),
@@ -189,7 +220,7 @@ impl BrokerPool {
         // Stable sort keeps configuration order among equals.
         candidates.sort_by_key(|s| s.failures.load(Ordering::Relaxed));
         match candidates.first() {
-            Some(slot) => slot.connect(&self.inner.config).await,
+            Some(slot) => slot.connect(&self.inner.config, &self.inner.fatal).await,
             None => Err(Error::new(ErrorKind::Config, "no brokers to connect to")),
         }
     }

@@ -17,6 +17,8 @@ impl KafkaCode {
     pub const NOT_LEADER_OR_FOLLOWER: KafkaCode = KafkaCode(6);
     /// The request timed out on the broker.
     pub const REQUEST_TIMED_OUT: KafkaCode = KafkaCode(7);
+    /// A replica the request needs is not available.
+    pub const REPLICA_NOT_AVAILABLE: KafkaCode = KafkaCode(9);
     /// The coordinator is loading the group.
     pub const COORDINATOR_LOAD_IN_PROGRESS: KafkaCode = KafkaCode(14);
     /// The coordinator is not available.
@@ -43,16 +45,26 @@ impl KafkaCode {
     pub const NETWORK_EXCEPTION: KafkaCode = KafkaCode(13);
     /// The broker does not support this API version.
     pub const UNSUPPORTED_VERSION: KafkaCode = KafkaCode(35);
+    /// The broker's log directory for the partition is offline.
+    pub const KAFKA_STORAGE_ERROR: KafkaCode = KafkaCode(56);
+    /// The fetch session (KIP-227) is not known to the broker.
+    pub const FETCH_SESSION_ID_NOT_FOUND: KafkaCode = KafkaCode(70);
+    /// The fetch session epoch (KIP-227) is not the one the broker expects.
+    pub const INVALID_FETCH_SESSION_EPOCH: KafkaCode = KafkaCode(71);
     /// The leader epoch in the request is older than the broker's.
     pub const FENCED_LEADER_EPOCH: KafkaCode = KafkaCode(74);
     /// The leader epoch in the request is newer than the broker's.
     pub const UNKNOWN_LEADER_EPOCH: KafkaCode = KafkaCode(75);
+    /// The leader has no offset for the request yet (it is catching up after an election).
+    pub const OFFSET_NOT_AVAILABLE: KafkaCode = KafkaCode(78);
     /// The join needs the member id the coordinator just assigned (KIP-394).
     pub const MEMBER_ID_REQUIRED: KafkaCode = KafkaCode(79);
     /// The group already has the maximum number of members.
     pub const GROUP_MAX_SIZE_REACHED: KafkaCode = KafkaCode(81);
     /// Another instance with the same `group.instance.id` took over (KIP-345).
     pub const FENCED_INSTANCE_ID: KafkaCode = KafkaCode(82);
+    /// The topic id is not known to the broker.
+    pub const UNKNOWN_TOPIC_ID: KafkaCode = KafkaCode(100);
 
     /// Whether this is an error at all.
     pub fn is_error(self) -> bool {
@@ -93,6 +105,7 @@ impl KafkaCode {
             35 => "UNSUPPORTED_VERSION",
             41 => "NOT_CONTROLLER",
             42 => "INVALID_REQUEST",
+            56 => "KAFKA_STORAGE_ERROR",
             58 => "SASL_AUTHENTICATION_FAILED",
             70 => "FETCH_SESSION_ID_NOT_FOUND",
             71 => "INVALID_FETCH_SESSION_EPOCH",

@@ -428,6 +428,24 @@ fn hostile_counts_fail_before_allocating() {
     }
 }
 
+/// librdkafka's mock answers a follower that syncs after its leader with INVALID_REQUEST and a
+/// null assignment (`rd_kafka_mock_handle_SyncGroup`); the error code must come through (it used
+/// to be a decode error, which the membership took for a lost coordinator).
+#[test]
+fn sync_group_with_a_null_assignment_carries_its_error_code() {
+    // v3: throttle, error 42, assignment length -1.
+    let r = SyncGroupResponse::decode(
+        Bytes::from_static(&[0, 0, 0, 0, 0, 42, 0xff, 0xff, 0xff, 0xff]),
+        3,
+    )
+    .unwrap();
+    assert_eq!(r.error_code, KafkaCode(42));
+    assert!(r.assignment.is_empty());
+    // v4 (flexible): compact null, no tagged fields.
+    let r = SyncGroupResponse::decode(Bytes::from_static(&[0, 0, 0, 0, 0, 27, 0, 0]), 4).unwrap();
+    assert_eq!(r.error_code, KafkaCode::REBALANCE_IN_PROGRESS);
+}
+
 #[test]
 fn random_bytes_never_panic() {
     let mut g = Gen(7);

@@ -16,7 +16,10 @@ pub struct SyncGroupResponse {
     pub protocol_type: Option<Str>,
     /// Protocol name (v5+).
     pub protocol_name: Option<Str>,
-    /// This member's assignment (a consumer-protocol assignment; may be empty).
+    /// This member's assignment (a consumer-protocol assignment; may be empty). The protocol's
+    /// field is not nullable, but librdkafka's mock cluster sends null with its errors (a follower
+    /// syncing after its leader gets INVALID_REQUEST and a null assignment): read as empty, so the
+    /// error code decides what happens.
     pub assignment: Bytes,
 }
 
@@ -37,7 +40,10 @@ impl DecodeResponse for SyncGroupResponse {
         } else {
             (None, None)
         };
-        let assignment = r.field("assignment").bytes(flexible)?;
+        let assignment = r
+            .field("assignment")
+            .nullable_bytes(flexible)?
+            .unwrap_or_default();
         if flexible {
             r.skip_tagged_fields()?;
         }

@@ -340,13 +340,15 @@ fn main() -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // topics and data
 
+/// A topic the phases need: name, partitions, topic configs.
+type WantedTopic = (String, i32, Vec<(&'static str, &'static str)>);
+
 fn topics() -> Result<()> {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
     use rdkafka::client::DefaultClientContext;
     let bootstrap = env("BENCH_BOOTSTRAP").context("BENCH_BOOTSTRAP is not set")?;
     let phases = phases()?;
-    // (name, partitions, configs)
-    let mut wanted: Vec<(String, i32, Vec<(&str, &str)>)> = Vec::new();
+    let mut wanted: Vec<WantedTopic> = Vec::new();
     if phases.contains(&Phase::Bulk) {
         for d in datasets()? {
             wanted.push((d.topic(d.records(quick())), PARTITIONS, Vec::new()));
@@ -1055,7 +1057,9 @@ fn pauses(record: &RunRecord) -> Option<Pauses> {
     let join = record.join_us;
     let end = record.end_us;
     let baseline_from = join.saturating_sub(w.rebalance_baseline.as_micros() as u64);
-    let mut by_partition: BTreeMap<(String, i32), Vec<([u64; 2], bool)>> = BTreeMap::new();
+    // Per partition: delivery intervals [from, to] in µs, and whether the second member had them.
+    type Intervals = Vec<([u64; 2], bool)>;
+    let mut by_partition: BTreeMap<(String, i32), Intervals> = BTreeMap::new();
     let mut add = |timelines: &[PartitionTimeline], second: bool| {
         for t in timelines {
             let entry = by_partition.entry((t.topic.clone(), t.partition)).or_default();

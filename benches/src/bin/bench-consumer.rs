@@ -18,6 +18,10 @@
 //! and in `benches/RESULTS.md`. The process exits without a graceful close once it has reported
 //! (a group member left behind belongs to a group nobody else uses, or leaves at the same time as
 //! the run's other member); the driver bounds every run with a timeout.
+//!
+//! `KAFKIT_BENCH_PROPERTIES` (`key=value` pairs separated by `;`, e.g. `security.protocol=SASL_SSL;
+//! sasl.mechanism=SCRAM-SHA-512;...`) is applied to the kafkit and rdkafka clients, for TLS and
+//! SASL runs (rdkafka needs the `rdkafka-ssl` feature for TLS).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -459,8 +463,19 @@ fn main() -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // kafkit
 
+/// Extra client properties from `KAFKIT_BENCH_PROPERTIES` (security settings for TLS/SASL runs).
+fn extra_properties() -> Vec<(String, String)> {
+    std::env::var("KAFKIT_BENCH_PROPERTIES")
+        .unwrap_or_default()
+        .split(';')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
 fn kafkit_builder(args: &Args) -> Result<kafkit::ConsumerBuilder> {
     let mut builder = kafkit::Consumer::builder()
+        .properties(extra_properties())
         .bootstrap(&args.bootstrap)
         .group_id(args.group.clone())
         .subscribe(args.topics.clone())
@@ -589,6 +604,14 @@ fn rdkafka_config(args: &Args) -> Result<rdkafka::ClientConfig> {
     }
     if let Some(wait) = args.fetch_wait() {
         config.set("fetch.wait.max.ms", wait.as_millis().to_string());
+    }
+    for (k, v) in extra_properties() {
+        let k = if k == "sasl.mechanism" {
+            "sasl.mechanisms".to_owned()
+        } else {
+            k
+        };
+        config.set(k, v);
     }
     Ok(config)
 }

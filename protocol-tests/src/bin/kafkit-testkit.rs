@@ -4,6 +4,9 @@
 //! kafkit-testkit create-topic BROKER TOPIC PARTITIONS    create TOPIC, wait until every partition has a leader
 //! kafkit-testkit produce BROKER TOPIC COUNT [PREFIX]     produce COUNT records round-robin over TOPIC's
 //!                                                        partitions: key "key-<i>", value "<PREFIX>-<i>"
+//! kafkit-testkit gen-certs DIR                           write a test PKI (CA, broker, client, expired and
+//!                                                        rogue certificates; PEM) and SASL users into DIR,
+//!                                                        generated in pure Rust (see kafkit_protocol_tests::certs)
 //! ```
 //! Prints one summary line on stderr; exits non-zero (with a panic message) on failure.
 
@@ -14,7 +17,7 @@ use kafkit::net::{BrokerPool, NetConfig};
 use kafkit_protocol_tests::admin::{self, TestRecord};
 use kafkit_protocol_tests::harness;
 
-const USAGE: &str = "usage: kafkit-testkit create-topic BROKER TOPIC PARTITIONS\n       kafkit-testkit produce BROKER TOPIC COUNT [PREFIX]";
+const USAGE: &str = "usage: kafkit-testkit create-topic BROKER TOPIC PARTITIONS\n       kafkit-testkit produce BROKER TOPIC COUNT [PREFIX]\n       kafkit-testkit gen-certs DIR";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -29,6 +32,10 @@ async fn main() {
             }
             ["produce", broker, topic, count] => produce(broker, topic, count, "record").await,
             ["produce", broker, topic, count, prefix] => produce(broker, topic, count, prefix).await,
+            ["gen-certs", dir] => {
+                kafkit_protocol_tests::certs::write_all(std::path::Path::new(dir));
+                eprintln!("kafkit-testkit: wrote the test PKI and SASL users to {dir}");
+            }
             _ => {
                 eprintln!("{USAGE}");
                 std::process::exit(2);

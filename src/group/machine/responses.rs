@@ -14,6 +14,9 @@ use crate::wire::{
     TopicPartitions,
 };
 
+/// How long a leader that knows every partition count waits for fresher ones before assigning.
+const FRESH_COUNTS_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl GroupMachine {
     pub(super) fn on_find(&mut self, response: Result<FindCoordinatorResponse, Error>) {
         let group = self.config.group_id.clone();
@@ -123,6 +126,7 @@ impl GroupMachine {
         };
         self.failures = 0;
         self.retry_at = None;
+        self.keep_owned_until(self.now, true);
         self.member_id = r.member_id.to_string();
         self.generation_id = r.generation_id;
         self.protocol = Some(protocol);
@@ -141,9 +145,15 @@ impl GroupMachine {
             self.member_versions = versions;
             // The leader does not heartbeat between JoinGroup and SyncGroup, so it waits for
             // metadata at most half a session; topics still unknown then get no partitions (a
-            // later count triggers a rejoin).
-            let wait = self.config.request_timeout.min(self.config.session_timeout / 2);
+            // later count triggers a rejoin). When every count is known already, fresh ones are
+            // only preferred: it waits for them briefly, well within the rebalance timeout after
+            // which the coordinator drops members that have not synced.
+            let mut wait = self.config.request_timeout.min(self.config.session_timeout / 2);
+            if self.topics_needed().iter().all(|t| self.counts.contains_key(t)) {
+                wait = wait.min(FRESH_COUNTS_WAIT).min(self.config.rebalance_timeout / 4);
+            }
             self.counts_deadline = Some(self.now + wait);
+            self.fresh_counts = false;
             self.set_phase(Phase::AwaitCounts);
             self.try_assign();
         } else {
@@ -151,11 +161,12 @@ impl GroupMachine {
         }
     }
 
-    /// The leader assigns once every topic's partition count is known (or the wait timed out:
-    /// unknown topics then have no partitions).
+    /// The leader assigns once every topic's partition count is known from metadata fetched since
+    /// it joined (or the wait timed out: what is known then is used, and unknown topics have no
+    /// partitions).
     pub(super) fn try_assign(&mut self) {
         let needed = self.topics_needed();
-        let known = needed.iter().all(|t| self.counts.contains_key(t));
+        let known = self.fresh_counts && needed.iter().all(|t| self.counts.contains_key(t));
         let timed_out = self.counts_deadline.is_some_and(|d| self.now >= d);
         if !known && !timed_out {
             return;
@@ -239,6 +250,7 @@ impl GroupMachine {
                 .collect();
         }
         self.failures = 0;
+        self.owned_deadline = None;
         self.last_heartbeat_ok = self.now;
         self.heartbeat_at = Some(self.now + self.config.heartbeat_interval);
         self.set_phase(Phase::Stable);
@@ -255,6 +267,13 @@ impl GroupMachine {
                     self.last_heartbeat_ok = self.now;
                     self.failures = 0;
                 } else {
+                    if action == ErrorAction::Rejoin {
+                        // The coordinator knew the member and its generation, and restarted its
+                        // session timer (Kafka does on REBALANCE_IN_PROGRESS): a member waiting
+                        // for its application to release revoked partitions stays alive until
+                        // the rebalance timeout, not only the session timeout.
+                        self.last_heartbeat_ok = self.now;
+                    }
                     self.on_group_error(action, r.error_code, "Heartbeat");
                 }
             }

@@ -189,6 +189,11 @@ impl World {
             progressed = false;
             for i in 0..self.sims.len() {
                 self.sims[i].now = self.now;
+                if self.sims[i].m.wants_partition_counts() {
+                    // As the engine does: a leader about to assign gets fresh metadata.
+                    self.sims[i].counts(&[("t", 4)]);
+                    progressed = true;
+                }
                 for (sent, req) in self.sims[i].poll() {
                     progressed = true;
                     for (j, sent, body) in self.coordinator.handle(i, sent, req) {

@@ -1,4 +1,7 @@
-//! Lifecycle events and health.
+//! Lifecycle events, status and health: what the engine reports and the application watches.
+//!
+//! A leaf module, like [`crate::handoff`]: the engine writes through [`Reporter`], the application
+//! reads through [`Events`] and the health watch.
 
 use std::time::SystemTime;
 

@@ -5,13 +5,23 @@ use tokio::sync::oneshot;
 use crate::error::Result;
 use crate::types::TopicPartition;
 
-/// A commit of `(partition, offset to commit, leader epoch)` triples, answered on `reply`.
+/// One partition's offset to commit: the next offset to consume, and the leader epoch of the
+/// record before it (-1 if unknown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CommitOffset {
+    pub(crate) tp: TopicPartition,
+    pub(crate) offset: i64,
+    pub(crate) leader_epoch: i32,
+}
+
+/// A commit the application asked for, answered on `reply` with the coordinator's verdict.
 #[derive(Debug)]
 pub(crate) struct CommitRequest {
-    pub(crate) offsets: Vec<(TopicPartition, i64, i32)>,
+    pub(crate) offsets: Vec<CommitOffset>,
     pub(crate) reply: oneshot::Sender<Result<()>>,
 }
 
+/// What a handle asks of the engine.
 #[derive(Debug)]
 pub(crate) enum Command {
     Commit(CommitRequest),

@@ -1,0 +1,303 @@
+//! One assigned partition's records, as a stream.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use tokio::sync::{mpsc, oneshot};
+
+use super::Record;
+use crate::error::{Error, ErrorKind, Result};
+use crate::handoff::{Command, CommitOffset, CommitRequest, Delivery, NewPartition, PartitionShared};
+use crate::records::{PartitionRecords, RecordsConfig};
+use crate::types::TopicPartition;
+
+/// The records of one assigned partition, in offset order.
+///
+/// Created when the partition is assigned, before any of its records is fetched. It ends (yields
+/// `None`) when the partition is revoked or lost; records fetched but not yet read are then dropped,
+/// so a revoked partition is never processed here after another member may own it. It yields an
+/// error only when the application must act (for example, no committed offset and the reset policy
+/// is [`crate::OffsetReset::None`]).
+///
+/// **Commit semantics.** Pulling record *n* tells kafkit that every earlier record of this partition
+/// is processed; auto-commit (if enabled) commits that position, never beyond it. Reaching the end of
+/// the stream marks the last record processed too, and so does [`crate::Consumer::close`] (as
+/// Kafka's `close()` does): close after you have handled what you pulled. [`PartitionStream::commit`] commits a record now;
+/// [`PartitionStream::store`] marks it for the next auto-commit.
+///
+/// **Pause.** [`PartitionStream::pause`] stops fetching the partition and makes the stream yield
+/// nothing until [`PartitionStream::resume`], while the partition stays assigned; see there.
+pub struct PartitionStream {
+    shared: Arc<PartitionShared>,
+    deliveries: mpsc::UnboundedReceiver<Delivery>,
+    current: Option<Current>,
+    commands: mpsc::Sender<Command>,
+    records_config: RecordsConfig,
+    last_delivered: Option<i64>,
+    finished: bool,
+    /// Dropped with the stream, which tells the engine the application let go of the partition.
+    _released: oneshot::Sender<()>,
+}
+
+struct Current {
+    records: PartitionRecords,
+    size: usize,
+    leader_epoch: i32,
+}
+
+impl std::fmt::Debug for PartitionStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionStream")
+            .field("topic", &self.shared.tp.topic)
+            .field("partition", &self.shared.tp.partition)
+            .field("last_delivered", &self.last_delivered)
+            .finish()
+    }
+}
+
+impl PartitionStream {
+    /// Wraps a partition the engine handed over.
+    pub(crate) fn new(
+        partition: NewPartition,
+        commands: mpsc::Sender<Command>,
+        records_config: RecordsConfig,
+    ) -> Self {
+        let NewPartition {
+            shared,
+            deliveries,
+            released,
+        } = partition;
+        PartitionStream {
+            shared,
+            deliveries,
+            current: None,
+            commands,
+            records_config,
+            last_delivered: None,
+            finished: false,
+            _released: released,
+        }
+    }
+
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        &self.shared.tp.topic
+    }
+
+    /// The partition.
+    pub fn partition(&self) -> i32 {
+        self.shared.tp.partition
+    }
+
+    /// Topic and partition.
+    pub fn topic_partition(&self) -> &TopicPartition {
+        &self.shared.tp
+    }
+
+    /// The next record; `None` once the partition is revoked or lost, or the consumer closed.
+    pub async fn next(&mut self) -> Option<Result<Record>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// Commits `record` as processed (the partition's committed offset becomes `record.offset() + 1`)
+    /// and waits for the coordinator's answer.
+    ///
+    /// Fails promptly with a typed error when the commit cannot be applied: during a rebalance
+    /// ([`Error::kafka_code`] is `REBALANCE_IN_PROGRESS`, retriable), after the partition was lost
+    /// (`ILLEGAL_GENERATION` / `UNKNOWN_MEMBER_ID`), or without a group. The consumer rejoins and keeps
+    /// consuming either way; an uncommitted record is delivered again to its next owner.
+    pub async fn commit(&self, record: &Record) -> Result<()> {
+        let offset = CommitOffset {
+            tp: self.shared.tp.clone(),
+            offset: record.offset() + 1,
+            leader_epoch: record.leader_epoch(),
+        };
+        commit_offsets(&self.commands, vec![offset]).await
+    }
+
+    /// Marks `record` processed for the next auto-commit, without waiting.
+    pub fn store(&self, record: &Record) {
+        self.shared
+            .stored
+            .fetch_max(record.offset() + 1, Ordering::AcqRel);
+    }
+
+    /// Pauses the partition, as Kafka's `pause()`: no new fetch is sent for it and the stream
+    /// yields no record (its `next()` waits) until [`PartitionStream::resume`]. The partition
+    /// stays assigned, and the group is not told. Records already fetched stay buffered, neither
+    /// lost nor repeated, and come first after the resume; they do not count against
+    /// `max.poll.interval.ms` while paused. A revoke or loss still ends the stream. A pause lasts
+    /// while this stream does: a partition assigned again after a revoke starts unpaused.
+    pub fn pause(&self) {
+        self.shared.set_paused(true);
+    }
+
+    /// Resumes a paused partition: the stream continues at exactly the record after the last one
+    /// it yielded, and fetching resumes from there. Does nothing if not paused.
+    pub fn resume(&self) {
+        if self.shared.is_paused() {
+            self.shared.set_paused(false);
+            // Wake the engine so the next fetch goes out now rather than at its next tick.
+            let _ = self.commands.try_send(Command::Pause {
+                partitions: vec![self.shared.tp.clone()],
+                paused: false,
+                reply: None,
+            });
+        }
+    }
+
+    /// Whether the partition is paused.
+    pub fn is_paused(&self) -> bool {
+        self.shared.is_paused()
+    }
+
+    #[inline]
+    fn delivered(&mut self, offset: i64) {
+        // Everything before this record is processed. This stream is the only writer of both
+        // offsets and yields records in offset order, so plain stores keep them monotonic
+        // (a `fetch_max` would be a locked read-modify-write per record).
+        let shared = &*self.shared;
+        if offset > shared.moved_past.load(Ordering::Relaxed) {
+            shared.moved_past.store(offset, Ordering::Release);
+        }
+        if offset + 1 > shared.delivered_next.load(Ordering::Relaxed) {
+            shared.delivered_next.store(offset + 1, Ordering::Release);
+        }
+        self.last_delivered = Some(offset);
+        if !shared.pulled.load(Ordering::Relaxed) {
+            shared.pulled.store(true, Ordering::Release);
+        }
+    }
+
+    fn finish(&mut self) -> Poll<Option<Result<Record>>> {
+        if !self.finished {
+            self.finished = true;
+            // A pull after a max-poll-interval leave (which ended every stream) rejoins.
+            let _ = self.commands.try_send(Command::PulledEnded);
+            // Reaching the end means the last record was handled too.
+            if let Some(last) = self.last_delivered
+                && last + 1 > self.shared.moved_past.load(Ordering::Relaxed)
+            {
+                self.shared.moved_past.store(last + 1, Ordering::Release);
+            }
+            self.release_buffered();
+        }
+        Poll::Ready(None)
+    }
+
+    /// Gives back the buffer room of everything this stream still holds: the chunk it reads and
+    /// the chunks waiting in its channel, which nothing will read once the stream has ended or is
+    /// dropped. (Counting only the chunk being read left the rest counted against the consumer's
+    /// total after every revoke, until fetching stopped for good.)
+    fn release_buffered(&mut self) {
+        if let Some(current) = self.current.take() {
+            self.shared.consumed(current.size);
+        }
+        // Closed first, so a chunk the engine sends from now on is refused (and given back there).
+        self.deliveries.close();
+        while let Ok(delivery) = self.deliveries.try_recv() {
+            if let Delivery::Chunk(chunk) = delivery {
+                self.shared.consumed(chunk.records.len());
+            }
+        }
+    }
+}
+
+impl Stream for PartitionStream {
+    type Item = Result<Record>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if this.finished || this.shared.is_ended() {
+                return this.finish();
+            }
+            if this.shared.is_paused() && this.shared.wait_for_resume(cx) {
+                return Poll::Pending;
+            }
+            if let Some(current) = &mut this.current {
+                match current.records.next() {
+                    Some(Ok(inner)) => {
+                        let record = Record::new(
+                            this.shared.tp.topic.clone(),
+                            this.shared.tp.partition,
+                            current.leader_epoch,
+                            inner,
+                        );
+                        this.delivered(record.offset());
+                        return Poll::Ready(Some(Ok(record)));
+                    }
+                    Some(Err(e)) => {
+                        // Corrupt data: report it; the rest of this chunk is unreadable.
+                        let size = current.size;
+                        this.current = None;
+                        this.shared.consumed(size);
+                        return Poll::Ready(Some(Err(Error::with_source(
+                            ErrorKind::Protocol,
+                            format!("corrupt records in {}", this.shared.tp),
+                            e,
+                        ))));
+                    }
+                    None => {
+                        let size = current.size;
+                        this.current = None;
+                        this.shared.consumed(size);
+                    }
+                }
+            }
+            match this.deliveries.poll_recv(cx) {
+                Poll::Ready(Some(Delivery::Chunk(chunk))) => {
+                    let size = chunk.records.len();
+                    let mut records =
+                        PartitionRecords::new(chunk.records, this.records_config).starting_at(chunk.start_at);
+                    if let Some(aborted) = chunk.aborted {
+                        records = records.read_committed(aborted);
+                    }
+                    this.current = Some(Current {
+                        records,
+                        size,
+                        leader_epoch: chunk.leader_epoch,
+                    });
+                }
+                Poll::Ready(Some(Delivery::Error(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => return this.finish(),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl Drop for PartitionStream {
+    fn drop(&mut self) {
+        self.release_buffered();
+    }
+}
+
+pub(crate) async fn commit_offsets(
+    commands: &mpsc::Sender<Command>,
+    offsets: Vec<CommitOffset>,
+) -> Result<()> {
+    let (reply, rx) = oneshot::channel();
+    let closed = || Error::new(ErrorKind::Closed, "the consumer is closed; nothing was committed");
+    commands
+        .send(Command::Commit(CommitRequest { offsets, reply }))
+        .await
+        .map_err(|_| closed())?;
+    rx.await.map_err(|_| closed())?
+}
+
+/// What committing `record` commits: the offset after it, with its leader epoch.
+pub(crate) fn commit_offset(record: &Record) -> CommitOffset {
+    CommitOffset {
+        tp: TopicPartition::new(record.topic(), record.partition()),
+        offset: record.offset() + 1,
+        leader_epoch: record.leader_epoch(),
+    }
+}
+
+#[cfg(test)]
+#[path = "partition_stream_tests.rs"]
+mod tests;

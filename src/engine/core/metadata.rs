@@ -1,0 +1,90 @@
+//! Cluster metadata: which topics the engine needs, when to refresh, and what an answer changes
+//! (leaders for fetching, partition counts for the membership or, without a group, the
+//! assignment).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::EngineCore;
+use crate::cluster::ClusterMetadata;
+use crate::engine::transmit::Transmit;
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::{Event, Status};
+
+/// How soon a refresh follows when a subscribed topic is missing.
+const MISSING_TOPIC_RETRY: Duration = Duration::from_secs(1);
+
+impl EngineCore {
+    /// Topics whose metadata the engine needs: the subscription, plus what the group leader needs.
+    fn topics_needed(&self) -> BTreeSet<String> {
+        let mut topics: BTreeSet<String> = self.config.topics.iter().cloned().collect();
+        if let Some(group) = &self.group {
+            topics.extend(group.membership.topics_needed());
+        }
+        topics
+    }
+
+    /// Asks for a refresh soon (after the retry backoff).
+    pub(super) fn request_metadata_refresh(&mut self) {
+        let soon = self.now + self.config.retry_backoff;
+        self.metadata.due = Some(self.metadata.due.map_or(soon, |d| d.min(soon)));
+    }
+
+    pub(super) fn maybe_refresh_metadata(&mut self) {
+        let due = self.metadata.due.is_some_and(|due| due <= self.now);
+        if self.metadata.in_flight || !due || self.is_closing() {
+            return;
+        }
+        self.metadata.in_flight = true;
+        self.metadata.due = None;
+        let topics = self.topics_needed().into_iter().collect();
+        self.transmits.push_back(Transmit::Metadata { topics });
+    }
+
+    pub(super) fn handle_metadata(&mut self, result: Result<Arc<ClusterMetadata>>) {
+        self.metadata.in_flight = false;
+        let now = self.now;
+        let metadata = match result {
+            Ok(metadata) => metadata,
+            Err(e) => {
+                tracing::warn!(error = %e, "metadata request failed; retrying");
+                if self.metadata.current.is_none() {
+                    self.set_status(Status::Connecting);
+                }
+                self.reporter.error(&e);
+                self.reporter.event(Event::Warning(e));
+                self.metadata.due = Some(now + self.config.retry_backoff);
+                return;
+            }
+        };
+        // Refresh periodically (metadata.max.age), sooner if a topic is still missing.
+        let mut due = now + self.config.metadata_max_age;
+        let mut counts = BTreeMap::new();
+        for topic in self.topics_needed() {
+            match metadata.topic(&topic) {
+                Some(t) if t.error.is_none() && !t.partitions.is_empty() => {
+                    counts.insert(topic, t.partitions.len() as i32);
+                }
+                other => {
+                    let why = other
+                        .and_then(|t| t.error)
+                        .map_or("no partitions".to_owned(), |e| e.to_string());
+                    tracing::warn!(topic, %why, "subscribed topic is not available yet; retrying");
+                    self.reporter.event(Event::Warning(Error::new(
+                        ErrorKind::Kafka,
+                        format!("topic {topic:?} is not available ({why}); waiting for it"),
+                    )));
+                    due = due.min(now + MISSING_TOPIC_RETRY);
+                }
+            }
+        }
+        self.metadata.due = Some(self.metadata.due.map_or(due, |d| d.min(due)));
+        self.metadata.current = Some(metadata.clone());
+        self.fetch.handle_metadata(metadata, now);
+        match &mut self.group {
+            Some(group) => group.membership.handle_partition_counts(&counts, now),
+            None => self.assign_all(&counts),
+        }
+    }
+}

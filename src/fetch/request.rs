@@ -1,0 +1,232 @@
+//! The requests the fetch core asks for, as semantic bodies: the engine encodes each at the
+//! version it negotiated with the broker it sends it to.
+
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::{
+    BrokerId, FetchRequest, GroupId, ListOffsetsRequest, OffsetFetchRequest, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::types::{TopicPartition, by_topic};
+
+/// One partition of a fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FetchPartitionBody {
+    pub(crate) tp: TopicPartition,
+    /// The leader epoch the consumer knows (sent from Fetch v9; -1 when unknown).
+    pub(crate) current_leader_epoch: i32,
+    pub(crate) fetch_offset: i64,
+    pub(crate) partition_max_bytes: i32,
+}
+
+/// A Fetch request. Without a fetch session (KIP-227): `session_id` 0 and `session_epoch` -1 ask
+/// for a full fetch of `partitions`; a session would carry its id and epoch, only the changed
+/// partitions, and the `forgotten` ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FetchBody {
+    pub(crate) max_wait_ms: i32,
+    pub(crate) min_bytes: i32,
+    pub(crate) max_bytes: i32,
+    /// 0 read_uncommitted, 1 read_committed.
+    pub(crate) isolation_level: i8,
+    pub(crate) session_id: i32,
+    pub(crate) session_epoch: i32,
+    pub(crate) partitions: Vec<FetchPartitionBody>,
+    pub(crate) forgotten: Vec<TopicPartition>,
+}
+
+/// A ListOffsets request: per partition, the leader epoch the consumer knows and the timestamp
+/// to look up (-2 earliest, -1 latest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ListOffsetsBody {
+    pub(crate) isolation_level: i8,
+    pub(crate) partitions: Vec<(TopicPartition, i32, i64)>,
+}
+
+/// An OffsetFetch request for the group's committed offsets of `partitions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OffsetFetchBody {
+    pub(crate) group_id: String,
+    pub(crate) partitions: Vec<TopicPartition>,
+}
+
+fn topic_name(topic: &str) -> TopicName {
+    TopicName(StrBytes::from_string(topic.to_owned()))
+}
+
+impl FetchBody {
+    /// The request at `version`: versions below 9 cannot carry the leader epoch (sent as -1).
+    pub(crate) fn to_request(&self, version: i16) -> FetchRequest {
+        let epochs = version >= 9;
+        let topics = by_topic(
+            &self.partitions,
+            |p| &p.tp,
+            |p| {
+                FetchPartition::default()
+                    .with_partition(p.tp.partition)
+                    .with_current_leader_epoch(if epochs { p.current_leader_epoch } else { -1 })
+                    .with_fetch_offset(p.fetch_offset)
+                    .with_partition_max_bytes(p.partition_max_bytes)
+            },
+        );
+        FetchRequest::default()
+            .with_max_wait_ms(self.max_wait_ms)
+            .with_min_bytes(self.min_bytes)
+            .with_max_bytes(self.max_bytes)
+            .with_isolation_level(self.isolation_level)
+            .with_session_id(self.session_id)
+            .with_session_epoch(self.session_epoch)
+            .with_topics(
+                topics
+                    .into_iter()
+                    .map(|(topic, partitions)| {
+                        FetchTopic::default()
+                            .with_topic(topic_name(&topic))
+                            .with_partitions(partitions)
+                    })
+                    .collect(),
+            )
+    }
+}
+
+impl ListOffsetsBody {
+    /// The request at `version`: the leader epoch from v4, the isolation level from v2.
+    pub(crate) fn to_request(&self, version: i16) -> ListOffsetsRequest {
+        let topics = by_topic(
+            &self.partitions,
+            |(tp, _, _)| tp,
+            |(tp, epoch, timestamp)| {
+                ListOffsetsPartition::default()
+                    .with_partition_index(tp.partition)
+                    .with_current_leader_epoch(if version >= 4 { *epoch } else { -1 })
+                    .with_timestamp(*timestamp)
+            },
+        );
+        ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_isolation_level(if version >= 2 { self.isolation_level } else { 0 })
+            .with_topics(
+                topics
+                    .into_iter()
+                    .map(|(topic, partitions)| {
+                        ListOffsetsTopic::default()
+                            .with_name(topic_name(&topic))
+                            .with_partitions(partitions)
+                    })
+                    .collect(),
+            )
+    }
+}
+
+impl OffsetFetchBody {
+    /// The request at `version`: `require_stable` (KIP-447) from v7.
+    pub(crate) fn to_request(&self, version: i16) -> OffsetFetchRequest {
+        let topics = by_topic(&self.partitions, |tp| tp, |tp| tp.partition);
+        OffsetFetchRequest::default()
+            .with_group_id(GroupId(StrBytes::from_string(self.group_id.clone())))
+            .with_topics(Some(
+                topics
+                    .into_iter()
+                    .map(|(topic, partitions)| {
+                        OffsetFetchRequestTopic::default()
+                            .with_name(topic_name(&topic))
+                            .with_partition_indexes(partitions)
+                    })
+                    .collect(),
+            ))
+            .with_require_stable(version >= 7)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+    use kafka_protocol::protocol::{Decodable, Encodable};
+
+    use super::*;
+    use crate::wire::{ApiKey, supported_range};
+
+    fn round_trip<T: Encodable + Decodable>(request: &T, version: i16) -> T {
+        let mut buf = BytesMut::new();
+        request.encode(&mut buf, version).unwrap();
+        let mut bytes = buf.freeze();
+        let out = T::decode(&mut bytes, version).unwrap();
+        assert!(bytes.is_empty());
+        out
+    }
+
+    fn versions(api: ApiKey) -> std::ops::RangeInclusive<i16> {
+        let (min, max) = supported_range(api).unwrap();
+        min..=max
+    }
+
+    #[test]
+    fn fetch_bodies_encode_at_every_supported_version() {
+        let body = FetchBody {
+            max_wait_ms: 500,
+            min_bytes: 1,
+            max_bytes: 1 << 20,
+            isolation_level: 1,
+            session_id: 0,
+            session_epoch: -1,
+            partitions: vec![
+                FetchPartitionBody {
+                    tp: TopicPartition::new("b", 1),
+                    current_leader_epoch: 7,
+                    fetch_offset: 42,
+                    partition_max_bytes: 1000,
+                },
+                FetchPartitionBody {
+                    tp: TopicPartition::new("a", 0),
+                    current_leader_epoch: 7,
+                    fetch_offset: 5,
+                    partition_max_bytes: 1000,
+                },
+            ],
+            forgotten: vec![],
+        };
+        for v in versions(ApiKey::Fetch) {
+            let r: FetchRequest = round_trip(&body.to_request(v), v);
+            assert_eq!(r.topics.len(), 2);
+            assert_eq!(r.topics[0].topic.0.as_str(), "a", "topics in name order");
+            let p = &r.topics[1].partitions[0];
+            assert_eq!(
+                (p.partition, p.fetch_offset, p.partition_max_bytes),
+                (1, 42, 1000)
+            );
+            assert_eq!(p.current_leader_epoch, if v >= 9 { 7 } else { -1 }, "v{v}");
+            assert_eq!(r.max_wait_ms, 500);
+            if v >= 4 {
+                assert_eq!(r.isolation_level, 1);
+            }
+            if v >= 7 {
+                assert_eq!((r.session_id, r.session_epoch), (0, -1), "no fetch session");
+            }
+        }
+    }
+
+    #[test]
+    fn list_offsets_and_offset_fetch_bodies_encode_at_every_supported_version() {
+        let body = ListOffsetsBody {
+            isolation_level: 1,
+            partitions: vec![(TopicPartition::new("t", 3), 5, -2)],
+        };
+        for v in versions(ApiKey::ListOffsets) {
+            let r: ListOffsetsRequest = round_trip(&body.to_request(v), v);
+            let p = &r.topics[0].partitions[0];
+            assert_eq!((p.partition_index, p.timestamp), (3, -2));
+            assert_eq!(p.current_leader_epoch, if v >= 4 { 5 } else { -1 });
+        }
+        let body = OffsetFetchBody {
+            group_id: "g".into(),
+            partitions: vec![TopicPartition::new("t", 0), TopicPartition::new("t", 2)],
+        };
+        for v in versions(ApiKey::OffsetFetch) {
+            let r: OffsetFetchRequest = round_trip(&body.to_request(v), v);
+            let topics = r.topics.unwrap();
+            assert_eq!(topics[0].partition_indexes, vec![0, 2]);
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Applying a Fetch answer: records become deliveries, errors become position and leader changes.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::batches::complete_batches;
+use super::{FetchAction, FetchCore, FetchEvent, PositionState, classify};
+use crate::error::{Error, Result};
+use crate::records::AbortedTransaction;
+use crate::wire::{FetchResponse, KafkaCode};
+
+impl FetchCore {
+    /// The answer to fetch `id` (or the transport error that took its place).
+    pub(crate) fn handle_fetch(&mut self, id: u64, result: Result<FetchResponse>, now: Instant) {
+        self.now = now;
+        let Some(fetch) = self.fetches.remove(&id) else {
+            return;
+        };
+        let broker = self.brokers.entry(fetch.node).or_default();
+        broker.in_flight = broker.in_flight.saturating_sub(1);
+        if fetch.may_wait {
+            broker.waiting = false;
+        }
+        for asked in &fetch.asked {
+            if let Some(part) = self.partitions.get_mut(&asked.tp)
+                && part.in_fetch == Some(id)
+            {
+                part.in_fetch = None;
+            }
+        }
+        let response = match result {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(node = fetch.node, error = %e, "fetch failed");
+                self.fetch_failed(fetch.node);
+                if e.is_retriable() {
+                    self.events.push_back(FetchEvent::RefreshMetadata);
+                }
+                self.events.push_back(FetchEvent::Warning(e));
+                return;
+            }
+        };
+        let top = KafkaCode(response.error_code);
+        if top.is_error() {
+            // Without fetch sessions, only a broker-wide failure lands here.
+            tracing::warn!(node = fetch.node, code = %top, "fetch failed at the top level");
+            self.fetch_failed(fetch.node);
+            self.events.push_back(FetchEvent::RefreshMetadata);
+            return;
+        }
+        let mut by_tp: HashMap<(&str, i32), &crate::wire::FetchPartition> = HashMap::new();
+        for topic in &response.responses {
+            for p in &topic.partitions {
+                by_tp.insert((topic.topic.as_str(), p.partition_index), p);
+            }
+        }
+        let read_committed = self.config.read_committed();
+        let max_fetch = self.config.fetch_max_bytes.max(1);
+        let default_fetch = self.config.max_partition_fetch_bytes;
+        let mut refresh = false;
+        for asked in &fetch.asked {
+            let Some(part) = self.partitions.get_mut(&asked.tp) else {
+                continue;
+            };
+            if part.position_epoch != asked.position_epoch
+                || part.position != asked.position
+                || part.state != PositionState::Ready
+            {
+                continue;
+            }
+            let Some(p) = by_tp.get(&(&*asked.tp.topic, asked.tp.partition)) else {
+                continue;
+            };
+            let code = KafkaCode(p.error_code);
+            match classify(code) {
+                FetchAction::None => {
+                    part.high_watermark = p.high_watermark;
+                    // Versions before 4 carry no last stable offset (-1): nothing counts as behind.
+                    part.readable_end = if read_committed {
+                        p.last_stable_offset
+                    } else {
+                        p.high_watermark
+                    };
+                    let Some(records) = p.records.as_ref().filter(|r| !r.is_empty()) else {
+                        continue;
+                    };
+                    match complete_batches(records) {
+                        Some((len, next_offset)) => {
+                            let chunk: Bytes = records.slice(..len);
+                            let aborted = read_committed.then(|| {
+                                p.aborted_transactions
+                                    .iter()
+                                    .flatten()
+                                    .map(|a| AbortedTransaction {
+                                        producer_id: a.producer_id,
+                                        first_offset: a.first_offset,
+                                    })
+                                    .collect()
+                            });
+                            self.events.push_back(FetchEvent::Fetched {
+                                tp: asked.tp.clone(),
+                                records: chunk,
+                                start_at: part.position,
+                                aborted,
+                                leader_epoch: part.leader_epoch,
+                            });
+                            part.position = next_offset.max(part.position);
+                            part.fetch_bytes = default_fetch;
+                        }
+                        None => {
+                            // One batch larger than the partition's fetch size: ask for more next time.
+                            part.fetch_bytes = part.fetch_bytes.saturating_mul(2).min(max_fetch);
+                        }
+                    }
+                }
+                FetchAction::ResetPosition => {
+                    tracing::warn!(partition = %asked.tp, position = part.position, "offset out of range; applying the reset policy");
+                    part.state = PositionState::NeedReset;
+                }
+                FetchAction::RefreshLeader => {
+                    // Leadership moved: find the new leader and resume at the same position.
+                    tracing::debug!(partition = %asked.tp, %code, "refreshing metadata");
+                    part.leader = None;
+                    refresh = true;
+                }
+                FetchAction::Warn => {
+                    tracing::warn!(partition = %asked.tp, %code, "fetch error for partition");
+                    self.events.push_back(FetchEvent::Warning(Error::kafka(
+                        code,
+                        format!("fetching {} failed", asked.tp),
+                    )));
+                    refresh = true;
+                }
+            }
+        }
+        if refresh {
+            self.events.push_back(FetchEvent::RefreshMetadata);
+        }
+    }
+
+    /// A fetch to `node` failed as a whole: no new fetch to it for the retry backoff.
+    fn fetch_failed(&mut self, node: crate::types::NodeId) {
+        let backoff = self.config.retry_backoff;
+        let now = self.now;
+        let broker = self.brokers.entry(node).or_default();
+        broker.retry_at = Some(now + backoff);
+    }
+}

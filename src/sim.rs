@@ -1,0 +1,62 @@
+//! The whole consumer in one deterministic world: members (the engine's sans-IO core with its
+//! handoff and a simulated application) against a simulated cluster (brokers with logs, a group
+//! coordinator), on a virtual clock, with scripted and random faults. Every case's history is
+//! checked against the same promises as the reliability suite's history checker.
+//!
+//! Compiled for tests and for cargo-fuzz (`--cfg fuzzing`), never into the library: a broken
+//! promise is a panic here, which is what a test or a fuzzer needs.
+#![allow(clippy::panic)]
+
+mod app;
+pub(crate) mod batch;
+mod cluster;
+mod coordinator;
+mod history;
+mod net;
+pub(crate) mod responses;
+mod world;
+
+#[cfg(test)]
+mod tests;
+
+/// A small deterministic random number generator (SplitMix64): the same seed, the same case.
+#[derive(Debug, Clone)]
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (0 when `n` is 0).
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next_u64() % n }
+    }
+
+    /// True with probability `percent` / 100.
+    pub(crate) fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    /// Uniform in `lo..=hi` milliseconds.
+    pub(crate) fn millis(&mut self, lo: u64, hi: u64) -> std::time::Duration {
+        std::time::Duration::from_millis(lo + self.below(hi.saturating_sub(lo) + 1))
+    }
+}
+
+/// Engine logs for a traced case (`RUST_LOG`), written to the test's output.
+#[cfg(test)]
+pub(crate) fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
