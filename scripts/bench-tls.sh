@@ -49,7 +49,8 @@ for round in $(seq 1 "$rounds"); do
 	for mode in plaintext ssl sasl_ssl; do
 		for client in kafkit-merged rdkafka-stream; do
 			line=$(KAFKIT_BENCH_PROPERTIES=${props[$mode]} timeout 180 taskset -c 1 \
-				target/release/bench-consumer "$client" "${bootstrap[$mode]}" "$topic" 2000000 8) || {
+				target/release/bench-consumer "$client" bulk "bootstrap=${bootstrap[$mode]}" "topics=$topic" \
+				records=2000000 partitions=8) || {
 				echo "bench-tls: $client over $mode failed in round $round" >&2
 				continue
 			}
