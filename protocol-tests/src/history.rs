@@ -346,8 +346,14 @@ fn check(entries: &[Entry], expected: &Expected) -> Result<Report, Vec<Violation
         match &e.kind {
             Kind::Assigned(ps) => {
                 for &p in ps {
-                    run_last.remove(&(e.member.clone(), p));
-                    open.entry((e.member.clone(), p)).or_insert(e.t);
+                    let key = (e.member.clone(), p);
+                    // Events and deliveries are recorded by different tasks: an Assigned
+                    // recorded after the partition's first deliveries (already owning it, no
+                    // revoke or loss between) continues that run rather than starting one.
+                    if !open.contains_key(&key) {
+                        run_last.remove(&key);
+                    }
+                    open.entry(key).or_insert(e.t);
                 }
             }
             Kind::Revoked(ps) | Kind::Lost(ps) => {
@@ -517,6 +523,30 @@ mod tests {
             .into_iter()
             .map(|v| v.0)
             .collect()
+    }
+
+    #[test]
+    fn an_assigned_event_recorded_after_the_first_deliveries_continues_the_run() {
+        let e = Expected::contiguous([0], 0, 3);
+        let late = h(&[
+            (1.0, "a", d(0, 0)),
+            (1.1, "a", Kind::Assigned(vec![0])),
+            (1.2, "a", d(0, 1)),
+            (1.3, "a", d(0, 2)),
+        ]);
+        let r = late.assert_ok(&e);
+        assert_eq!((r.deliveries, r.redeliveries, r.runs), (3, 0, 1));
+        // A skip after it is still one ownership's gap.
+        let gap = h(&[
+            (1.0, "a", d(0, 0)),
+            (1.1, "a", Kind::Assigned(vec![0])),
+            (1.2, "a", d(0, 2)),
+        ]);
+        assert!(
+            violations(&gap, &Expected::contiguous([0], 0, 3))
+                .iter()
+                .any(|v| v.contains("in one ownership"))
+        );
     }
 
     #[test]
