@@ -255,6 +255,35 @@ impl CommitCore {
         }
     }
 
+    /// The application moved `tp`'s position (a seek): as Kafka's consumer does, what it processes
+    /// from the new position is committed even below the offset committed before (a seek back
+    /// means "read these again"). Commits of the old position still in flight no longer count
+    /// for `tp`, and none is sent again: a retry could land after a newer commit and move the
+    /// committed offset.
+    pub(crate) fn handle_seek(&mut self, tp: &TopicPartition) {
+        if let Some(c) = self.committed.get_mut(tp) {
+            *c = -1;
+        }
+        self.in_doubt.remove(tp);
+        for sent in self.in_flight.values_mut() {
+            sent.offsets.retain(|o| o.tp != *tp);
+        }
+        for retry in std::mem::take(&mut self.retries) {
+            let before = retry.offsets.len();
+            let mut retry = retry;
+            retry.offsets.retain(|o| o.tp != *tp);
+            if retry.offsets.is_empty() && before > 0 {
+                let error = Error::new(
+                    crate::error::ErrorKind::Kafka,
+                    format!("the commit of {tp} was not applied, and a seek superseded it"),
+                );
+                self.reply(retry.reply, Err(error));
+            } else {
+                self.retries.push(retry);
+            }
+        }
+    }
+
     /// `tps` are gone without a clean revoke (lost): nothing more is committed for them.
     pub(crate) fn remove(&mut self, tps: &[TopicPartition]) {
         for tp in tps {

@@ -22,7 +22,7 @@ use crate::config::{Assignor, ConsumerConfig, IsolationLevel, OffsetReset};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Events, Health, Reporter};
-use crate::handoff::{Command, RejoinSignal};
+use crate::handoff::{Command, Query, RejoinSignal};
 use crate::net::sasl::OAuthBearerTokenProvider;
 use crate::net::{SaslMechanism, Secret, SecurityProtocol};
 
@@ -388,6 +388,71 @@ impl Consumer {
     /// stream yielded. Partitions not paused are left alone; an error names any not assigned.
     pub async fn resume(&self, partitions: &[crate::TopicPartition]) -> Result<()> {
         self.set_paused(partitions, false).await
+    }
+
+    /// Moves `tp`'s position; see [`PartitionStream::seek`], which is the same from the stream's
+    /// owner. From another task, the stream yields from the new position from its next record
+    /// on (a record it is handing out at that moment may still come from the old one).
+    pub async fn seek(&self, tp: &crate::TopicPartition, to: crate::Offset) -> Result<()> {
+        partition_stream::seek(&self.commands, tp.clone(), to).await
+    }
+
+    /// `tp`'s watermarks, asked of its leader now (the log start offset, the high watermark and
+    /// the last stable offset). Any partition of any topic, assigned here or not; bounded by the
+    /// request timeout. An unknown topic or partition is an error naming it.
+    pub async fn watermarks(&self, tp: &crate::TopicPartition) -> Result<crate::Watermarks> {
+        self.ask(|reply| Query::Watermarks {
+            tp: tp.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// For each (partition, Unix milliseconds): the first record at or after that time, as
+    /// Kafka's `offsetsForTimes` (`None` where every record is older). Asked of the leaders now.
+    pub async fn offsets_for_times(
+        &self,
+        times: &[(crate::TopicPartition, i64)],
+    ) -> Result<Vec<(crate::TopicPartition, Option<crate::OffsetAndTimestamp>)>> {
+        self.ask(|reply| Query::OffsetsForTimes {
+            times: times.to_vec(),
+            reply,
+        })
+        .await
+    }
+
+    /// The group's committed offsets of `partitions` (`None` where nothing is committed), asked
+    /// of the coordinator now. Needs a `group_id`.
+    pub async fn committed(
+        &self,
+        partitions: &[crate::TopicPartition],
+    ) -> Result<Vec<(crate::TopicPartition, Option<i64>)>> {
+        self.ask(|reply| Query::Committed {
+            tps: partitions.to_vec(),
+            reply,
+        })
+        .await
+    }
+
+    /// The offset of the next record `tp`'s stream yields (`None` until known: while its
+    /// committed offset or a seek is being looked up). An error if `tp` is not assigned here.
+    pub async fn position(&self, tp: &crate::TopicPartition) -> Result<Option<i64>> {
+        self.ask(|reply| Query::Position {
+            tp: tp.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// Sends a question to the engine and waits for its answer.
+    async fn ask<T>(&self, query: impl FnOnce(oneshot::Sender<Result<T>>) -> Query) -> Result<T> {
+        let (reply, rx) = oneshot::channel();
+        let closed = || Error::new(ErrorKind::Closed, "the consumer is closed");
+        self.commands
+            .send(Command::Query(query(reply)))
+            .await
+            .map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?
     }
 
     async fn set_paused(&self, partitions: &[crate::TopicPartition], paused: bool) -> Result<()> {

@@ -96,6 +96,15 @@ impl FetchConfig {
     }
 }
 
+/// Where the application asked a partition's position to go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SeekTarget {
+    /// This offset.
+    Offset(i64),
+    /// What ListOffsets names for this timestamp (-2 the log start, -1 its end).
+    Timestamp(i64),
+}
+
 /// Whether a partition may be fetched now, as the application's side says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Gate {
@@ -118,6 +127,9 @@ pub(crate) enum PositionState {
     Committed(u64),
     /// Needs a reset by policy (no committed offset, or out of range).
     NeedReset,
+    /// Sought by the application to a place only the leader can name: the offset ListOffsets
+    /// gives for this timestamp (-2 the log start, -1 its end, else the first record at or after).
+    NeedLookup(i64),
     /// The ListOffsets with this id is resetting it.
     Resetting(u64),
     /// Known: fetching.
@@ -228,8 +240,9 @@ pub(crate) struct FetchCore {
     fetches: HashMap<u64, InFlightFetch>,
     /// The OffsetFetch in flight (at most one).
     offset_fetch: Option<u64>,
-    /// ListOffsets in flight, with the partitions each resets.
-    resets: HashMap<u64, Vec<TopicPartition>>,
+    /// ListOffsets in flight, with the partitions each resets or looks up (and the state each
+    /// goes back to if the answer does not place it).
+    resets: HashMap<u64, Vec<(TopicPartition, PositionState)>>,
     offset_fetch_retry_at: Option<Instant>,
     reset_retry_at: Option<Instant>,
     /// A ready partition was left out of the last plan only because its buffer was full.
@@ -312,6 +325,31 @@ impl FetchCore {
         self.partitions.remove(tp);
     }
 
+    /// The application seeks `tp`: to an offset at once, or to what the leader names for a
+    /// timestamp (-2 the log start, -1 its end, else the first record at or after it; no such
+    /// record means the end). Answers in flight for the old position are ignored from now on.
+    /// False if `tp` is not tracked.
+    pub(crate) fn seek_to(&mut self, tp: &TopicPartition, target: SeekTarget, now: Instant) -> bool {
+        self.now = now;
+        if !self.partitions.contains_key(tp) {
+            return false;
+        }
+        match target {
+            SeekTarget::Offset(offset) => self.seek(tp, offset, now),
+            SeekTarget::Timestamp(timestamp) => {
+                let epoch = self.bump_position_epoch();
+                if let Some(part) = self.partitions.get_mut(tp) {
+                    part.position = -1;
+                    part.position_epoch = epoch;
+                    part.state = PositionState::NeedLookup(timestamp);
+                }
+                // A seek is looked up now, not after a failed reset's backoff.
+                self.reset_retry_at = None;
+            }
+        }
+        true
+    }
+
     /// Sets `tp`'s position: fetching continues from `offset` (an answer for the old position is
     /// ignored; an offset outside the log is reset by policy).
     pub(crate) fn seek(&mut self, tp: &TopicPartition, offset: i64, now: Instant) {
@@ -321,6 +359,14 @@ impl FetchCore {
             part.position = offset;
             part.position_epoch = epoch;
             part.state = PositionState::Ready;
+        }
+    }
+
+    /// A high watermark learned outside a fetch (a watermarks lookup): lag stays fresh for a
+    /// partition that is not fetched (paused, or its buffer full).
+    pub(crate) fn handle_high_watermark(&mut self, tp: &TopicPartition, high_watermark: i64) {
+        if let Some(part) = self.partitions.get_mut(tp) {
+            part.high_watermark = part.high_watermark.max(high_watermark);
         }
     }
 
@@ -381,7 +427,7 @@ impl FetchCore {
         if waiting_lookup(|s| *s == PositionState::NeedOffset) {
             consider(self.offset_fetch_retry_at);
         }
-        if waiting_lookup(|s| *s == PositionState::NeedReset) {
+        if waiting_lookup(|s| matches!(s, PositionState::NeedReset | PositionState::NeedLookup(_))) {
             consider(self.reset_retry_at);
         }
         for broker in self.brokers.values() {

@@ -88,7 +88,7 @@ pub use config::{Assignor, IsolationLevel, OffsetReset};
 pub use consumer::{Consumer, ConsumerBuilder, PartitionStream, Partitions, Record, RecordStream};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, Events, Health, Status};
-pub use types::TopicPartition;
+pub use types::{Offset, OffsetAndTimestamp, TopicPartition, Watermarks};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -45,3 +45,45 @@ pub(crate) fn by_topic<T, U>(
     }
     out
 }
+
+/// Where to move a partition's position: [`crate::PartitionStream::seek`],
+/// [`crate::Consumer::seek`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offset {
+    /// The first offset still in the log (the log start offset).
+    Beginning,
+    /// The end of the log: only records produced from now on (under `read_committed`, the last
+    /// stable offset).
+    End,
+    /// This offset: the next record yielded is the one at it. An offset outside the log is
+    /// handled as Kafka does: the reset policy (`auto.offset.reset`) applies at the first fetch
+    /// (with a [`crate::Event::Warning`]); with policy `none` the stream yields an error.
+    At(i64),
+    /// The first record whose timestamp is at or after this time (Unix milliseconds), as
+    /// `offsetsForTimes` finds it; the end of the log if there is none.
+    Timestamp(i64),
+}
+
+/// A partition's watermarks: [`crate::Consumer::watermarks`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watermarks {
+    /// The first offset in the log (the log start offset).
+    pub low: i64,
+    /// The high watermark: the offset after the last record every in-sync replica has.
+    pub high: i64,
+    /// The last stable offset (below it, every transaction is decided): what a `read_committed`
+    /// consumer reads up to. Equal to `high` when no transaction is open.
+    pub last_stable: i64,
+}
+
+/// The answer to [`crate::Consumer::offsets_for_times`] for one partition: the first record at or
+/// after the asked time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetAndTimestamp {
+    /// Its offset.
+    pub offset: i64,
+    /// Its timestamp (Unix milliseconds).
+    pub timestamp: i64,
+    /// The leader epoch the broker reported for it (-1 if unknown).
+    pub leader_epoch: i32,
+}

@@ -549,3 +549,50 @@ fn a_revoke_that_outlives_its_generation_commits_nothing() {
     assert_eq!(reqs.iter().map(sent).collect::<Vec<_>>(), vec![vec![(1, 5)]]);
     assert_eq!(reqs[0].body.generation_id_or_member_epoch, 9);
 }
+
+#[test]
+fn after_a_seek_auto_commit_goes_below_the_committed_offset_and_old_commits_stop_counting() {
+    let mut sim = Sim::new(true, 1);
+    sim.app.processed.insert(tp(0), 20);
+    let reqs = sim.advance(Duration::from_secs(5));
+    sim.answer(&reqs[0], KafkaCode::NONE);
+    // 30 in flight when the application seeks back to 5.
+    sim.app.processed.insert(tp(0), 30);
+    let in_flight = sim.advance(Duration::from_secs(5));
+    assert_eq!(
+        in_flight.iter().map(sent).collect::<Vec<_>>(),
+        vec![vec![(0, 30)]]
+    );
+    sim.core.handle_seek(&tp(0));
+    sim.app.processed.insert(tp(0), 7);
+    // The old commit's answer does not make 30 the floor again.
+    sim.answer(&in_flight[0], KafkaCode::NONE);
+    let reqs = sim.advance(Duration::from_secs(5));
+    assert_eq!(
+        reqs.iter().map(sent).collect::<Vec<_>>(),
+        vec![vec![(0, 7)]],
+        "what is processed from the sought position is committed, below 20 and 30"
+    );
+    sim.answer(&reqs[0], KafkaCode::NONE);
+    assert_eq!(sim.core.committed(&tp(0)), Some(7));
+    // And from there on, never backwards again.
+    sim.app.processed.insert(tp(0), 6);
+    assert!(sim.advance(Duration::from_secs(5)).is_empty());
+}
+
+#[test]
+fn a_seek_drops_the_partition_from_waiting_retries() {
+    let mut sim = Sim::new(false, 2);
+    sim.core
+        .commit(1, vec![offset(0, 50)], sim.target.as_ref(), sim.now);
+    let reqs = sim.poll();
+    sim.answer(&reqs[0], KafkaCode::NOT_COORDINATOR);
+    sim.core.handle_seek(&tp(0));
+    let replies = sim.replies();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(replies[0].1.is_err(), "the superseded commit fails: {replies:?}");
+    assert!(
+        sim.advance(Duration::from_secs(1)).is_empty(),
+        "and is not sent again"
+    );
+}

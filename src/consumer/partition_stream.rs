@@ -12,7 +12,7 @@ use super::Record;
 use crate::error::{Error, ErrorKind, Result};
 use crate::handoff::{Command, CommitOffset, CommitRequest, Delivery, NewPartition, PartitionShared};
 use crate::records::{PartitionRecords, RecordsConfig};
-use crate::types::TopicPartition;
+use crate::types::{Offset, TopicPartition};
 
 /// The records of one assigned partition, in offset order.
 ///
@@ -37,6 +37,8 @@ pub struct PartitionStream {
     commands: mpsc::Sender<Command>,
     records_config: RecordsConfig,
     last_delivered: Option<i64>,
+    /// The seek epoch this stream reads at (see `PartitionShared::seek_epoch`).
+    seek_epoch: u64,
     finished: bool,
     /// Dropped with the stream, which tells the engine the application let go of the partition.
     _released: oneshot::Sender<()>,
@@ -70,6 +72,7 @@ impl PartitionStream {
             deliveries,
             released,
         } = partition;
+        shared.handed_out.store(true, Ordering::SeqCst);
         PartitionStream {
             shared,
             deliveries,
@@ -77,6 +80,7 @@ impl PartitionStream {
             commands,
             records_config,
             last_delivered: None,
+            seek_epoch: 0,
             finished: false,
             _released: released,
         }
@@ -154,6 +158,50 @@ impl PartitionStream {
         self.shared.is_paused()
     }
 
+    /// Moves the position, as Kafka's `seek()`: once this returns, the next record the stream
+    /// yields is the one at the sought position; records already fetched from the old position
+    /// are dropped, never yielded. Valid as soon as the stream is handed out (its first fetch then
+    /// starts there), while paused (the stream stays paused) and at any time after.
+    ///
+    /// [`Offset::Beginning`], [`Offset::End`] and [`Offset::Timestamp`] are looked up by the
+    /// partition's leader before the next fetch. Seeking commits nothing. As in Kafka's consumer,
+    /// auto-commit then commits what is processed from the new position, even below the offset
+    /// committed before (a seek back means "read these again"); an offset outside the log is reset
+    /// by `auto.offset.reset` at the first fetch.
+    ///
+    /// Fails, with [`crate::ErrorKind::Config`], for a negative offset or timestamp and when the
+    /// partition is no longer assigned (the stream has ended).
+    pub async fn seek(&mut self, to: Offset) -> Result<()> {
+        seek(&self.commands, self.shared.tp.clone(), to).await?;
+        self.check_seek();
+        Ok(())
+    }
+
+    /// The offset of the next record this stream yields, if known: after the last record it
+    /// yielded (`None` before the first, and right after a seek).
+    pub fn position(&self) -> Option<i64> {
+        let next = self.shared.delivered_next.load(Ordering::Acquire);
+        (next >= 0).then_some(next)
+    }
+
+    /// Drops what the stream holds from before the latest seek, if there was one since it last
+    /// looked: one atomic load per poll.
+    #[inline]
+    fn check_seek(&mut self) {
+        let epoch = self.shared.seek_epoch.load(Ordering::Acquire);
+        if epoch != self.seek_epoch {
+            self.seek_epoch = epoch;
+            if let Some(current) = self.current.take() {
+                self.shared.consumed(current.size);
+            }
+            let shared = &*self.shared;
+            shared.moved_past.store(-1, Ordering::Release);
+            shared.stored.store(-1, Ordering::Release);
+            shared.delivered_next.store(-1, Ordering::Release);
+            self.last_delivered = None;
+        }
+    }
+
     #[inline]
     fn delivered(&mut self, offset: i64) {
         // Everything before this record is processed. This stream is the only writer of both
@@ -218,6 +266,7 @@ impl Stream for PartitionStream {
             if this.shared.is_paused() && this.shared.wait_for_resume(cx) {
                 return Poll::Pending;
             }
+            this.check_seek();
             if let Some(current) = &mut this.current {
                 match current.records.next() {
                     Some(Ok(inner)) => {
@@ -251,6 +300,15 @@ impl Stream for PartitionStream {
             match this.deliveries.poll_recv(cx) {
                 Poll::Ready(Some(Delivery::Chunk(chunk))) => {
                     let size = chunk.records.len();
+                    if chunk.seek_epoch > this.seek_epoch {
+                        // A seek since this poll looked: take it in first (nothing is held now).
+                        this.check_seek();
+                    }
+                    if chunk.seek_epoch < this.seek_epoch {
+                        // Fetched from before a seek: dropped unread.
+                        this.shared.consumed(size);
+                        continue;
+                    }
                     let mut records =
                         PartitionRecords::new(chunk.records, this.records_config).starting_at(chunk.start_at);
                     if let Some(aborted) = chunk.aborted {
@@ -274,6 +332,16 @@ impl Drop for PartitionStream {
     fn drop(&mut self) {
         self.release_buffered();
     }
+}
+
+pub(crate) async fn seek(commands: &mpsc::Sender<Command>, tp: TopicPartition, to: Offset) -> Result<()> {
+    let (reply, rx) = oneshot::channel();
+    let closed = || Error::new(ErrorKind::Closed, "the consumer is closed");
+    commands
+        .send(Command::Seek { tp, to, reply })
+        .await
+        .map_err(|_| closed())?;
+    rx.await.map_err(|_| closed())?
 }
 
 pub(crate) async fn commit_offsets(

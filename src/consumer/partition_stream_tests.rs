@@ -97,3 +97,50 @@ async fn an_ended_or_dropped_stream_gives_back_every_buffered_byte() {
         assert_eq!(tx.shared.buffered.load(Ordering::Acquire), 0);
     }
 }
+
+/// A seek (the engine bumps the seek epoch) drops the chunk being read and every chunk delivered
+/// before it, whatever their order in the channel; buffer room is given back; the next record is
+/// from the chunk delivered after the seek.
+#[tokio::test]
+async fn a_seek_drops_what_was_fetched_from_the_old_position() {
+    use crate::handoff::Delivery;
+    let (commands, _rx) = mpsc::channel(8);
+    let (mut s, tx) = stream(0, &commands);
+    let waker = Arc::new(CountingWaker(AtomicUsize::new(0)));
+    let deliver = |d: Delivery, epoch: u64| {
+        let Delivery::Chunk(mut c) = d else { unreachable!() };
+        c.seek_epoch = epoch;
+        tx.shared.buffered.fetch_add(c.records.len(), Ordering::AcqRel);
+        tx.shared
+            .total_buffered
+            .fetch_add(c.records.len(), Ordering::AcqRel);
+        assert!(tx.deliver(Delivery::Chunk(c)));
+    };
+    deliver(chunk(0, 10), 0);
+    deliver(chunk(10, 20), 0);
+    assert_eq!(poll_stream(&mut s, &waker), Poll::Ready(Some(0)));
+    assert_eq!(s.position(), Some(1));
+    // The engine's side of a seek to 100.
+    tx.shared.seek_epoch.fetch_add(1, Ordering::AcqRel);
+    deliver(chunk(100, 105), 1);
+    assert_eq!(poll_stream(&mut s, &waker), Poll::Ready(Some(100)));
+    assert_eq!(
+        s.shared.moved_past.load(Ordering::Acquire),
+        100,
+        "only what follows the seek counts"
+    );
+    for want in 101..105 {
+        assert_eq!(poll_stream(&mut s, &waker), Poll::Ready(Some(want)));
+    }
+    assert_eq!(poll_stream(&mut s, &waker), Poll::Pending);
+    assert_eq!(
+        tx.shared.buffered.load(Ordering::Acquire),
+        0,
+        "dropped chunks give their room back"
+    );
+    // A seek noticed only when its chunk arrives (the stream was waiting on its channel).
+    tx.shared.seek_epoch.fetch_add(1, Ordering::AcqRel);
+    deliver(chunk(7, 9), 2);
+    assert_eq!(poll_stream(&mut s, &waker), Poll::Ready(Some(7)));
+    assert_eq!(s.position(), Some(8));
+}

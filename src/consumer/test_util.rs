@@ -68,5 +68,6 @@ pub(super) fn chunk(from: i64, to: i64) -> Delivery {
         start_at: from,
         aborted: None,
         leader_epoch: 1,
+        seek_epoch: 0,
     })
 }

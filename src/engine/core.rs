@@ -25,6 +25,7 @@ mod group;
 mod liveness;
 mod metadata;
 mod partitions;
+mod queries;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -95,6 +96,8 @@ pub(crate) struct EngineCore {
     commit: CommitCore,
     group: Option<Group>,
     metadata: MetadataState,
+    /// The application's questions about offsets.
+    queries: queries::Queries,
     /// Answers owed to the application's commits, by the id the commit core carries.
     replies: HashMap<u64, oneshot::Sender<Result<()>>>,
     next_reply: u64,
@@ -152,6 +155,7 @@ impl EngineCore {
                 due: Some(now),
                 ..MetadataState::default()
             },
+            queries: queries::Queries::default(),
             replies: HashMap::new(),
             next_reply: 1,
             next_housekeeping: now,
@@ -193,6 +197,12 @@ impl EngineCore {
                 }
             }
             Response::Fetch { id, result } => self.fetch.handle_fetch(id, result, now),
+            Response::ListOffsets { id, result } if queries::is_query_id(id) => {
+                self.handle_query_list_offsets(id, result)
+            }
+            Response::OffsetFetch { id, result } if queries::is_query_id(id) => {
+                self.handle_query_offset_fetch(id, result)
+            }
             Response::ListOffsets { id, result } => self.fetch.handle_list_offsets(id, result, now),
             Response::OffsetFetch { id, result } => self.fetch.handle_offset_fetch(id, result, now),
             Response::Commit { id, result } => self.commit.handle_response(id, result, now),
@@ -253,6 +263,7 @@ impl EngineCore {
         }
         consider(self.group.as_ref().and_then(|g| g.membership.poll_timeout()));
         consider(self.commit.poll_timeout());
+        consider(self.queries.poll_timeout());
         if self.closing.is_none() {
             consider(self.fetch.poll_timeout());
         }
@@ -301,6 +312,7 @@ impl EngineCore {
         if self.closing.is_none() {
             self.drive_fetch();
         }
+        self.drive_queries();
         self.drive_close();
         self.report_assignment();
     }

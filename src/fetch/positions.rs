@@ -70,19 +70,26 @@ impl FetchCore {
             return;
         }
         let policy = self.config.offset_reset;
-        let mut by_leader: std::collections::BTreeMap<NodeId, Vec<TopicPartition>> = Default::default();
+        let mut by_leader: std::collections::BTreeMap<NodeId, Vec<(TopicPartition, i64)>> =
+            Default::default();
         let mut leaderless = false;
         let mut failed = Vec::new();
+        let policy_timestamp = if policy == OffsetReset::Earliest { -2 } else { -1 };
         for (tp, part) in &self.partitions {
-            if part.state != PositionState::NeedReset || gate(tp) == Gate::Ended {
+            if gate(tp) == Gate::Ended {
                 continue;
             }
-            if policy == OffsetReset::None {
-                failed.push(tp.clone());
-                continue;
-            }
+            let timestamp = match part.state {
+                PositionState::NeedReset if policy == OffsetReset::None => {
+                    failed.push(tp.clone());
+                    continue;
+                }
+                PositionState::NeedReset => policy_timestamp,
+                PositionState::NeedLookup(timestamp) => timestamp,
+                _ => continue,
+            };
             match part.leader {
-                Some(leader) => by_leader.entry(leader).or_default().push(tp.clone()),
+                Some(leader) => by_leader.entry(leader).or_default().push((tp.clone(), timestamp)),
                 None => leaderless = true,
             }
         }
@@ -106,22 +113,37 @@ impl FetchCore {
         if leaderless {
             self.events.push_back(FetchEvent::RefreshMetadata);
         }
-        let timestamp = if policy == OffsetReset::Earliest { -2 } else { -1 };
         for (node, tps) in by_leader {
-            tracing::info!(
-                partitions = tps.len(),
-                policy = if timestamp == -2 { "earliest" } else { "latest" },
-                "resetting positions by auto.offset.reset"
-            );
+            let resets = tps
+                .iter()
+                .filter(|(tp, _)| {
+                    self.partitions
+                        .get(tp)
+                        .is_some_and(|p| p.state == PositionState::NeedReset)
+                })
+                .count();
+            if resets > 0 {
+                tracing::info!(
+                    partitions = resets,
+                    policy = if policy_timestamp == -2 {
+                        "earliest"
+                    } else {
+                        "latest"
+                    },
+                    "resetting positions by auto.offset.reset"
+                );
+            }
             let id = self.next_request_id();
             let mut partitions = Vec::with_capacity(tps.len());
-            for tp in &tps {
-                if let Some(p) = self.partitions.get_mut(tp) {
+            let mut waiting = Vec::with_capacity(tps.len());
+            for (tp, timestamp) in tps {
+                if let Some(p) = self.partitions.get_mut(&tp) {
+                    waiting.push((tp.clone(), p.state));
                     p.state = PositionState::Resetting(id);
-                    partitions.push((tp.clone(), p.leader_epoch, timestamp));
+                    partitions.push((tp, p.leader_epoch, timestamp));
                 }
             }
-            self.resets.insert(id, tps);
+            self.resets.insert(id, waiting);
             self.requests.push_back(FetchRequest::ListOffsets {
                 id,
                 node,
@@ -210,16 +232,25 @@ impl FetchCore {
             return;
         };
         let state = PositionState::Resetting(id);
+        let mut left_lookup = false;
         match result {
             Ok(response) => {
                 for topic in &response.topics {
                     for p in &topic.partitions {
                         let tp = TopicPartition::new(topic.name.as_str(), p.partition_index);
                         let resetting = self.partitions.get(&tp).is_some_and(|part| part.state == state);
-                        if !resetting
-                            || classify(KafkaCode(p.error_code)) != FetchAction::None
-                            || p.offset < 0
-                        {
+                        if !resetting || classify(KafkaCode(p.error_code)) != FetchAction::None {
+                            continue;
+                        }
+                        if p.offset < 0 {
+                            // No record at or after a sought timestamp: the position is the end.
+                            let sought_time = tps.iter().any(|(t, back)| {
+                                *t == tp && matches!(back, PositionState::NeedLookup(ts) if *ts >= 0)
+                            });
+                            if sought_time && let Some(part) = self.partitions.get_mut(&tp) {
+                                part.state = PositionState::NeedLookup(-1);
+                                left_lookup = true;
+                            }
                             continue;
                         }
                         tracing::info!(partition = %tp, offset = p.offset, "position reset");
@@ -230,13 +261,17 @@ impl FetchCore {
             Err(e) => tracing::debug!(error = %e, "ListOffsets failed; retrying"),
         }
         let mut left = false;
-        for tp in &tps {
+        for (tp, back) in &tps {
             if let Some(p) = self.partitions.get_mut(tp)
                 && p.state == state
             {
-                p.state = PositionState::NeedReset;
+                p.state = *back;
                 left = true;
             }
+        }
+        if left_lookup {
+            // Looked up again at once (for the end), without a failure's backoff.
+            self.reset_retry_at = None;
         }
         if left {
             self.reset_retry_at = Some(self.now + self.config.retry_backoff);

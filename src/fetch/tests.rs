@@ -347,6 +347,128 @@ fn an_answer_for_an_old_position_is_ignored() {
     assert_eq!(f[0].2, vec![(0, 50)]);
 }
 
+/// The ListOffsets among `requests`, as (id, [(partition, timestamp)]).
+fn lookups(requests: &[FetchRequest]) -> Vec<(u64, Vec<(i32, i64)>)> {
+    requests
+        .iter()
+        .filter_map(|r| match r {
+            FetchRequest::ListOffsets { id, body, .. } => Some((
+                *id,
+                body.partitions
+                    .iter()
+                    .map(|(tp, _, ts)| (tp.partition, *ts))
+                    .collect(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_seek_by_time_is_looked_up_and_no_record_after_it_means_the_end() {
+    let mut sim = Sim::new(false);
+    sim.leaders(1, |_| 1);
+    sim.ready_at(1, 0);
+    let f = fetches(&sim.requests());
+    assert!(
+        sim.core
+            .seek_to(&tp(0), SeekTarget::Timestamp(1_700_000_000_000), sim.now)
+    );
+    // The fetch from the old position is answered after the seek: ignored.
+    sim.core.handle_fetch(
+        f[0].0,
+        Ok(fetch_response(vec![(
+            tp(0),
+            fetched(KafkaCode::NONE, 10, Some(records(0, 10))),
+        )])),
+        sim.now,
+    );
+    assert!(sim.delivered().is_empty());
+    let reqs = sim.requests();
+    let l = lookups(&reqs);
+    assert_eq!(l.len(), 1, "{reqs:?}");
+    assert_eq!(l[0].1, vec![(0, 1_700_000_000_000)]);
+    assert!(fetches(&reqs).is_empty(), "no fetch before the position is known");
+    // No record at or after that time (offset -1): the end is looked up next, at once.
+    sim.core.handle_list_offsets(
+        l[0].0,
+        Ok(list_offsets_response(&[(tp(0), KafkaCode::NONE, -1)])),
+        sim.now,
+    );
+    let l = lookups(&sim.requests());
+    assert_eq!(l[0].1, vec![(0, -1)]);
+    sim.core.handle_list_offsets(
+        l[0].0,
+        Ok(list_offsets_response(&[(tp(0), KafkaCode::NONE, 10)])),
+        sim.now,
+    );
+    assert_eq!(fetches(&sim.requests())[0].2, vec![(0, 10)]);
+}
+
+#[test]
+fn a_seek_before_the_committed_offset_arrives_wins_and_a_second_seek_overrides_the_first() {
+    let mut sim = Sim::new(true);
+    sim.leaders(1, |_| 1);
+    sim.core.assign(tp(0), sim.now);
+    let reqs = sim.requests();
+    let [FetchRequest::OffsetFetch { id, .. }] = &reqs[..] else {
+        panic!("{reqs:?}")
+    };
+    assert!(sim.core.seek_to(&tp(0), SeekTarget::Timestamp(-2), sim.now));
+    sim.core.handle_offset_fetch(
+        *id,
+        Ok(offset_fetch_response(
+            KafkaCode::NONE,
+            &[(tp(0), KafkaCode::NONE, 40)],
+        )),
+        sim.now,
+    );
+    let l = lookups(&sim.requests());
+    assert_eq!(l.len(), 1);
+    assert_eq!(l[0].1, vec![(0, -2)], "the seek, not the committed offset");
+    // A second seek while the first is looked up: the first's answer is ignored.
+    assert!(sim.core.seek_to(&tp(0), SeekTarget::Offset(7), sim.now));
+    sim.core.handle_list_offsets(
+        l[0].0,
+        Ok(list_offsets_response(&[(tp(0), KafkaCode::NONE, 0)])),
+        sim.now,
+    );
+    let reqs = sim.requests();
+    assert!(lookups(&reqs).is_empty(), "{reqs:?}");
+    assert_eq!(fetches(&reqs)[0].2, vec![(0, 7)]);
+    assert!(
+        !sim.core.seek_to(&tp(5), SeekTarget::Offset(0), sim.now),
+        "not tracked"
+    );
+}
+
+#[test]
+fn a_failed_seek_lookup_is_asked_again_not_reset_by_policy() {
+    let mut sim = Sim::new(false);
+    sim.leaders(1, |_| 1);
+    sim.ready_at(1, 0);
+    sim.requests();
+    sim.core.seek_to(&tp(0), SeekTarget::Timestamp(-1), sim.now);
+    let l = lookups(&sim.requests());
+    sim.core.handle_list_offsets(
+        l[0].0,
+        Ok(list_offsets_response(&[(
+            tp(0),
+            KafkaCode::NOT_LEADER_OR_FOLLOWER,
+            -1,
+        )])),
+        sim.now,
+    );
+    sim.advance(Duration::from_millis(100));
+    sim.leaders(1, |_| 2);
+    let l = lookups(&sim.requests());
+    assert_eq!(
+        l[0].1,
+        vec![(0, -1)],
+        "the seek's timestamp again, not the policy's earliest"
+    );
+}
+
 #[test]
 fn records_advance_the_position_and_a_truncated_batch_grows_the_fetch_size() {
     let mut sim = Sim::new(false);

@@ -3,7 +3,33 @@
 use tokio::sync::oneshot;
 
 use crate::error::Result;
-use crate::types::TopicPartition;
+use crate::types::{Offset, OffsetAndTimestamp, TopicPartition, Watermarks};
+
+/// A question the application asks about offsets, answered on its `reply` within the request
+/// timeout.
+#[derive(Debug)]
+pub(crate) enum Query {
+    /// The partition's log start, high watermark and last stable offset.
+    Watermarks {
+        tp: TopicPartition,
+        reply: oneshot::Sender<Result<Watermarks>>,
+    },
+    /// Per partition, the first record at or after the time (`None`: no such record).
+    OffsetsForTimes {
+        times: Vec<(TopicPartition, i64)>,
+        reply: oneshot::Sender<Result<Vec<(TopicPartition, Option<OffsetAndTimestamp>)>>>,
+    },
+    /// The group's committed offsets (`None`: nothing committed).
+    Committed {
+        tps: Vec<TopicPartition>,
+        reply: oneshot::Sender<Result<Vec<(TopicPartition, Option<i64>)>>>,
+    },
+    /// The next offset the partition's stream yields (`None` until it is known).
+    Position {
+        tp: TopicPartition,
+        reply: oneshot::Sender<Result<Option<i64>>>,
+    },
+}
 
 /// One partition's offset to commit: the next offset to consume, and the leader epoch of the
 /// record before it (-1 if unknown).
@@ -31,6 +57,15 @@ pub(crate) enum Command {
         paused: bool,
         reply: Option<oneshot::Sender<Result<()>>>,
     },
+    /// Move `tp`'s position; answered once the stream will yield from there (an error if `tp` is
+    /// not assigned here).
+    Seek {
+        tp: TopicPartition,
+        to: Offset,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    /// A question about offsets, answered from the brokers (see [`Query`]).
+    Query(Query),
     /// Pulled again after a max-poll-interval leave: rejoin the group.
     Rejoin,
     /// The application pulled an ended partition stream: if the member left the group because

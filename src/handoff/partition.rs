@@ -24,6 +24,9 @@ pub(crate) struct Chunk {
     pub(crate) aborted: Option<Vec<AbortedTransaction>>,
     /// Leader epoch at fetch time.
     pub(crate) leader_epoch: i32,
+    /// The partition's [`PartitionShared::seek_epoch`] when it was delivered: a chunk from before
+    /// the latest seek is dropped unread.
+    pub(crate) seek_epoch: u64,
 }
 
 /// What the engine sends down a partition stream.
@@ -60,6 +63,14 @@ pub(crate) struct PartitionShared {
     pub(crate) ended: AtomicBool,
     /// Paused by the application: not fetched, and the stream yields nothing until resumed.
     pub(crate) paused: AtomicBool,
+    /// Set when the application's side takes the partition out of the channel of new partitions
+    /// and wraps it into a stream. A partition never taken (the application never asked for
+    /// its streams, or has not got to it yet) holds up no revoke and no close.
+    pub(crate) handed_out: AtomicBool,
+    /// Bumped by the engine (its only writer) at every seek, before the seek is answered: the
+    /// stream drops what it holds from an older epoch, so the next record it yields is from the
+    /// sought position.
+    pub(crate) seek_epoch: AtomicU64,
     /// The stream's task while it waits out a pause (woken by resume and by the stream's end).
     waker: Mutex<Option<Waker>>,
 }
@@ -78,6 +89,8 @@ impl PartitionShared {
             delivered_next: AtomicI64::new(-1),
             ended: AtomicBool::new(false),
             paused: AtomicBool::new(false),
+            seek_epoch: AtomicU64::new(0),
+            handed_out: AtomicBool::new(false),
             waker: Mutex::new(None),
         }
     }
@@ -89,7 +102,9 @@ impl PartitionShared {
 
     /// Whether the stream has been ended (revoked, lost, closing).
     pub(crate) fn is_ended(&self) -> bool {
-        self.ended.load(Ordering::Acquire)
+        // SeqCst with `end` and `handed_out`: either the engine sees the stream taken, or the
+        // stream sees its end (see `PartitionHandoff::is_released`).
+        self.ended.load(Ordering::SeqCst)
     }
 
     /// Pauses or resumes. Resuming counts as a pull (a paused partition's waiting records do not
@@ -189,7 +204,7 @@ impl PartitionHandoff {
 
     /// Ends the stream: it stops yielding at once, even records already buffered.
     pub(crate) fn end(&self) {
-        self.shared.ended.store(true, Ordering::Release);
+        self.shared.ended.store(true, Ordering::SeqCst);
         // A paused stream is not waiting on its channel: wake it to see the end.
         self.shared.wake();
     }
@@ -200,12 +215,15 @@ impl PartitionHandoff {
         self.deliveries = None;
     }
 
-    /// Whether the application has dropped the stream (or never will receive it).
+    /// Whether the application has dropped the stream (or never will receive it). An ended
+    /// partition the application never took is released too: if it takes it later, its stream
+    /// is already ended and yields nothing.
     pub(crate) fn is_released(&mut self) -> bool {
-        matches!(
+        let dropped = matches!(
             self.released.try_recv(),
             Err(oneshot::error::TryRecvError::Closed)
-        )
+        );
+        dropped || self.is_ended() && !self.shared.handed_out.load(Ordering::SeqCst)
     }
 
     /// Sends a delivery; false if the stream is gone or its channel closed.

@@ -4,8 +4,9 @@ use std::sync::atomic::Ordering;
 
 use super::EngineCore;
 use crate::error::{Error, ErrorKind};
+use crate::fetch::SeekTarget;
 use crate::handoff::{Command, CommitRequest};
-use crate::types::TopicPartition;
+use crate::types::{Offset, TopicPartition};
 
 impl EngineCore {
     pub(super) fn apply_command(&mut self, command: Command) {
@@ -17,6 +18,11 @@ impl EngineCore {
                 }
             }
             Command::Rejoin => self.rejoin(),
+            Command::Seek { tp, to, reply } => {
+                let result = self.seek(&tp, to);
+                let _ = reply.send(result);
+            }
+            Command::Query(query) => self.handle_query(query),
             Command::Close(reply) => self.start_close(Some(reply)),
             Command::Pause {
                 partitions,
@@ -29,6 +35,54 @@ impl EngineCore {
                 }
             }
         }
+    }
+
+    /// Moves `tp`'s position. The stream learns of it through its seek epoch, bumped before the
+    /// answer: from its next poll it drops what it holds from the old position.
+    fn seek(&mut self, tp: &TopicPartition, to: Offset) -> crate::error::Result<()> {
+        let target = match to {
+            Offset::Beginning => SeekTarget::Timestamp(-2),
+            Offset::End => SeekTarget::Timestamp(-1),
+            Offset::At(offset) if offset >= 0 => SeekTarget::Offset(offset),
+            Offset::Timestamp(ms) if ms >= 0 => SeekTarget::Timestamp(ms),
+            Offset::At(offset) => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "cannot seek {tp} to offset {offset}: offsets are not negative (use Offset::Beginning or Offset::End)"
+                    ),
+                ));
+            }
+            Offset::Timestamp(ms) => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "cannot seek {tp} to timestamp {ms}: timestamps are Unix milliseconds, not negative"
+                    ),
+                ));
+            }
+        };
+        if let Some(fatal) = &self.failed {
+            return Err(fatal.clone());
+        }
+        let Some(part) = self.parts.get(tp).filter(|p| !p.is_ended()) else {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("cannot seek {tp}: it is not assigned to this consumer now"),
+            ));
+        };
+        let shared = &part.shared;
+        // Nothing from the old position is processed from here on: commit only what the
+        // application moves past after the seek (the stream resets these too when it sees the
+        // new epoch; it is their writer while it runs).
+        shared.moved_past.store(-1, Ordering::Release);
+        shared.stored.store(-1, Ordering::Release);
+        shared.delivered_next.store(-1, Ordering::Release);
+        shared.seek_epoch.fetch_add(1, Ordering::AcqRel);
+        self.fetch.seek_to(tp, target, self.now);
+        self.commit.handle_seek(tp);
+        tracing::debug!(partition = %tp, to = ?to, "seek");
+        Ok(())
     }
 
     fn set_paused(&mut self, partitions: Vec<TopicPartition>, paused: bool) -> crate::error::Result<()> {

@@ -31,6 +31,11 @@ impl EngineCore {
         self.metadata.due = Some(self.metadata.due.map_or(soon, |d| d.min(soon)));
     }
 
+    /// Asks for a refresh at once (a question names topics the metadata may not hold).
+    pub(super) fn request_metadata_refresh_now(&mut self) {
+        self.metadata.due = Some(self.now);
+    }
+
     pub(super) fn maybe_refresh_metadata(&mut self) {
         let due = self.metadata.due.is_some_and(|due| due <= self.now);
         if self.metadata.in_flight || !due || self.is_closing() {
@@ -38,7 +43,9 @@ impl EngineCore {
         }
         self.metadata.in_flight = true;
         self.metadata.due = None;
-        let topics = self.topics_needed().into_iter().collect();
+        let mut topics = self.topics_needed();
+        topics.extend(self.queries.topics());
+        let topics = topics.into_iter().collect();
         self.transmits.push_back(Transmit::Metadata { topics });
     }
 

@@ -202,6 +202,7 @@ impl EngineCore {
             start_at,
             aborted,
             leader_epoch,
+            seek_epoch: shared.seek_epoch.load(Ordering::Acquire),
         }));
         if !delivered {
             shared.consumed(size);

@@ -1,0 +1,305 @@
+//! Seek, watermarks, offsets for times, committed offsets and positions against the real broker
+//! (issue 14).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafkit::net::{BrokerPool, NetConfig};
+use kafkit::{Consumer, ErrorKind, Offset, OffsetReset, PartitionStream, TopicPartition};
+use kafkit_protocol_tests::harness::{self, within};
+use kafkit_protocol_tests::{admin, real};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Produces `batches` batches of `per_batch` records to partition 0 of `topic`, a few
+/// milliseconds apart so each batch has a later timestamp than the one before.
+async fn produce_batches(addr: &str, topic: &str, batches: usize, per_batch: usize) {
+    let pool = BrokerPool::new([addr], NetConfig::default()).unwrap();
+    let md = pool.metadata(Some(&[topic])).await.unwrap();
+    let leader = md.partition(topic, 0).and_then(|p| p.leader).expect("leader");
+    let conn = pool.connection(leader).await.unwrap();
+    for b in 0..batches {
+        let values: Vec<Bytes> = (0..per_batch)
+            .map(|i| harness::value(0, b * per_batch + i, 20))
+            .collect();
+        admin::produce(&conn, topic, 0, &values).await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
+async fn next_offset(stream: &mut PartitionStream) -> (i64, i64) {
+    let r = within(WAIT, "a record", stream.next())
+        .await
+        .expect("stream open")
+        .expect("record");
+    (r.offset(), r.timestamp())
+}
+
+async fn first_stream(consumer: &Consumer) -> PartitionStream {
+    let mut partitions = consumer.partitions().unwrap();
+    within(WAIT, "a partition stream", partitions.next())
+        .await
+        .expect("a stream")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seek_moves_the_next_record_from_the_first_fetch_on() {
+    let addr = real::broker_addr();
+    let topic = real::unique_name("kafkit-seek");
+    harness::topic_with_partitions(&addr, &topic, 1).await;
+    produce_batches(&addr, &topic, 3, 10).await;
+
+    let consumer = Consumer::builder()
+        .bootstrap(&addr)
+        .subscribe([topic.as_str()])
+        .offset_reset(OffsetReset::Earliest)
+        .build()
+        .unwrap();
+    let mut p = first_stream(&consumer).await;
+    // Sought before the first fetch: record 0 is never yielded.
+    p.seek(Offset::At(17)).await.unwrap();
+    assert_eq!(next_offset(&mut p).await.0, 17);
+    assert_eq!(p.position(), Some(18));
+    // Records 18.. are buffered now; a seek back drops them and starts at 2.
+    p.seek(Offset::At(2)).await.unwrap();
+    assert_eq!(p.position(), None, "unknown until the next record");
+    let (two, _) = next_offset(&mut p).await;
+    assert_eq!(two, 2);
+    let mut ts = Vec::new();
+    for expect in 3..30 {
+        let (o, t) = next_offset(&mut p).await;
+        assert_eq!(o, expect);
+        ts.push((o, t));
+    }
+    // By time: the first record of the second batch (its timestamp is later than the first's).
+    let (o10, t10) = ts.iter().copied().find(|(o, _)| *o == 10).unwrap();
+    assert!(
+        ts.iter().any(|(o, t)| *o < 10 && *t < t10),
+        "batches have distinct timestamps"
+    );
+    p.seek(Offset::Timestamp(t10)).await.unwrap();
+    assert_eq!(next_offset(&mut p).await.0, o10);
+    // While paused: nothing yielded; after resume, the sought record.
+    p.pause();
+    p.seek(Offset::Beginning).await.unwrap();
+    assert!(p.is_paused(), "a seek keeps the pause");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), p.next())
+            .await
+            .is_err(),
+        "paused: nothing yielded"
+    );
+    p.resume();
+    assert_eq!(next_offset(&mut p).await.0, 0);
+    // To the end: only what is produced afterwards.
+    p.seek(Offset::End).await.unwrap();
+    // A timestamp after every record is the end too.
+    p.seek(Offset::Timestamp(t10 + 3_600_000)).await.unwrap();
+    // The lookups finish before the next record is produced (else it would be past the end).
+    within(WAIT, "the end looked up", async {
+        while consumer
+            .position(&TopicPartition::new(topic.as_str(), 0))
+            .await
+            .unwrap()
+            != Some(30)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    produce_batches(&addr, &topic, 1, 1).await;
+    assert_eq!(next_offset(&mut p).await.0, 30);
+
+    // Bad input: a clear error, the stream unharmed.
+    let e = p.seek(Offset::At(-1)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    let e = p.seek(Offset::Timestamp(-5)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    let stranger = TopicPartition::new(topic.as_str(), 7);
+    let e = consumer.seek(&stranger, Offset::At(0)).await.unwrap_err();
+    assert!(e.to_string().contains("not assigned"), "{e}");
+    // Beyond the end: the reset policy (earliest) applies, as in Kafka.
+    p.seek(Offset::At(10_000)).await.unwrap();
+    assert_eq!(next_offset(&mut p).await.0, 0);
+    consumer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watermarks_offsets_for_times_and_their_errors() {
+    let addr = real::broker_addr();
+    let topic = real::unique_name("kafkit-marks");
+    harness::topic_with_partitions(&addr, &topic, 2).await;
+    produce_batches(&addr, &topic, 2, 5).await;
+    let other = real::unique_name("kafkit-marks-other");
+    harness::topic_with_partitions(&addr, &other, 1).await;
+
+    // Subscribed to another topic: questions may name any topic.
+    let consumer = Consumer::builder()
+        .bootstrap(&addr)
+        .subscribe([other.as_str()])
+        .build()
+        .unwrap();
+    let tp0 = TopicPartition::new(topic.as_str(), 0);
+    let tp1 = TopicPartition::new(topic.as_str(), 1);
+    let w = within(WAIT, "watermarks", consumer.watermarks(&tp0))
+        .await
+        .unwrap();
+    assert_eq!((w.low, w.high, w.last_stable), (0, 10, 10));
+    let w = within(WAIT, "watermarks", consumer.watermarks(&tp1))
+        .await
+        .unwrap();
+    assert_eq!((w.low, w.high), (0, 0));
+
+    // The time of record 5 (second batch) finds record 5; a later time finds nothing.
+    let mut reader = Consumer::builder()
+        .bootstrap(&addr)
+        .subscribe([topic.as_str()])
+        .offset_reset(OffsetReset::Earliest)
+        .build()
+        .unwrap();
+    let mut records = reader.records().unwrap();
+    let mut t5 = 0;
+    for _ in 0..10 {
+        let r = within(WAIT, "a record", records.next()).await.unwrap().unwrap();
+        if r.offset() == 5 {
+            t5 = r.timestamp();
+        }
+    }
+    reader.close().await.unwrap();
+    reader = Consumer::builder()
+        .bootstrap(&addr)
+        .subscribe([other.as_str()])
+        .build()
+        .unwrap();
+    let found = within(
+        WAIT,
+        "offsets for times",
+        reader.offsets_for_times(&[(tp0.clone(), t5), (tp0.clone(), 0), (tp1.clone(), 0)]),
+    )
+    .await;
+    // The same partition twice in one question: each is answered.
+    let found = found.unwrap();
+    assert_eq!(found.len(), 3);
+    assert_eq!(found[0].1.map(|a| a.offset), Some(5));
+    assert!(found[0].1.unwrap().timestamp >= t5);
+    assert_eq!(found[1].1.map(|a| a.offset), Some(0));
+    assert_eq!(
+        found[2].1, None,
+        "an empty partition has no record at or after any time"
+    );
+    let later = within(
+        WAIT,
+        "offsets for times",
+        reader.offsets_for_times(&[(tp0.clone(), t5 + 3_600_000)]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(later[0].1, None);
+
+    // Errors that say what is wrong.
+    let missing = TopicPartition::new(real::unique_name("kafkit-no-such-topic").as_str(), 0);
+    let e = within(
+        WAIT,
+        "watermarks of a missing topic",
+        consumer.watermarks(&missing),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("does not exist"), "{e}");
+    let e = within(
+        WAIT,
+        "watermarks of a missing partition",
+        consumer.watermarks(&TopicPartition::new(topic.as_str(), 9)),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("2 partitions"), "{e}");
+    let e = reader.offsets_for_times(&[(tp0.clone(), -3)]).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    let e = consumer.committed(&[tp0.clone()]).await.unwrap_err();
+    assert!(e.to_string().contains("no group.id"), "{e}");
+    let e = consumer.position(&tp0).await.unwrap_err();
+    assert!(e.to_string().contains("not assigned"), "{e}");
+    reader.close().await.unwrap();
+    consumer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_position_and_auto_commit_after_a_backward_seek() {
+    let addr = real::broker_addr();
+    let topic = real::unique_name("kafkit-seekcommit");
+    let group = real::unique_name("kafkit-seekcommit-g");
+    harness::topic_with_partitions(&addr, &topic, 1).await;
+    produce_batches(&addr, &topic, 1, 30).await;
+    let tp = TopicPartition::new(topic.as_str(), 0);
+
+    let consumer = Consumer::builder()
+        .bootstrap(&addr)
+        .group_id(&group)
+        .subscribe([topic.as_str()])
+        .offset_reset(OffsetReset::Earliest)
+        .auto_commit_interval(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let mut p = first_stream(&consumer).await;
+    assert_eq!(
+        within(WAIT, "committed", consumer.committed(&[tp.clone()]))
+            .await
+            .unwrap(),
+        vec![(tp.clone(), None)],
+        "a new group has nothing committed"
+    );
+    let mut last = None;
+    for expect in 0..20 {
+        let r = within(WAIT, "a record", p.next()).await.unwrap().unwrap();
+        assert_eq!(r.offset(), expect);
+        last = Some(r);
+    }
+    p.commit(last.as_ref().unwrap()).await.unwrap();
+    assert_eq!(
+        consumer.committed(&[tp.clone()]).await.unwrap(),
+        vec![(tp.clone(), Some(20))]
+    );
+    assert_eq!(consumer.position(&tp).await.unwrap(), Some(20));
+
+    // Back to 5: as in Kafka's consumer, auto-commit then commits what is processed from there,
+    // below the 20 committed before.
+    p.seek(Offset::At(5)).await.unwrap();
+    for expect in 5..8 {
+        assert_eq!(next_offset(&mut p).await.0, expect);
+    }
+    // Pulling record 7 marks 0..=6 processed: auto-commit commits 7.
+    within(WAIT, "auto-commit of 7", async {
+        loop {
+            if consumer.committed(&[tp.clone()]).await.unwrap() == vec![(tp.clone(), Some(7))] {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    // The revoke on close waits for the application to let go of the stream.
+    drop(p);
+    consumer.close().await.unwrap();
+    // Close counted record 7 as processed (as Kafka's close() does).
+    let again = Consumer::builder()
+        .bootstrap(&addr)
+        .group_id(&group)
+        .subscribe([topic.as_str()])
+        .build()
+        .unwrap();
+    assert_eq!(
+        within(WAIT, "committed", again.committed(&[tp.clone()]))
+            .await
+            .unwrap(),
+        vec![(tp.clone(), Some(8))]
+    );
+    // Its partition streams were never taken: they hold up neither the revoke nor the close.
+    let started = std::time::Instant::now();
+    again.close().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "closed in {:?}",
+        started.elapsed()
+    );
+}
