@@ -63,7 +63,7 @@ pub(crate) struct ConsumerConfig {
     pub(crate) topics: Vec<String>,
     pub(crate) offset_reset: OffsetReset,
     /// Without a group: where every partition starts (else the reset policy decides).
-    pub(crate) start_offset: Option<i64>,
+    pub(crate) start_at: Option<crate::types::Offset>,
     pub(crate) isolation_level: IsolationLevel,
     pub(crate) enable_auto_commit: bool,
     pub(crate) auto_commit_interval: Duration,
@@ -98,7 +98,7 @@ impl Default for ConsumerConfig {
             group_instance_id: None,
             topics: Vec::new(),
             offset_reset: OffsetReset::Latest,
-            start_offset: None,
+            start_at: None,
             isolation_level: IsolationLevel::ReadCommitted,
             enable_auto_commit: true,
             auto_commit_interval: Duration::from_secs(5),
@@ -408,8 +408,8 @@ impl ConsumerConfig {
                 );
             }
         }
-        if self.start_offset.is_some_and(|o| o < 0) {
-            return fail("start_offset must be a non-negative offset".into());
+        if let Some(Err(e)) = self.start_at.map(crate::fetch::SeekTarget::from_offset) {
+            return fail(format!("start_at: {e}"));
         }
         if self.max_partition_fetch_bytes <= 0 || self.fetch_max_bytes <= 0 {
             return fail("fetch.max.bytes and max.partition.fetch.bytes must be positive".into());

@@ -80,9 +80,17 @@ impl ConsumerBuilder {
 
     /// Without a group: start every partition at this offset instead of by the reset policy (which
     /// still applies if the offset is out of range). Ignored with a group, where committed offsets
-    /// decide.
-    pub fn start_offset(mut self, offset: i64) -> Self {
-        self.config.start_offset = Some(offset);
+    /// decide. The same as `start_at(Offset::At(offset))`.
+    pub fn start_offset(self, offset: i64) -> Self {
+        self.start_at(crate::Offset::At(offset))
+    }
+
+    /// Without a group: start every partition here — an offset, the beginning or end, the first
+    /// record at or after a time, or the last N ([`crate::Offset`]) — instead of by the reset
+    /// policy (which still applies where the place is outside the log). Ignored with a group,
+    /// where committed offsets decide (seek a [`PartitionStream`] for that).
+    pub fn start_at(mut self, at: crate::Offset) -> Self {
+        self.config.start_at = Some(at);
         self
     }
 

@@ -63,7 +63,7 @@ pub(crate) struct FetchConfig {
     pub(crate) group_id: Option<String>,
     pub(crate) offset_reset: OffsetReset,
     /// Without a group: where every partition starts (else the reset policy decides).
-    pub(crate) start_offset: Option<i64>,
+    pub(crate) start_at: Option<SeekTarget>,
     pub(crate) isolation_level: IsolationLevel,
     pub(crate) fetch_min_bytes: i32,
     pub(crate) fetch_max_bytes: i32,
@@ -77,7 +77,7 @@ impl FetchConfig {
         FetchConfig {
             group_id: config.group_id.clone(),
             offset_reset: config.offset_reset,
-            start_offset: config.start_offset,
+            start_at: config.start_at.and_then(|o| SeekTarget::from_offset(o).ok()),
             isolation_level: config.isolation_level,
             fetch_min_bytes: config.fetch_min_bytes,
             fetch_max_bytes: config.fetch_max_bytes,
@@ -103,6 +103,30 @@ pub(crate) enum SeekTarget {
     Offset(i64),
     /// What ListOffsets names for this timestamp (-2 the log start, -1 its end).
     Timestamp(i64),
+    /// This many offsets before the end (not below 0).
+    FromEnd(i64),
+}
+
+impl SeekTarget {
+    /// The public [`crate::Offset`] as the fetch core handles it; an error (saying what is
+    /// wrong) for a negative offset, timestamp or count.
+    pub(crate) fn from_offset(offset: crate::types::Offset) -> Result<SeekTarget, String> {
+        use crate::types::Offset;
+        match offset {
+            Offset::Beginning => Ok(SeekTarget::Timestamp(-2)),
+            Offset::End => Ok(SeekTarget::Timestamp(-1)),
+            Offset::At(n) if n >= 0 => Ok(SeekTarget::Offset(n)),
+            Offset::Timestamp(ms) if ms >= 0 => Ok(SeekTarget::Timestamp(ms)),
+            Offset::FromEnd(n) if n >= 0 => Ok(SeekTarget::FromEnd(n)),
+            Offset::At(n) => Err(format!(
+                "offset {n} is negative; offsets start at 0 (use Offset::Beginning, Offset::End or Offset::FromEnd)"
+            )),
+            Offset::Timestamp(ms) => Err(format!(
+                "timestamp {ms} is negative; timestamps are Unix milliseconds"
+            )),
+            Offset::FromEnd(n) => Err(format!("FromEnd({n}) is negative; it counts back from the end")),
+        }
+    }
 }
 
 /// Whether a partition may be fetched now, as the application's side says.
@@ -130,6 +154,8 @@ pub(crate) enum PositionState {
     /// Sought by the application to a place only the leader can name: the offset ListOffsets
     /// gives for this timestamp (-2 the log start, -1 its end, else the first record at or after).
     NeedLookup(i64),
+    /// Sought to this many offsets before the end: the end is looked up first.
+    NeedTail(i64),
     /// The ListOffsets with this id is resetting it.
     Resetting(u64),
     /// Known: fetching.
@@ -336,12 +362,15 @@ impl FetchCore {
         }
         match target {
             SeekTarget::Offset(offset) => self.seek(tp, offset, now),
-            SeekTarget::Timestamp(timestamp) => {
+            SeekTarget::Timestamp(_) | SeekTarget::FromEnd(_) => {
                 let epoch = self.bump_position_epoch();
                 if let Some(part) = self.partitions.get_mut(tp) {
                     part.position = -1;
                     part.position_epoch = epoch;
-                    part.state = PositionState::NeedLookup(timestamp);
+                    part.state = match target {
+                        SeekTarget::FromEnd(n) => PositionState::NeedTail(n),
+                        SeekTarget::Timestamp(ts) | SeekTarget::Offset(ts) => PositionState::NeedLookup(ts),
+                    };
                 }
                 // A seek is looked up now, not after a failed reset's backoff.
                 self.reset_retry_at = None;
@@ -427,7 +456,12 @@ impl FetchCore {
         if waiting_lookup(|s| *s == PositionState::NeedOffset) {
             consider(self.offset_fetch_retry_at);
         }
-        if waiting_lookup(|s| matches!(s, PositionState::NeedReset | PositionState::NeedLookup(_))) {
+        if waiting_lookup(|s| {
+            matches!(
+                s,
+                PositionState::NeedReset | PositionState::NeedLookup(_) | PositionState::NeedTail(_)
+            )
+        }) {
             consider(self.reset_retry_at);
         }
         for broker in self.brokers.values() {

@@ -18,7 +18,7 @@ mod command;
 mod partition;
 
 pub(crate) use clock::Clock;
-pub(crate) use command::{Command, CommitOffset, CommitRequest, Query};
+pub(crate) use command::{Command, CommitOffset, CommitRequest, CommittedAnswer, Query, TimesAnswer};
 pub(crate) use partition::{
     Chunk, Delivery, NewPartition, PartitionHandoff, PartitionShared, RejoinSignal, partition_handoff,
 };

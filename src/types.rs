@@ -62,6 +62,10 @@ pub enum Offset {
     /// The first record whose timestamp is at or after this time (Unix milliseconds), as
     /// `offsetsForTimes` finds it; the end of the log if there is none.
     Timestamp(i64),
+    /// This many offsets before the end of the log (librdkafka's `OFFSET_TAIL`, kcat's `-o -N`):
+    /// the last N records where the partition holds only data records; the log start if it holds
+    /// fewer.
+    FromEnd(i64),
 }
 
 /// A partition's watermarks: [`crate::Consumer::watermarks`].

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use kafkit::net::{BrokerPool, NetConfig};
-use kafkit::{Consumer, ErrorKind, Event, OffsetReset, Record, Status};
+use kafkit::{Consumer, ErrorKind, Event, Offset, OffsetReset, Record, Status};
 use tokio::time::Instant;
 
 use crate::metadata::{seconds, split_brokers};
@@ -21,24 +21,99 @@ const TOPIC_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum From {
     Reset(OffsetReset),
-    Offset(i64),
+    At(Offset),
 }
 
 fn parse_from(from: &str, group: bool) -> Result<From, Failure> {
-    match from {
-        "earliest" | "beginning" => Ok(From::Reset(OffsetReset::Earliest)),
-        "latest" | "end" => Ok(From::Reset(OffsetReset::Latest)),
-        _ => match from.parse::<i64>() {
-            Ok(_) if group => Err(Failure::usage(format!(
-                "--from {from}: a numeric offset works only without --group (a group resumes from its \
-                 committed offsets; with --group, --from is earliest or latest, for partitions that have none)"
-            ))),
-            Ok(offset) if offset >= 0 => Ok(From::Offset(offset)),
-            _ => Err(Failure::usage(format!(
-                "--from must be earliest, latest or an offset >= 0 (without --group), not '{from}'"
-            ))),
+    let usage = || {
+        Failure::usage(format!(
+            "--from must be earliest, latest, or (without --group) an offset >= 0, -N or @TIME \
+             (Unix milliseconds or RFC 3339, e.g. @2026-12-02T10:00:00Z), not '{from}'"
+        ))
+    };
+    let at = match from {
+        "earliest" | "beginning" => return Ok(From::Reset(OffsetReset::Earliest)),
+        "latest" | "end" => return Ok(From::Reset(OffsetReset::Latest)),
+        _ => match from.strip_prefix('@') {
+            Some(time) => Offset::Timestamp(parse_time(time).ok_or_else(usage)?),
+            None => match from.parse::<i64>() {
+                Ok(n) if from.starts_with('-') => Offset::FromEnd(n.checked_neg().ok_or_else(usage)?),
+                Ok(offset) if offset >= 0 => Offset::At(offset),
+                _ => return Err(usage()),
+            },
         },
+    };
+    if group {
+        return Err(Failure::usage(format!(
+            "--from {from} works only without --group (a group resumes from its committed offsets; \
+             with --group, --from is earliest or latest, for partitions that have none)"
+        )));
     }
+    Ok(From::At(at))
+}
+
+/// Unix milliseconds, or an RFC 3339 time (`2026-12-02T10:00:00Z`, `...T10:00:00.250+01:00`).
+fn parse_time(text: &str) -> Option<i64> {
+    if let Ok(ms) = text.parse::<i64>() {
+        return (ms >= 0).then_some(ms);
+    }
+    let b = text.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = text.get(r)?;
+        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut millis = 0;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        let digits = text.get(start..i)?;
+        if digits.is_empty() {
+            return None;
+        }
+        let padded = format!("{:0<3}", &digits[..digits.len().min(3)]);
+        millis = padded.parse::<i64>().ok()?;
+    }
+    let offset_minutes = match text.get(i..)? {
+        "Z" | "z" => 0,
+        zone if zone.len() == 6
+            && matches!(zone.as_bytes()[0], b'+' | b'-')
+            && zone.as_bytes()[3] == b':' =>
+        {
+            let (h, m) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            sign * (h * 60 + m)
+        }
+        _ => return None,
+    };
+    // Days from the civil date (proleptic Gregorian), after Howard Hinnant's algorithm.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+    let ms = seconds.checked_mul(1000)?.checked_add(millis)?;
+    (ms >= 0).then_some(ms)
 }
 
 /// Why the consume loop ended normally.
@@ -76,7 +151,7 @@ pub(crate) async fn run(args: ConsumeArgs) -> Result<(), Failure> {
     builder = match from {
         From::Reset(reset) => builder.offset_reset(reset),
         // Out of range falls back to the earliest record still in the log.
-        From::Offset(offset) => builder.start_offset(offset).offset_reset(OffsetReset::Earliest),
+        From::At(at) => builder.start_at(at).offset_reset(OffsetReset::Earliest),
     };
     let consumer = builder
         .properties(props.clone())
@@ -101,10 +176,13 @@ pub(crate) async fn run(args: ConsumeArgs) -> Result<(), Failure> {
     let stdout = std::io::stdout();
     let mut buf = Vec::with_capacity(4096);
     let mut count: u64 = 0;
+    // Until partitions are assigned, the idle clock only bounds the wait for a broker and the
+    // topics (see `idle_diagnosis`); it starts for real at the first assignment.
     let mut idle_deadline = idle.map(|d| Instant::now() + d);
+    let mut assigned = false;
     let mut fatal: Option<Failure> = None;
 
-    let stop = loop {
+    let _stop: Stop = loop {
         if args.count.is_some_and(|n| count >= n) {
             break Stop::Count;
         }
@@ -113,6 +191,12 @@ pub(crate) async fn run(args: ConsumeArgs) -> Result<(), Failure> {
             _ = &mut ctrl_c => break Stop::Signal,
             _ = term.recv() => break Stop::Signal,
             event = events.next() => match event {
+                Some(Event::Assigned(_)) if !assigned => {
+                    assigned = true;
+                    if count == 0 {
+                        idle_deadline = idle.map(|d| Instant::now() + d);
+                    }
+                }
                 Some(Event::Fatal(e)) => {
                     fatal = Some(Failure::fatal(format!("the consumer stopped: {e}")));
                     break Stop::StreamEnded;
@@ -124,7 +208,23 @@ pub(crate) async fn run(args: ConsumeArgs) -> Result<(), Failure> {
                 _ => {}
             },
             _ = ticker.tick(), if status.enabled() => status.draw(&consumer.health(), count),
-            _ = tokio::time::sleep_until(sleep_until), if idle_deadline.is_some() => break Stop::Idle,
+            _ = tokio::time::sleep_until(sleep_until), if idle_deadline.is_some() => {
+                if assigned || count > 0 {
+                    break Stop::Idle;
+                }
+                // Nothing assigned yet: stop only if nothing can come (no broker, no topic).
+                let net = NetConfig::from_properties(crate::properties::connection_only(&props)).unwrap_or_default();
+                let waited = idle.unwrap_or_default();
+                if let Some(f) = idle_diagnosis(&consumer, &brokers, net, &args.topics, waited).await {
+                    fatal = Some(f);
+                    break Stop::Idle;
+                }
+                if consumer.health().assigned_partitions > 0 {
+                    break Stop::Idle;
+                }
+                status.note("[kafkit] waiting for partitions to be assigned; the idle clock starts then");
+                idle_deadline = idle.map(|d| Instant::now() + d);
+            }
             next = records.next() => match next {
                 None => {
                     // The streams end when the consumer stops on a fatal error (the event may not
@@ -167,11 +267,6 @@ pub(crate) async fn run(args: ConsumeArgs) -> Result<(), Failure> {
         }
     };
     status.clear();
-
-    if fatal.is_none() && matches!(stop, Stop::Idle) && count == 0 {
-        let net = NetConfig::from_properties(crate::properties::connection_only(&props)).unwrap_or_default();
-        fatal = idle_diagnosis(&consumer, &brokers, net, &args.topics, idle.unwrap_or_default()).await;
-    }
 
     // Streams first: the group's clean leave waits for them to be dropped, then commits what was
     // stored (auto) and leaves.
@@ -259,11 +354,40 @@ mod tests {
             parse_from("latest", false).unwrap(),
             From::Reset(OffsetReset::Latest)
         );
-        assert_eq!(parse_from("42", false).unwrap(), From::Offset(42));
+        assert_eq!(parse_from("42", false).unwrap(), From::At(Offset::At(42)));
         let e = parse_from("42", true).unwrap_err();
         assert_eq!(e.code, 2);
         assert!(e.message.contains("without --group"), "{}", e.message);
-        assert!(parse_from("-1", false).is_err());
+        assert_eq!(parse_from("-10", false).unwrap(), From::At(Offset::FromEnd(10)));
+        assert_eq!(
+            parse_from("@1700000000000", false).unwrap(),
+            From::At(Offset::Timestamp(1_700_000_000_000))
+        );
+        assert!(parse_from("@1700000000000", true).is_err());
+        assert!(parse_from("-5", true).is_err());
         assert!(parse_from("soon", false).is_err());
+        assert!(parse_from("@yesterday", false).is_err());
+    }
+
+    #[test]
+    fn rfc3339_times_are_unix_milliseconds() {
+        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_time("2023-11-14T22:13:20Z"), Some(1_700_000_000_000));
+        assert_eq!(parse_time("2023-11-14T22:13:20.5Z"), Some(1_700_000_000_500));
+        assert_eq!(
+            parse_time("2023-11-14T23:13:20.123+01:00"),
+            Some(1_700_000_000_123)
+        );
+        assert_eq!(parse_time("2023-11-14T21:13:20-01:00"), Some(1_700_000_000_000));
+        assert_eq!(parse_time("2024-02-29T00:00:00Z"), Some(1_709_164_800_000));
+        for bad in [
+            "2023-11-14",
+            "2023-13-01T00:00:00Z",
+            "2023-11-14T22:13:20",
+            "2023-11-14T22:13:20+0100",
+            "x",
+        ] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
     }
 }

@@ -43,14 +43,23 @@ pub(crate) struct ConsumeArgs {
     /// partition is read and nothing is committed.
     #[arg(long, value_name = "GROUP")]
     pub(crate) group: Option<String>,
-    /// Where to start: earliest, latest, or (without --group) an OFFSET for every partition. With
-    /// --group it applies only to partitions that have no committed offset.
-    #[arg(long, value_name = "earliest|latest|OFFSET", default_value = "latest")]
+    /// Where to start: earliest, latest, or, without --group, for every partition: an OFFSET,
+    /// -N (the last N records), or @TIME (the first record at or after TIME, Unix milliseconds or
+    /// RFC 3339 such as @2026-12-02T10:00:00Z). With --group, earliest or latest, for partitions
+    /// that have no committed offset.
+    #[arg(
+        long,
+        value_name = "earliest|latest|OFFSET|-N|@TIME",
+        default_value = "latest",
+        allow_hyphen_values = true
+    )]
     pub(crate) from: String,
     /// Stop after this many records.
     #[arg(long, value_name = "N")]
     pub(crate) count: Option<u64>,
-    /// Stop after this many seconds without a record.
+    /// Stop after this many seconds without a record. The clock starts once partitions are
+    /// assigned (a group may hold a join for a while); until then kafkit waits, unless no broker
+    /// is reachable or a topic does not exist, which end the run after this long.
     #[arg(long, value_name = "SECS")]
     pub(crate) idle_timeout: Option<f64>,
     /// Output format.

@@ -288,6 +288,147 @@ async fn from_offset_without_group_starts_every_partition_there() {
     assert!(offsets.iter().all(|o| *o >= 3), "{offsets:?}");
 }
 
+fn offsets_by_partition(out: &Output) -> Vec<(i64, i64)> {
+    let mut v: Vec<(i64, i64)> = stdout_lines(out)
+        .iter()
+        .map(|l| {
+            let j: Value = serde_json::from_str(l).unwrap();
+            (j["partition"].as_i64().unwrap(), j["offset"].as_i64().unwrap())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn from_minus_n_reads_the_last_n_of_every_partition() {
+    let topic = topic(2).await;
+    produce_values(&topic, 2, "t", 0..12).await; // offsets 0..6 on each partition
+    let addr = broker_addr();
+    let out = kafkit(&[
+        "consume",
+        "--brokers",
+        &addr,
+        "--topic",
+        &topic,
+        "--from",
+        "-2",
+        "--idle-timeout",
+        "3",
+        "--format",
+        "json",
+    ])
+    .await;
+    assert_ok(&out, "consume --from -2");
+    assert_eq!(offsets_by_partition(&out), vec![(0, 4), (0, 5), (1, 4), (1, 5)]);
+}
+
+#[tokio::test]
+async fn from_a_time_starts_at_the_first_record_at_or_after_it() {
+    let topic = topic(1).await;
+    produce_values(&topic, 1, "early", 0..3).await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let cut = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    produce_values(&topic, 1, "late", 0..2).await;
+    let addr = broker_addr();
+    for from in [format!("@{cut}"), format!("@{}", rfc3339(cut))] {
+        let out = kafkit(&[
+            "consume",
+            "--brokers",
+            &addr,
+            "--topic",
+            &topic,
+            "--from",
+            &from,
+            "--idle-timeout",
+            "3",
+        ])
+        .await;
+        assert_ok(&out, &format!("consume --from {from}"));
+        assert_eq!(stdout_lines(&out), vec!["late-0", "late-1"], "--from {from}");
+    }
+}
+
+/// `ms` as RFC 3339 UTC with milliseconds (civil-from-days, Howard Hinnant's algorithm).
+fn rfc3339(ms: i64) -> String {
+    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
+}
+
+/// The idle clock starts at the assignment: a join the group holds for longer than
+/// `--idle-timeout` (another member takes its time to give partitions up) still ends in records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_timeout_starts_once_partitions_are_assigned() {
+    let topic = topic(2).await;
+    let group = unique_name("cli-held-join");
+    let values = produce_values(&topic, 2, "h", 0..20).await;
+    let addr = broker_addr();
+    // A member that holds both partitions' streams for 6 s after the rebalance starts.
+    let holder = kafkit::Consumer::builder()
+        .bootstrap(&addr)
+        .group_id(&group)
+        .subscribe([topic.as_str()])
+        .auto_commit(false)
+        .max_poll_interval(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let mut partitions = holder.partitions().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let p = harness::within(Duration::from_secs(30), "the holder's streams", partitions.next())
+            .await
+            .unwrap();
+        held.push(p);
+    }
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        drop(held);
+        partitions
+    });
+    let started = Instant::now();
+    let out = kafkit(&[
+        "consume",
+        "--brokers",
+        &addr,
+        "--topic",
+        &topic,
+        "--group",
+        &group,
+        "--from",
+        "earliest",
+        "--idle-timeout",
+        "2",
+        "--commit",
+        "none",
+    ])
+    .await;
+    assert_ok(&out, "consume with a held join");
+    let lines = stdout_lines(&out);
+    assert!(
+        started.elapsed() > Duration::from_secs(5),
+        "it waited for the assignment"
+    );
+    assert!(!lines.is_empty(), "records after the held join: {}", stderr(&out));
+    assert!(lines.iter().all(|l| values.contains(l)), "{lines:?}");
+    let partitions = release.await.unwrap();
+    drop(partitions);
+    holder.close().await.unwrap();
+}
+
 /// Consumes 10 records with `--commit mode`, produces 6 more, and returns what a second run of the
 /// same group reads: its first `second_count` records.
 async fn second_run_after(

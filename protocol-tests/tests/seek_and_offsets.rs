@@ -216,7 +216,7 @@ async fn watermarks_offsets_for_times_and_their_errors() {
     assert!(e.to_string().contains("2 partitions"), "{e}");
     let e = reader.offsets_for_times(&[(tp0.clone(), -3)]).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
-    let e = consumer.committed(&[tp0.clone()]).await.unwrap_err();
+    let e = consumer.committed(std::slice::from_ref(&tp0)).await.unwrap_err();
     assert!(e.to_string().contains("no group.id"), "{e}");
     let e = consumer.position(&tp0).await.unwrap_err();
     assert!(e.to_string().contains("not assigned"), "{e}");
@@ -243,7 +243,7 @@ async fn committed_position_and_auto_commit_after_a_backward_seek() {
         .unwrap();
     let mut p = first_stream(&consumer).await;
     assert_eq!(
-        within(WAIT, "committed", consumer.committed(&[tp.clone()]))
+        within(WAIT, "committed", consumer.committed(std::slice::from_ref(&tp)))
             .await
             .unwrap(),
         vec![(tp.clone(), None)],
@@ -257,7 +257,7 @@ async fn committed_position_and_auto_commit_after_a_backward_seek() {
     }
     p.commit(last.as_ref().unwrap()).await.unwrap();
     assert_eq!(
-        consumer.committed(&[tp.clone()]).await.unwrap(),
+        consumer.committed(std::slice::from_ref(&tp)).await.unwrap(),
         vec![(tp.clone(), Some(20))]
     );
     assert_eq!(consumer.position(&tp).await.unwrap(), Some(20));
@@ -271,7 +271,7 @@ async fn committed_position_and_auto_commit_after_a_backward_seek() {
     // Pulling record 7 marks 0..=6 processed: auto-commit commits 7.
     within(WAIT, "auto-commit of 7", async {
         loop {
-            if consumer.committed(&[tp.clone()]).await.unwrap() == vec![(tp.clone(), Some(7))] {
+            if consumer.committed(std::slice::from_ref(&tp)).await.unwrap() == vec![(tp.clone(), Some(7))] {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -289,7 +289,7 @@ async fn committed_position_and_auto_commit_after_a_backward_seek() {
         .build()
         .unwrap();
     assert_eq!(
-        within(WAIT, "committed", again.committed(&[tp.clone()]))
+        within(WAIT, "committed", again.committed(std::slice::from_ref(&tp)))
             .await
             .unwrap(),
         vec![(tp.clone(), Some(8))]

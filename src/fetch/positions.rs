@@ -49,9 +49,11 @@ impl FetchCore {
                 }
                 None => {
                     for tp in &need {
-                        match self.config.start_offset {
+                        match self.config.start_at {
                             // An out-of-range start falls back to the reset policy.
-                            Some(offset) => self.seek(tp, offset, now),
+                            Some(start) => {
+                                self.seek_to(tp, start, now);
+                            }
                             None => {
                                 if let Some(p) = self.partitions.get_mut(tp) {
                                     p.state = PositionState::NeedReset;
@@ -86,6 +88,7 @@ impl FetchCore {
                 }
                 PositionState::NeedReset => policy_timestamp,
                 PositionState::NeedLookup(timestamp) => timestamp,
+                PositionState::NeedTail(_) => -1,
                 _ => continue,
             };
             match part.leader {
@@ -253,8 +256,13 @@ impl FetchCore {
                             }
                             continue;
                         }
-                        tracing::info!(partition = %tp, offset = p.offset, "position reset");
-                        self.seek(&tp, p.offset, now);
+                        let back = tps.iter().find(|(t, _)| *t == tp).map(|(_, back)| *back);
+                        let offset = match back {
+                            Some(PositionState::NeedTail(n)) => p.offset.saturating_sub(n).max(0),
+                            _ => p.offset,
+                        };
+                        tracing::info!(partition = %tp, offset, "position reset");
+                        self.seek(&tp, offset, now);
                     }
                 }
             }

@@ -19,7 +19,7 @@ fn config(group: bool) -> FetchConfig {
     FetchConfig {
         group_id: group.then(|| "g".to_owned()),
         offset_reset: OffsetReset::Earliest,
-        start_offset: None,
+        start_at: None,
         isolation_level: IsolationLevel::ReadCommitted,
         fetch_min_bytes: 1,
         fetch_max_bytes: 1 << 20,
@@ -189,7 +189,7 @@ fn without_a_group_positions_reset_by_policy_then_fetch_from_there() {
 #[test]
 fn a_start_offset_without_a_group_is_a_seek() {
     let mut c = config(false);
-    c.start_offset = Some(42);
+    c.start_at = Some(SeekTarget::Offset(42));
     let mut sim = Sim::with(c);
     sim.leaders(1, |_| 2);
     sim.core.assign(tp(0), sim.now);
@@ -440,6 +440,27 @@ fn a_seek_before_the_committed_offset_arrives_wins_and_a_second_seek_overrides_t
         !sim.core.seek_to(&tp(5), SeekTarget::Offset(0), sim.now),
         "not tracked"
     );
+}
+
+#[test]
+fn from_the_end_looks_up_the_end_and_goes_back_not_below_zero() {
+    let mut c = config(false);
+    c.start_at = Some(SeekTarget::FromEnd(5));
+    let mut sim = Sim::with(c);
+    sim.leaders(2, |_| 1);
+    sim.core.assign(tp(0), sim.now);
+    sim.core.assign(tp(1), sim.now);
+    let l = lookups(&sim.requests());
+    assert_eq!(l[0].1, vec![(0, -1), (1, -1)], "the end, for both");
+    sim.core.handle_list_offsets(
+        l[0].0,
+        Ok(list_offsets_response(&[
+            (tp(0), KafkaCode::NONE, 12),
+            (tp(1), KafkaCode::NONE, 3),
+        ])),
+        sim.now,
+    );
+    assert_eq!(fetches(&sim.requests())[0].2, vec![(0, 7), (1, 0)]);
 }
 
 #[test]

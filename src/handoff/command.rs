@@ -5,6 +5,11 @@ use tokio::sync::oneshot;
 use crate::error::Result;
 use crate::types::{Offset, OffsetAndTimestamp, TopicPartition, Watermarks};
 
+/// The answer to an offsets-for-times question, per partition asked.
+pub(crate) type TimesAnswer = Vec<(TopicPartition, Option<OffsetAndTimestamp>)>;
+/// The answer to a committed-offsets question, per partition asked.
+pub(crate) type CommittedAnswer = Vec<(TopicPartition, Option<i64>)>;
+
 /// A question the application asks about offsets, answered on its `reply` within the request
 /// timeout.
 #[derive(Debug)]
@@ -17,12 +22,12 @@ pub(crate) enum Query {
     /// Per partition, the first record at or after the time (`None`: no such record).
     OffsetsForTimes {
         times: Vec<(TopicPartition, i64)>,
-        reply: oneshot::Sender<Result<Vec<(TopicPartition, Option<OffsetAndTimestamp>)>>>,
+        reply: oneshot::Sender<Result<TimesAnswer>>,
     },
     /// The group's committed offsets (`None`: nothing committed).
     Committed {
         tps: Vec<TopicPartition>,
-        reply: oneshot::Sender<Result<Vec<(TopicPartition, Option<i64>)>>>,
+        reply: oneshot::Sender<Result<CommittedAnswer>>,
     },
     /// The next offset the partition's stream yields (`None` until it is known).
     Position {

@@ -40,28 +40,8 @@ impl EngineCore {
     /// Moves `tp`'s position. The stream learns of it through its seek epoch, bumped before the
     /// answer: from its next poll it drops what it holds from the old position.
     fn seek(&mut self, tp: &TopicPartition, to: Offset) -> crate::error::Result<()> {
-        let target = match to {
-            Offset::Beginning => SeekTarget::Timestamp(-2),
-            Offset::End => SeekTarget::Timestamp(-1),
-            Offset::At(offset) if offset >= 0 => SeekTarget::Offset(offset),
-            Offset::Timestamp(ms) if ms >= 0 => SeekTarget::Timestamp(ms),
-            Offset::At(offset) => {
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    format!(
-                        "cannot seek {tp} to offset {offset}: offsets are not negative (use Offset::Beginning or Offset::End)"
-                    ),
-                ));
-            }
-            Offset::Timestamp(ms) => {
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    format!(
-                        "cannot seek {tp} to timestamp {ms}: timestamps are Unix milliseconds, not negative"
-                    ),
-                ));
-            }
-        };
+        let target = SeekTarget::from_offset(to)
+            .map_err(|why| Error::new(ErrorKind::Config, format!("cannot seek {tp}: {why}")))?;
         if let Some(fatal) = &self.failed {
             return Err(fatal.clone());
         }

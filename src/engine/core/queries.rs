@@ -20,7 +20,7 @@ use super::EngineCore;
 use crate::engine::transmit::Transmit;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::{FetchAction, FetchRequest, ListOffsetsBody, OffsetFetchBody, classify};
-use crate::handoff::Query;
+use crate::handoff::{CommittedAnswer, Query, TimesAnswer};
 use crate::types::{NodeId, OffsetAndTimestamp, TopicPartition, Watermarks};
 use crate::wire::{KafkaCode, ListOffsetsResponse, OffsetFetchResponse};
 
@@ -44,16 +44,22 @@ struct Lookup {
 #[derive(Debug)]
 enum Reply {
     Watermarks(oneshot::Sender<Result<Watermarks>>),
-    Times(oneshot::Sender<Result<Vec<(TopicPartition, Option<OffsetAndTimestamp>)>>>),
-    Committed(oneshot::Sender<Result<Vec<(TopicPartition, Option<i64>)>>>),
+    Times(oneshot::Sender<Result<TimesAnswer>>),
+    Committed(oneshot::Sender<Result<CommittedAnswer>>),
 }
+
+/// A committed-offsets question: its partitions, and their answers once known.
+type CommittedLookup = (Vec<TopicPartition>, Option<Vec<Option<i64>>>);
+
+/// Lookups by (leader, isolation), in batches that never name a partition twice.
+type Batches = BTreeMap<(NodeId, i8), Vec<(BTreeSet<TopicPartition>, Vec<usize>)>>;
 
 #[derive(Debug)]
 struct Job {
     reply: Reply,
     lookups: Vec<Lookup>,
     /// For a committed-offsets question: its partitions, and their answers once known.
-    committed: Option<(Vec<TopicPartition>, Option<Vec<Option<i64>>>)>,
+    committed: Option<CommittedLookup>,
     deadline: Instant,
     retry_at: Option<Instant>,
     in_flight: usize,
@@ -243,8 +249,7 @@ impl EngineCore {
             };
             job.retry_at = None;
             // ListOffsets: per (leader, isolation), batches that never name a partition twice.
-            let mut batches: BTreeMap<(NodeId, i8), Vec<(BTreeSet<TopicPartition>, Vec<usize>)>> =
-                BTreeMap::new();
+            let mut batches: Batches = BTreeMap::new();
             for (i, l) in job.lookups.iter().enumerate().filter(|(_, l)| l.answer.is_none()) {
                 let Some(metadata) = &metadata else {
                     waiting = true;
