@@ -61,6 +61,8 @@ pub(crate) struct ConsumerConfig {
     pub(crate) group_id: Option<String>,
     pub(crate) group_instance_id: Option<String>,
     pub(crate) topics: Vec<String>,
+    /// Manual assignment (`assign`): these partitions, no group membership.
+    pub(crate) assignment: Option<Vec<crate::types::TopicPartition>>,
     pub(crate) offset_reset: OffsetReset,
     /// Without a group: where every partition starts (else the reset policy decides).
     pub(crate) start_at: Option<crate::types::Offset>,
@@ -97,6 +99,7 @@ impl Default for ConsumerConfig {
             group_id: None,
             group_instance_id: None,
             topics: Vec::new(),
+            assignment: None,
             offset_reset: OffsetReset::Latest,
             start_at: None,
             isolation_level: IsolationLevel::ReadCommitted,
@@ -373,8 +376,34 @@ impl ConsumerConfig {
                 "no bootstrap servers: call .bootstrap(\"host:9092\") or set bootstrap.servers".into(),
             );
         }
-        if self.topics.is_empty() {
-            return fail("no topics: call .subscribe([\"topic\"])".into());
+        match (&self.assignment, self.topics.is_empty()) {
+            (None, true) => {
+                return fail(
+                    "no topics: call .subscribe([\"topic\"]), or .assign([...]) to choose partitions yourself".into(),
+                );
+            }
+            (Some(_), false) => {
+                return fail(
+                    "subscribe and assign exclude each other: a group assigns subscribed partitions, assign chooses them yourself".into(),
+                );
+            }
+            (Some(_), true) if self.group_instance_id.is_some() => {
+                return fail(
+                    "group.instance.id is for group membership; a manually assigned consumer joins no group"
+                        .into(),
+                );
+            }
+            (Some(tps), true) => {
+                if let Some(tp) = tps
+                    .iter()
+                    .find(|tp| tp.topic.is_empty() || tp.topic.len() > 249 || tp.partition < 0)
+                {
+                    return fail(format!(
+                        "cannot assign {tp}: topic names have 1 to 249 characters, partitions start at 0"
+                    ));
+                }
+            }
+            (None, false) => {}
         }
         if self.topics.iter().any(|t| t.is_empty() || t.len() > 249) {
             return fail("topic names must have 1 to 249 characters".into());

@@ -72,6 +72,25 @@ impl ConsumerBuilder {
         self
     }
 
+    /// Chooses the partitions to consume yourself, as Kafka's `assign()`: no group membership, no
+    /// rebalances; each partition is a [`PartitionStream`] as with a subscription, and more can be
+    /// added or removed later with [`Consumer::assign`] and [`Consumer::unassign`] (start with an
+    /// empty list to add them all later). With a [`ConsumerBuilder::group_id`], positions start at
+    /// the group's committed offsets and commits go to it (as generation -1, which Kafka accepts
+    /// while no member of the group uses the group protocol); without one, nothing is committed.
+    /// Excludes [`ConsumerBuilder::subscribe`]; `max.poll.interval.ms` does not apply (there is no
+    /// group to leave).
+    pub fn assign<I>(mut self, partitions: I) -> Self
+    where
+        I: IntoIterator<Item = crate::TopicPartition>,
+    {
+        self.config
+            .assignment
+            .get_or_insert_with(Vec::new)
+            .extend(partitions);
+        self
+    }
+
     /// Where a partition without a committed offset starts — `auto.offset.reset`. Default: latest.
     pub fn offset_reset(mut self, reset: OffsetReset) -> Self {
         self.config.offset_reset = reset;
@@ -396,6 +415,34 @@ impl Consumer {
     /// stream yielded. Partitions not paused are left alone; an error names any not assigned.
     pub async fn resume(&self, partitions: &[crate::TopicPartition]) -> Result<()> {
         self.set_paused(partitions, false).await
+    }
+
+    /// Adds `partitions` to a manually assigned consumer (see [`ConsumerBuilder::assign`]): a
+    /// stream for each comes from [`Consumer::partitions`] before any of its records is fetched.
+    /// Partitions already assigned are left as they are. An error for a consumer that subscribed.
+    pub async fn assign(&self, partitions: &[crate::TopicPartition]) -> Result<()> {
+        self.reassign(partitions, true).await
+    }
+
+    /// Removes `partitions` from a manually assigned consumer: their streams end at once and,
+    /// with a group, what was processed of them is committed. Partitions not assigned are left
+    /// alone. An error for a consumer that subscribed.
+    pub async fn unassign(&self, partitions: &[crate::TopicPartition]) -> Result<()> {
+        self.reassign(partitions, false).await
+    }
+
+    async fn reassign(&self, partitions: &[crate::TopicPartition], add: bool) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        let closed = || Error::new(ErrorKind::Closed, "the consumer is closed");
+        self.commands
+            .send(Command::Assign {
+                tps: partitions.to_vec(),
+                add,
+                reply,
+            })
+            .await
+            .map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?
     }
 
     /// Moves `tp`'s position; see [`PartitionStream::seek`], which is the same from the stream's

@@ -8,6 +8,7 @@ mod assignor;
 mod classify;
 mod config;
 mod machine;
+mod manual;
 mod membership;
 mod request;
 
@@ -15,6 +16,7 @@ pub(crate) use assignor::{AssignorKind, MemberSubscription};
 pub(crate) use classify::{ErrorAction, classify};
 pub(crate) use config::GroupConfig;
 pub(crate) use machine::{GroupEvent, GroupMachine, LeaveReason};
+pub(crate) use manual::ManualMembership;
 pub(crate) use membership::Membership;
 pub(crate) use request::{GroupRequest, OutgoingRequest, RequestId, Target};
 

@@ -303,3 +303,133 @@ async fn committed_position_and_auto_commit_after_a_backward_seek() {
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_assignment_reads_only_the_chosen_partitions_and_changes_at_runtime() {
+    let addr = real::broker_addr();
+    let topic = real::unique_name("kafkit-assign");
+    harness::topic_with_partitions(&addr, &topic, 3).await;
+    harness::produce(&addr, &topic, 3, 0, 20, 10).await;
+    let tp = |p| TopicPartition::new(topic.as_str(), p);
+
+    let e = Consumer::builder()
+        .bootstrap(&addr)
+        .subscribe([topic.as_str()])
+        .assign([tp(0)])
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("exclude each other"), "{e}");
+
+    let consumer = Consumer::builder()
+        .bootstrap(&addr)
+        .assign([tp(1)])
+        .offset_reset(OffsetReset::Earliest)
+        .build()
+        .unwrap();
+    let mut partitions = consumer.partitions().unwrap();
+    let mut one = within(WAIT, "the assigned stream", partitions.next())
+        .await
+        .unwrap();
+    assert_eq!(one.partition(), 1);
+    for expect in 0..20 {
+        let r = within(WAIT, "a record", one.next()).await.unwrap().unwrap();
+        assert_eq!((r.partition(), r.offset()), (1, expect));
+        assert_eq!(r.value().unwrap(), &harness::value(1, expect as usize, 10));
+    }
+    // Nothing else was assigned.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), partitions.next())
+            .await
+            .is_err()
+    );
+    // At runtime: one more, and one fewer.
+    consumer.assign(&[tp(2), tp(1)]).await.unwrap();
+    let mut two = within(WAIT, "the added stream", partitions.next()).await.unwrap();
+    assert_eq!(two.partition(), 2, "tp 1 was assigned already: no second stream");
+    assert_eq!(
+        within(WAIT, "a record", two.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .offset(),
+        0
+    );
+    consumer.unassign(&[tp(1)]).await.unwrap();
+    assert!(
+        within(WAIT, "the end of the removed stream", one.next())
+            .await
+            .is_none()
+    );
+    let e = consumer
+        .commit(&within(WAIT, "a record", two.next()).await.unwrap().unwrap())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no group.id"), "{e}");
+    drop(two);
+    consumer.close().await.unwrap();
+
+    // A subscribed consumer cannot assign.
+    let subscribed = Consumer::builder()
+        .bootstrap(&addr)
+        .subscribe([topic.as_str()])
+        .build()
+        .unwrap();
+    let e = subscribed.assign(&[tp(0)]).await.unwrap_err();
+    assert!(e.to_string().contains("subscribed"), "{e}");
+    subscribed.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_assignment_with_a_group_commits_and_resumes_without_joining() {
+    let addr = real::broker_addr();
+    let topic = real::unique_name("kafkit-assign-g");
+    let group = real::unique_name("kafkit-assign-group");
+    harness::topic_with_partitions(&addr, &topic, 2).await;
+    harness::produce(&addr, &topic, 2, 0, 10, 10).await;
+    let tp0 = TopicPartition::new(topic.as_str(), 0);
+
+    let manual = || {
+        Consumer::builder()
+            .bootstrap(&addr)
+            .group_id(&group)
+            .assign([tp0.clone()])
+            .offset_reset(OffsetReset::Earliest)
+            .auto_commit(false)
+            .build()
+            .unwrap()
+    };
+    let consumer = manual();
+    let mut events = consumer.events();
+    let mut p = first_stream(&consumer).await;
+    let mut last = None;
+    for expect in 0..4 {
+        let r = within(WAIT, "a record", p.next()).await.unwrap().unwrap();
+        assert_eq!(r.offset(), expect);
+        last = Some(r);
+    }
+    within(WAIT, "commit", p.commit(last.as_ref().unwrap()))
+        .await
+        .unwrap();
+    drop(p);
+    consumer.close().await.unwrap();
+    // No membership: never joined.
+    while let Ok(Some(event)) = tokio::time::timeout(Duration::from_millis(50), events.next()).await {
+        assert!(
+            !matches!(event, kafkit::Event::Joined { .. }),
+            "joined a group: {event:?}"
+        );
+    }
+
+    // The next manual consumer of the group resumes at the commit.
+    let again = manual();
+    assert_eq!(
+        within(WAIT, "committed", again.committed(std::slice::from_ref(&tp0)))
+            .await
+            .unwrap(),
+        vec![(tp0.clone(), Some(4))]
+    );
+    let mut p = first_stream(&again).await;
+    assert_eq!(next_offset(&mut p).await.0, 4);
+    drop(p);
+    again.close().await.unwrap();
+}

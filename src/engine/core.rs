@@ -40,7 +40,7 @@ use crate::config::ConsumerConfig;
 use crate::error::Result;
 use crate::events::{Event, Reporter, Status};
 use crate::fetch::{FetchConfig, FetchCore, FetchEvent};
-use crate::group::{GroupConfig, GroupMachine, Membership};
+use crate::group::{GroupConfig, GroupMachine, ManualMembership, Membership};
 use crate::handoff::{Clock, Command, NewPartition, PartitionHandoff, RejoinSignal};
 use crate::types::TopicPartition;
 
@@ -96,6 +96,9 @@ pub(crate) struct EngineCore {
     commit: CommitCore,
     group: Option<Group>,
     metadata: MetadataState,
+    /// Manual assignment (`assign`): the partitions the application chose, or `None` when it
+    /// subscribed.
+    manual: Option<std::collections::BTreeSet<TopicPartition>>,
     /// The application's questions about offsets.
     queries: queries::Queries,
     /// Answers owed to the application's commits, by the id the commit core carries.
@@ -121,7 +124,17 @@ impl EngineCore {
 
     /// The core for `config` (validated), with the classic membership machine if it has a group.
     pub(crate) fn new(config: ConsumerConfig, ends: HandoffEnds, now: Instant) -> Result<Self> {
+        let manual = config.assignment.clone();
         let group = match &config.group_id {
+            Some(group_id) if manual.is_some() => Some(Group {
+                membership: Box::new(ManualMembership::new(
+                    group_id.clone(),
+                    config.net.request_timeout,
+                    config.retry_backoff,
+                    now,
+                )),
+                subscribed: false,
+            }),
             Some(_) => {
                 let g = group_config(&config);
                 g.validate()?;
@@ -133,13 +146,14 @@ impl EngineCore {
             }
             None => None,
         };
-        let status = if group.is_some() {
+        let status = if group.is_some() && manual.is_none() {
             Status::Joining
         } else {
             Status::Starting
         };
         ends.reporter.status(status);
-        Ok(EngineCore {
+        let mut core = EngineCore {
+            manual: manual.as_ref().map(|_| std::collections::BTreeSet::new()),
             fetch: FetchCore::new(FetchConfig::new(&config), now),
             commit: CommitCore::new(CommitConfig::new(&config), now),
             clock: Clock::starting_at(now),
@@ -164,7 +178,11 @@ impl EngineCore {
             failed: None,
             transmits: VecDeque::new(),
             config,
-        })
+        };
+        if let Some(tps) = manual {
+            core.assign_manually(tps);
+        }
+        Ok(core)
     }
 
     // ----- inputs -----

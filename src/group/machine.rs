@@ -808,6 +808,6 @@ impl GroupMachine {
     }
 }
 
-mod responses;
+pub(super) mod responses;
 
 use responses::decode;

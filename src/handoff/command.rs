@@ -69,6 +69,13 @@ pub(crate) enum Command {
         to: Offset,
         reply: oneshot::Sender<Result<()>>,
     },
+    /// Manual assignment: add `tps` (or, `add: false`, remove them); answered with an error for
+    /// a consumer that subscribed.
+    Assign {
+        tps: Vec<TopicPartition>,
+        add: bool,
+        reply: oneshot::Sender<Result<()>>,
+    },
     /// A question about offsets, answered from the brokers (see [`Query`]).
     Query(Query),
     /// Pulled again after a max-poll-interval leave: rejoin the group.

@@ -23,6 +23,26 @@ impl EngineCore {
                 let _ = reply.send(result);
             }
             Command::Query(query) => self.handle_query(query),
+            Command::Assign { tps, add, reply } => {
+                let result = if self.manual.is_none() {
+                    Err(Error::new(
+                        ErrorKind::Config,
+                        "this consumer subscribed, so its group assigns its partitions: build it with .assign([...]) to choose them yourself",
+                    ))
+                } else if let Some(tp) = tps.iter().find(|tp| tp.partition < 0 || tp.topic.is_empty()) {
+                    Err(Error::new(
+                        ErrorKind::Config,
+                        format!("cannot assign {tp}: no such partition"),
+                    ))
+                } else if add {
+                    self.assign_manually(tps);
+                    Ok(())
+                } else {
+                    self.unassign_manually(tps);
+                    Ok(())
+                };
+                let _ = reply.send(result);
+            }
             Command::Close(reply) => self.start_close(Some(reply)),
             Command::Pause {
                 partitions,

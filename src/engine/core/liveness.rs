@@ -20,7 +20,8 @@ impl EngineCore {
                 p.shared.last_pull_ms.store(now_ms, Ordering::Release);
             }
         }
-        if self.stalled_reported {
+        // A manually assigned consumer has no group to leave.
+        if self.stalled_reported || self.manual.is_some() {
             return;
         }
         let stuck = self.parts.values().find(|p| {

@@ -19,6 +19,7 @@ impl EngineCore {
     /// Topics whose metadata the engine needs: the subscription, plus what the group leader needs.
     fn topics_needed(&self) -> BTreeSet<String> {
         let mut topics: BTreeSet<String> = self.config.topics.iter().cloned().collect();
+        topics.extend(self.manual.iter().flatten().map(|tp| tp.topic.to_string()));
         if let Some(group) = &self.group {
             topics.extend(group.membership.topics_needed());
         }
@@ -89,6 +90,12 @@ impl EngineCore {
         self.metadata.due = Some(self.metadata.due.map_or(due, |d| d.min(due)));
         self.metadata.current = Some(metadata.clone());
         self.fetch.handle_metadata(metadata, now);
+        if self.manual.is_some() {
+            if !self.parts.is_empty() {
+                self.set_status(Status::Consuming);
+            }
+            return;
+        }
         match &mut self.group {
             Some(group) => group.membership.handle_partition_counts(&counts, now),
             None => self.assign_all(&counts),

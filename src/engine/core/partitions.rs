@@ -84,6 +84,61 @@ impl EngineCore {
         self.reporter.event(Event::Assigned(tps));
     }
 
+    /// Manual assignment: own `tps` too (those already owned stay as they are).
+    pub(super) fn assign_manually(&mut self, tps: Vec<TopicPartition>) {
+        let new: Vec<TopicPartition> = tps
+            .into_iter()
+            .filter(|tp| self.manual.as_mut().is_some_and(|m| m.insert(tp.clone())))
+            .collect();
+        if !new.is_empty() {
+            self.assign(new);
+            // Their leaders (and, for new topics, their metadata) are needed now.
+            self.request_metadata_refresh();
+        }
+    }
+
+    /// Manual assignment: give `tps` up. Their streams end at once; with a group, what was
+    /// processed is committed first (as Kafka's consumer does when an assignment shrinks).
+    pub(super) fn unassign_manually(&mut self, tps: Vec<TopicPartition>) {
+        let gone: Vec<TopicPartition> = tps
+            .into_iter()
+            .filter(|tp| self.manual.as_mut().is_some_and(|m| m.remove(tp)))
+            .collect();
+        if gone.is_empty() {
+            return;
+        }
+        if self.group.is_some() {
+            let offsets: Vec<CommitOffset> = gone
+                .iter()
+                .filter_map(|tp| {
+                    let shared = &self.parts.get(tp)?.shared;
+                    let offset = shared.committable_on_close()?;
+                    let leader_epoch = self.fetch.partition(tp).map_or(-1, |p| p.leader_epoch);
+                    Some(CommitOffset {
+                        tp: tp.clone(),
+                        offset,
+                        leader_epoch,
+                    })
+                })
+                .collect();
+            let target = self.commit_target();
+            if !offsets.is_empty() && self.commit.check_owned(&offsets, target.as_ref()).is_ok() {
+                let id = self.next_reply;
+                self.next_reply += 1;
+                self.commit.commit(id, offsets, target.as_ref(), self.now);
+            }
+        }
+        for tp in &gone {
+            if let Some(mut part) = self.parts.remove(tp) {
+                part.end_and_close();
+            }
+            self.fetch.remove(tp);
+        }
+        self.commit.remove(&gone);
+        tracing::info!(partitions = gone.len(), "unassigned");
+        self.reporter.event(Event::Revoked(gone));
+    }
+
     /// Without a group: own every partition of the subscribed topics.
     pub(super) fn assign_all(&mut self, counts: &BTreeMap<String, i32>) {
         let wanted: Vec<TopicPartition> = counts

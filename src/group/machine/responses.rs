@@ -284,13 +284,16 @@ impl GroupMachine {
 }
 
 /// Decodes a response; decode errors become transport-like errors.
-pub(super) fn decode<T: DecodeResponse>(response: Result<Bytes, Error>, version: i16) -> Result<T, Error> {
+pub(in crate::group) fn decode<T: DecodeResponse>(
+    response: Result<Bytes, Error>,
+    version: i16,
+) -> Result<T, Error> {
     response.and_then(|body| T::decode(body, version).map_err(Error::from))
 }
 
 /// Errors that retrying cannot fix: no usable API version or an unencodable request (e.g. static
 /// membership with a broker older than 2.3), and fatal group codes.
-pub(super) fn is_fatal(e: &Error) -> bool {
+pub(in crate::group) fn is_fatal(e: &Error) -> bool {
     e.kind() == ErrorKind::UnsupportedVersion
         || e.kafka_code().is_some_and(|c| classify(c) == ErrorAction::Fatal)
 }
