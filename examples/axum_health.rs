@@ -1,11 +1,13 @@
-//! An axum service that runs a consumer and serves `/health` from `consumer.health()`.
+//! An axum service that runs a consumer and serves `/health` from `consumer.health()` and
+//! `/metrics` (Prometheus text format) from `consumer.metrics()`.
 //!
 //! The service starts and answers even while Kafka is unreachable; `/health` says so (503) until
-//! the consumer is consuming.
+//! the consumer is consuming, and `/metrics` shows each broker's connection state.
 //!
 //! ```sh
 //! cargo run --example axum_health -- localhost:9092 my-group my-topic 127.0.0.1:8080
 //! curl -i localhost:8080/health
+//! curl localhost:8080/metrics
 //! ```
 
 use std::sync::Arc;
@@ -28,6 +30,16 @@ async fn health(State(consumer): State<Arc<Consumer>>) -> (StatusCode, String) {
         code,
         format!("{:?} partitions={} {error}\n", h.status, h.assigned_partitions),
     )
+}
+
+async fn metrics(
+    State(consumer): State<Arc<Consumer>>,
+) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+    const TEXT: [(&str, &str); 1] = [("content-type", "text/plain; version=0.0.4")];
+    match consumer.metrics().await {
+        Ok(m) => (StatusCode::OK, TEXT, m.prometheus_text()),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, TEXT, format!("# {e}\n")),
+    }
 }
 
 #[tokio::main]
@@ -56,9 +68,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
-    let app = Router::new().route("/health", get(health)).with_state(consumer);
+    let app = Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .with_state(consumer);
     let listener = tokio::net::TcpListener::bind(&listen).await?;
-    eprintln!("serving /health on http://{listen}");
+    eprintln!("serving /health and /metrics on http://{listen}");
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -114,6 +114,18 @@ struct InFlight {
     reply: Option<u64>,
     deadline: Instant,
     attempt: u32,
+    sent_at: Instant,
+}
+
+/// What the commit core counts, for metrics.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CommitStats {
+    /// Requests answered with every partition committed.
+    pub(crate) ok: u64,
+    /// Requests that failed (an error code, a transport error, no answer).
+    pub(crate) failed: u64,
+    /// How long the last answered request took.
+    pub(crate) last_latency: Option<Duration>,
 }
 
 /// A commit that met a coordinator error (moved, not available, loading) and is sent again once
@@ -161,6 +173,7 @@ pub(crate) struct CommitCore {
     next_id: u64,
     requests: VecDeque<OutgoingCommit>,
     events: VecDeque<CommitEvent>,
+    stats: CommitStats,
 }
 
 /// A typed error for a commit that cannot be applied because the group is not stable.
@@ -197,7 +210,13 @@ impl CommitCore {
             next_id: 1,
             requests: VecDeque::new(),
             events: VecDeque::new(),
+            stats: CommitStats::default(),
         }
+    }
+
+    /// What it has counted (for metrics).
+    pub(crate) fn stats(&self) -> CommitStats {
+        self.stats
     }
 
     // ----- getters -----
@@ -362,6 +381,18 @@ impl CommitCore {
         let Some(sent) = self.in_flight.remove(&id) else {
             return;
         };
+        self.stats.last_latency = Some(now.saturating_duration_since(sent.sent_at));
+        let all_committed = result.as_ref().is_ok_and(|r| {
+            r.topics
+                .iter()
+                .flat_map(|t| t.partitions.iter())
+                .all(|p| p.error_code == 0)
+        });
+        if all_committed {
+            self.stats.ok += 1;
+        } else {
+            self.stats.failed += 1;
+        }
         let response = match result {
             Ok(r) => r,
             Err(e) => {
@@ -500,6 +531,7 @@ impl CommitCore {
                 reply,
                 deadline,
                 attempt,
+                sent_at: self.now,
             },
         );
         self.requests.push_back(OutgoingCommit {

@@ -417,6 +417,20 @@ impl Consumer {
         self.set_paused(partitions, false).await
     }
 
+    /// A snapshot of the consumer's metrics: per partition position, lag, records and bytes,
+    /// buffered bytes; fetch, record and byte rates; rebalances and the last one's duration;
+    /// commits, failures and latency; each broker's connection state. See [`crate::Metrics`]
+    /// (and [`crate::Metrics::prometheus_text`] to serve them to Prometheus).
+    pub async fn metrics(&self) -> Result<crate::Metrics> {
+        let (reply, rx) = oneshot::channel();
+        let closed = || Error::new(ErrorKind::Closed, "the consumer is closed");
+        self.commands
+            .send(Command::Metrics(reply))
+            .await
+            .map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())
+    }
+
     /// Adds `partitions` to a manually assigned consumer (see [`ConsumerBuilder::assign`]): a
     /// stream for each comes from [`Consumer::partitions`] before any of its records is fetched.
     /// Partitions already assigned are left as they are. An error for a consumer that subscribed.

@@ -77,6 +77,7 @@ mod fetch;
 pub mod fuzzing;
 mod group;
 mod handoff;
+mod metrics;
 pub mod net;
 pub mod records;
 #[cfg(any(test, fuzzing))]
@@ -88,6 +89,7 @@ pub use config::{Assignor, IsolationLevel, OffsetReset};
 pub use consumer::{Consumer, ConsumerBuilder, PartitionStream, Partitions, Record, RecordStream};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, Events, Health, Status};
+pub use metrics::{BrokerMetrics, ConnectionState, Metrics, PartitionMetrics};
 pub use types::{Offset, OffsetAndTimestamp, TopicPartition, Watermarks};
 
 /// The README's examples, compiled as doctests.

@@ -433,3 +433,75 @@ async fn manual_assignment_with_a_group_commits_and_resumes_without_joining() {
     drop(p);
     again.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_report_positions_fresh_lag_of_paused_partitions_rebalances_commits_and_brokers() {
+    let addr = real::broker_addr();
+    let topic = real::unique_name("kafkit-metrics");
+    let group = real::unique_name("kafkit-metrics-g");
+    harness::topic_with_partitions(&addr, &topic, 1).await;
+    produce_batches(&addr, &topic, 1, 20).await;
+    let consumer = Consumer::builder()
+        .bootstrap(&addr)
+        .group_id(&group)
+        .subscribe([topic.as_str()])
+        .offset_reset(OffsetReset::Earliest)
+        .build()
+        .unwrap();
+    let mut p = first_stream(&consumer).await;
+    let mut last = None;
+    for _ in 0..5 {
+        last = Some(within(WAIT, "a record", p.next()).await.unwrap().unwrap());
+    }
+    p.commit(last.as_ref().unwrap()).await.unwrap();
+    // Paused: not fetched, yet its lag follows what is produced.
+    p.pause();
+    // Any fetch in flight at the pause is answered within fetch.wait.max (500 ms); none follows.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let fetches = consumer.metrics().await.unwrap().fetch_requests_total;
+    produce_batches(&addr, &topic, 1, 10).await;
+    let m = within(WAIT, "a lag of 25 while paused", async {
+        loop {
+            let m = consumer.metrics().await.unwrap();
+            if m.partitions.first().and_then(|p| p.lag) == Some(25) {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert_eq!(consumer.health().lag, Some(25), "health agrees");
+    let part = &m.partitions[0];
+    assert_eq!(
+        (part.position, part.high_watermark, part.paused),
+        (Some(5), Some(30), true)
+    );
+    assert_eq!(part.records_total, 5);
+    assert!(part.fetched_bytes_total > 0 && m.fetched_bytes_total >= part.fetched_bytes_total);
+    assert_eq!(m.records_total, 5);
+    assert!(m.fetch_requests_total > 0);
+    assert_eq!(
+        m.fetch_requests_total, fetches,
+        "no fetch while paused: the lag came from a lookup"
+    );
+    assert_eq!(m.status, kafkit::Status::Consuming);
+    assert_eq!(m.rebalances_total, 1, "the first join");
+    assert!(m.last_rebalance.is_some());
+    assert!(m.commits_total >= 1 && m.last_commit_latency.is_some(), "{m:?}");
+    assert!(
+        m.brokers
+            .iter()
+            .any(|b| b.state == kafkit::ConnectionState::Connected && b.node_id.is_some()),
+        "{:?}",
+        m.brokers
+    );
+    let text = m.prometheus_text();
+    assert!(
+        text.contains(&format!(
+            "kafkit_partition_lag{{topic=\"{topic}\",partition=\"0\"}} 25"
+        )),
+        "{text}"
+    );
+    drop(p);
+    consumer.close().await.unwrap();
+}

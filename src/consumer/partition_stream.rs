@@ -215,6 +215,9 @@ impl PartitionStream {
             shared.delivered_next.store(offset + 1, Ordering::Release);
         }
         self.last_delivered = Some(offset);
+        shared
+            .yielded
+            .store(shared.yielded.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         if !shared.pulled.load(Ordering::Relaxed) {
             shared.pulled.store(true, Ordering::Release);
         }

@@ -24,6 +24,7 @@ mod fatal_tests;
 mod group;
 mod liveness;
 mod metadata;
+mod metrics;
 mod partitions;
 mod queries;
 
@@ -101,6 +102,8 @@ pub(crate) struct EngineCore {
     manual: Option<std::collections::BTreeSet<TopicPartition>>,
     /// The application's questions about offsets.
     queries: queries::Queries,
+    /// What `metrics()` reports.
+    counters: metrics::Counters,
     /// Answers owed to the application's commits, by the id the commit core carries.
     replies: HashMap<u64, oneshot::Sender<Result<()>>>,
     next_reply: u64,
@@ -170,6 +173,11 @@ impl EngineCore {
                 ..MetadataState::default()
             },
             queries: queries::Queries::default(),
+            counters: if status == Status::Joining {
+                metrics::Counters::joining_from(now)
+            } else {
+                metrics::Counters::default()
+            },
             replies: HashMap::new(),
             next_reply: 1,
             next_housekeeping: now,
@@ -281,7 +289,7 @@ impl EngineCore {
         }
         consider(self.group.as_ref().and_then(|g| g.membership.poll_timeout()));
         consider(self.commit.poll_timeout());
-        consider(self.queries.poll_timeout());
+        consider(self.queries.poll_timeout(self.closing.is_some()));
         if self.closing.is_none() {
             consider(self.fetch.poll_timeout());
         }
@@ -316,6 +324,7 @@ impl EngineCore {
         if now >= self.next_housekeeping {
             self.next_housekeeping = now + HOUSEKEEPING;
             self.check_max_poll();
+            self.sample_rates();
         }
         self.maybe_refresh_metadata();
         // Membership and commits feed each other (a revoke's commits finish the revoke, which
@@ -336,6 +345,7 @@ impl EngineCore {
     }
 
     fn set_status(&mut self, status: Status) {
+        self.counters.status_changed(self.status, status, self.now);
         self.status = status;
         self.reporter.status(status);
     }
@@ -398,6 +408,9 @@ impl EngineCore {
             let Some(request) = self.fetch.poll_request(coordinator, gate) else {
                 break;
             };
+            if matches!(request, crate::fetch::FetchRequest::Fetch { .. }) {
+                self.counters.fetch_requests += 1;
+            }
             self.transmits.push_back(Transmit::Fetch(request));
         }
         while let Some(event) = self.fetch.poll_event() {

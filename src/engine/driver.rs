@@ -66,6 +66,11 @@ impl Driver {
             tokio::select! {
                 biased;
                 command = self.commands.recv() => match command {
+                    Some(Command::Metrics(reply)) => {
+                        let mut metrics = self.core.metrics(now());
+                        metrics.brokers = self.broker_metrics();
+                        let _ = reply.send(metrics);
+                    }
                     Some(command) => self.core.handle_command(command, now()),
                     None => self.core.handle_commands_closed(now()),
                 },
@@ -95,6 +100,26 @@ impl Driver {
             }
             None => false,
         }
+    }
+
+    /// Connection states of every broker either pool knows (a broker connected in either counts as
+    /// connected).
+    fn broker_metrics(&self) -> Vec<crate::metrics::BrokerMetrics> {
+        use crate::metrics::ConnectionState;
+        let mut out = self.pool.connection_states();
+        for b in self.group_pool.iter().flat_map(BrokerPool::connection_states) {
+            match out.iter_mut().find(|o| o.address == b.address) {
+                Some(o) => {
+                    if b.state == ConnectionState::Connected {
+                        o.state = ConnectionState::Connected;
+                    }
+                    o.node_id = o.node_id.or(b.node_id);
+                }
+                None => out.push(b),
+            }
+        }
+        out.sort_by(|a, b| (a.node_id, &a.address).cmp(&(b.node_id, &b.address)));
+        out
     }
 
     fn send(&self, transmit: Transmit) {

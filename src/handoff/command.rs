@@ -76,6 +76,8 @@ pub(crate) enum Command {
         add: bool,
         reply: oneshot::Sender<Result<()>>,
     },
+    /// A snapshot of the metrics (the driver adds the brokers' connection states).
+    Metrics(oneshot::Sender<crate::metrics::Metrics>),
     /// A question about offsets, answered from the brokers (see [`Query`]).
     Query(Query),
     /// Pulled again after a max-poll-interval leave: rejoin the group.

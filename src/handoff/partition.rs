@@ -67,6 +67,9 @@ pub(crate) struct PartitionShared {
     /// and wraps it into a stream. A partition never taken (the application never asked for
     /// its streams, or has not got to it yet) holds up no revoke and no close.
     pub(crate) handed_out: AtomicBool,
+    /// Records the stream yielded (written by the stream only, so a plain load and store count
+    /// it without a locked instruction per record).
+    pub(crate) yielded: AtomicU64,
     /// Bumped by the engine (its only writer) at every seek, before the seek is answered: the
     /// stream drops what it holds from an older epoch, so the next record it yields is from the
     /// sought position.
@@ -91,6 +94,7 @@ impl PartitionShared {
             paused: AtomicBool::new(false),
             seek_epoch: AtomicU64::new(0),
             handed_out: AtomicBool::new(false),
+            yielded: AtomicU64::new(0),
             waker: Mutex::new(None),
         }
     }
@@ -169,6 +173,8 @@ pub(crate) struct NewPartition {
 #[derive(Debug)]
 pub(crate) struct PartitionHandoff {
     pub(crate) shared: Arc<PartitionShared>,
+    /// Bytes delivered to the stream (for metrics; the engine's count).
+    pub(crate) fetched_bytes: u64,
     deliveries: Option<mpsc::UnboundedSender<Delivery>>,
     released: oneshot::Receiver<()>,
 }
@@ -185,6 +191,7 @@ pub(crate) fn partition_handoff(
     (
         PartitionHandoff {
             shared: shared.clone(),
+            fetched_bytes: 0,
             deliveries: Some(tx),
             released: released_rx,
         },

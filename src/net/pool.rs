@@ -185,6 +185,34 @@ impl BrokerPool {
         })
     }
 
+    /// The state of the connection to each broker this pool knows: by node id, and bootstrap
+    /// addresses not matched to one. A connection attempt under way is `Connecting`.
+    pub fn connection_states(&self) -> Vec<crate::metrics::BrokerMetrics> {
+        use crate::metrics::{BrokerMetrics, ConnectionState};
+        let state = |slot: &Slot| match slot.state.try_lock() {
+            Err(_) => ConnectionState::Connecting,
+            Ok(s) if s.connection.as_ref().is_some_and(|c| !c.is_poisoned()) => ConnectionState::Connected,
+            Ok(_) => ConnectionState::Disconnected,
+        };
+        let metrics = |node_id, slot: &Slot| BrokerMetrics {
+            node_id,
+            address: slot.addr.clone(),
+            state: state(slot),
+            consecutive_failures: slot.failures.load(Ordering::Relaxed),
+        };
+        let mut out: Vec<BrokerMetrics> = lock(&self.inner.brokers)
+            .iter()
+            .map(|(node, slot)| metrics(Some(*node), slot))
+            .collect();
+        for slot in &self.inner.bootstrap {
+            if !out.iter().any(|b| b.address == slot.addr) {
+                out.push(metrics(None, slot));
+            }
+        }
+        out.sort_by(|a, b| (a.node_id, &a.address).cmp(&(b.node_id, &b.address)));
+        out
+    }
+
     /// The authentication failure that stopped this pool from connecting, if one did (the broker
     /// rejected the SASL credentials or a TLS certificate). Every later connection attempt fails
     /// with it at once.

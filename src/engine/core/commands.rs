@@ -23,6 +23,9 @@ impl EngineCore {
                 let _ = reply.send(result);
             }
             Command::Query(query) => self.handle_query(query),
+            Command::Metrics(reply) => {
+                let _ = reply.send(self.metrics(self.now));
+            }
             Command::Assign { tps, add, reply } => {
                 let result = if self.manual.is_none() {
                     Err(Error::new(

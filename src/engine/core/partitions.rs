@@ -237,13 +237,15 @@ impl EngineCore {
         aborted: Option<Vec<AbortedTransaction>>,
         leader_epoch: i32,
     ) {
-        let Some(part) = self.parts.get(tp) else {
+        let Some(part) = self.parts.get_mut(tp) else {
             return;
         };
         if part.is_ended() {
             return;
         }
         let size = records.len();
+        part.fetched_bytes += size as u64;
+        self.counters.fetched_bytes += size as u64;
         let shared = &part.shared;
         if shared.buffered.fetch_add(size, Ordering::AcqRel) == 0 {
             // Records start waiting now: the max-poll clock starts here.

@@ -16,9 +16,10 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use super::EngineCore;
+use super::{EngineCore, partitions};
 use crate::engine::transmit::Transmit;
 use crate::error::{Error, ErrorKind, Result};
+use crate::fetch::Gate;
 use crate::fetch::{FetchAction, FetchRequest, ListOffsetsBody, OffsetFetchBody, classify};
 use crate::handoff::{CommittedAnswer, Query, TimesAnswer};
 use crate::types::{NodeId, OffsetAndTimestamp, TopicPartition, Watermarks};
@@ -43,6 +44,9 @@ struct Lookup {
 
 #[derive(Debug)]
 enum Reply {
+    /// The engine's own refresh of high watermarks for partitions it does not fetch (paused, or
+    /// their buffers full), so their lag stays fresh.
+    Refresh,
     Watermarks(oneshot::Sender<Result<Watermarks>>),
     Times(oneshot::Sender<Result<TimesAnswer>>),
     Committed(oneshot::Sender<Result<CommittedAnswer>>),
@@ -67,10 +71,15 @@ struct Job {
     last_error: Option<String>,
 }
 
+/// How often the high watermarks of owned partitions that are not being fetched are asked for.
+pub(super) const LAG_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The questions being answered.
 #[derive(Debug, Default)]
 pub(super) struct Queries {
     jobs: BTreeMap<u64, Job>,
+    /// When the next refresh of unfetched partitions' high watermarks is due.
+    next_refresh: Option<Instant>,
     /// Request id → (job, indexes of its lookups in that request).
     requests: HashMap<u64, (u64, Vec<usize>)>,
     next: u64,
@@ -91,11 +100,16 @@ impl Queries {
             .collect()
     }
 
-    /// The next time a question needs attention (a retry or a deadline).
-    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+    /// The next time a question needs attention: a retry (once nothing of it is in flight), a
+    /// deadline, the next watermark refresh (not while closing, when none is made).
+    pub(super) fn poll_timeout(&self, closing: bool) -> Option<Instant> {
         self.jobs
             .values()
-            .map(|j| j.retry_at.map_or(j.deadline, |r| r.min(j.deadline)))
+            .map(|j| match j.retry_at {
+                Some(retry) if j.in_flight == 0 => retry.min(j.deadline),
+                _ => j.deadline,
+            })
+            .chain(self.next_refresh.filter(|_| !closing))
             .min()
     }
 }
@@ -187,8 +201,55 @@ impl EngineCore {
             .map(|f| f.position))
     }
 
+    /// Asks, every [`LAG_REFRESH`], for the high watermarks of owned partitions the fetch core
+    /// is not fetching (paused, or their buffer full): a fetch answer refreshes the others.
+    fn refresh_unfetched_watermarks(&mut self) {
+        let now = self.now;
+        if self.queries.next_refresh.is_some_and(|t| now < t) || self.is_closing() {
+            return;
+        }
+        self.queries.next_refresh = Some(now + LAG_REFRESH);
+        if self
+            .queries
+            .jobs
+            .values()
+            .any(|j| matches!(j.reply, Reply::Refresh))
+        {
+            return;
+        }
+        let gate = partitions::gate(&self.parts, &self.config, &self.total_buffered);
+        let lookups: Vec<Lookup> = self
+            .parts
+            .keys()
+            .filter(|tp| matches!(gate(tp), Gate::Paused | Gate::Full))
+            .map(|tp| Lookup {
+                tp: tp.clone(),
+                timestamp: -1,
+                isolation: 0,
+                answer: None,
+            })
+            .collect();
+        if lookups.is_empty() {
+            return;
+        }
+        let id = self.queries.next_id();
+        self.queries.jobs.insert(
+            id,
+            Job {
+                reply: Reply::Refresh,
+                lookups,
+                committed: None,
+                deadline: now + self.config.net.request_timeout,
+                retry_at: None,
+                in_flight: 0,
+                last_error: None,
+            },
+        );
+    }
+
     /// Sends what the questions can ask now, and answers those that are done or out of time.
     pub(super) fn drive_queries(&mut self) {
+        self.refresh_unfetched_watermarks();
         if self.queries.jobs.is_empty() {
             return;
         }
@@ -199,13 +260,11 @@ impl EngineCore {
             let Some(job) = self.queries.jobs.get(&id) else {
                 continue;
             };
-            if job.in_flight > 0 {
-                continue;
-            }
-            if Self::job_done(job) {
+            if job.in_flight == 0 && Self::job_done(job) {
                 self.answer(id, None);
                 continue;
             }
+            // Out of time even with requests in flight: their late answers are ignored.
             if now >= job.deadline {
                 let why = job.last_error.clone().unwrap_or_else(|| "no answer".to_owned());
                 let error = Error::new(
@@ -215,7 +274,7 @@ impl EngineCore {
                 self.answer(id, Some(error));
                 continue;
             }
-            if job.retry_at.is_some_and(|t| now < t) {
+            if job.in_flight > 0 || job.retry_at.is_some_and(|t| now < t) {
                 continue;
             }
             match self.send_job(id) {
@@ -464,6 +523,13 @@ impl EngineCore {
         self.queries.requests.retain(|_, (j, _)| *j != id);
         let answer = |i: usize| job.lookups.get(i).and_then(|l| l.answer);
         match job.reply {
+            Reply::Refresh => {
+                for l in &job.lookups {
+                    if let Some(a) = l.answer {
+                        self.fetch.handle_high_watermark(&l.tp, a.offset);
+                    }
+                }
+            }
             Reply::Watermarks(reply) => {
                 let result = match (error, answer(0), answer(1), answer(2)) {
                     (Some(e), ..) => Err(e),
