@@ -61,6 +61,8 @@ pub(crate) struct ConsumerConfig {
     pub(crate) group_id: Option<String>,
     pub(crate) group_instance_id: Option<String>,
     pub(crate) topics: Vec<String>,
+    /// `subscribe_pattern`: topics whose whole name matches (anchored), found in metadata.
+    pub(crate) pattern: Option<regex::Regex>,
     /// Manual assignment (`assign`): these partitions, no group membership.
     pub(crate) assignment: Option<Vec<crate::types::TopicPartition>>,
     pub(crate) offset_reset: OffsetReset,
@@ -100,6 +102,7 @@ impl Default for ConsumerConfig {
             group_instance_id: None,
             topics: Vec::new(),
             assignment: None,
+            pattern: None,
             offset_reset: OffsetReset::Latest,
             start_at: None,
             isolation_level: IsolationLevel::ReadCommitted,
@@ -376,7 +379,13 @@ impl ConsumerConfig {
                 "no bootstrap servers: call .bootstrap(\"host:9092\") or set bootstrap.servers".into(),
             );
         }
+        if self.pattern.is_some() && (self.assignment.is_some() || !self.topics.is_empty()) {
+            return fail(
+                "subscribe_pattern excludes subscribe and assign: a pattern chooses the topics".into(),
+            );
+        }
         match (&self.assignment, self.topics.is_empty()) {
+            (None, true) if self.pattern.is_some() => {}
             (None, true) => {
                 return fail(
                     "no topics: call .subscribe([\"topic\"]), or .assign([...]) to choose partitions yourself".into(),

@@ -72,6 +72,29 @@ impl ConsumerBuilder {
         self
     }
 
+    /// Subscribes to every topic whose whole name matches `pattern` (a Rust `regex`, anchored at
+    /// both ends as Java's `subscribe(Pattern)` matches), internal topics excluded. The pattern is
+    /// matched against the cluster's metadata at every refresh (`metadata.max.age.ms`): a new
+    /// matching topic is consumed without a restart, a deleted one's streams end, and a topic
+    /// that gains partitions has them consumed too (with a group, each change is a rejoin). An
+    /// invalid pattern makes [`ConsumerBuilder::build`] fail, naming the error. Excludes
+    /// [`ConsumerBuilder::subscribe`] and [`ConsumerBuilder::assign`].
+    pub fn subscribe_pattern(mut self, pattern: impl AsRef<str>) -> Self {
+        let pattern = pattern.as_ref();
+        match regex::Regex::new(&format!("^(?:{pattern})$")) {
+            Ok(re) => self.config.pattern = Some(re),
+            Err(e) => {
+                if self.error.is_none() {
+                    self.error = Some(Error::new(
+                        ErrorKind::Config,
+                        format!("subscribe_pattern({pattern:?}) is not a valid regular expression: {e}"),
+                    ));
+                }
+            }
+        }
+        self
+    }
+
     /// Chooses the partitions to consume yourself, as Kafka's `assign()`: no group membership, no
     /// rebalances; each partition is a [`PartitionStream`] as with a subscription, and more can be
     /// added or removed later with [`Consumer::assign`] and [`Consumer::unassign`] (start with an

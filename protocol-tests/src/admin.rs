@@ -66,6 +66,30 @@ pub async fn create_topic_with(addr: &str, name: &str, partitions: i32, replicas
     }
 }
 
+/// Deletes topic `name`; panics on failure.
+pub async fn delete_topic(addr: &str, name: &str) {
+    use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+    use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
+    let addr = addr.split(',').next().unwrap_or(addr);
+    let conn = connect(addr).await;
+    let v = version(&conn, ApiKey::DeleteTopics, 6);
+    let topic = TopicName(StrBytes::from_string(name.to_owned()));
+    let request = if v >= 6 {
+        DeleteTopicsRequest::default().with_topics(vec![DeleteTopicState::default().with_name(Some(topic))])
+    } else {
+        DeleteTopicsRequest::default().with_topic_names(vec![topic])
+    }
+    .with_timeout_ms(10_000);
+    let body = conn
+        .send_raw(ApiKey::DeleteTopics, &request, v)
+        .await
+        .expect("DeleteTopics");
+    let response = DeleteTopicsResponse::decode(&mut body.clone(), v).expect("decode DeleteTopics");
+    for r in &response.responses {
+        assert_eq!(r.error_code, 0, "deleting topic {name}: error {:?}", r.error_code);
+    }
+}
+
 /// An uncompressed v2 batch of `values` (keys `k{i}`), as a producer would send it.
 pub fn batch(values: &[Bytes]) -> Bytes {
     batch_of(&keyed(values))

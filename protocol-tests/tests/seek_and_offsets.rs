@@ -505,3 +505,115 @@ async fn metrics_report_positions_fresh_lag_of_paused_partitions_rebalances_comm
     drop(p);
     consumer.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_picks_up_new_topics_and_ends_deleted_ones() {
+    let addr = real::broker_addr();
+    let prefix = real::unique_name("kafkit-pat");
+    let (a, b) = (format!("{prefix}-a"), format!("{prefix}-b"));
+    harness::topic_with_partitions(&addr, &a, 1).await;
+    harness::topic_with_partitions(&addr, &format!("{prefix}x-other"), 1).await;
+    harness::produce(&addr, &a, 1, 0, 3, 10).await;
+
+    let e = Consumer::builder()
+        .bootstrap(&addr)
+        .subscribe_pattern("kafkit-(")
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("not a valid regular expression"), "{e}");
+
+    let consumer = Consumer::builder()
+        .bootstrap(&addr)
+        .subscribe_pattern(format!("{}-.*", regex_escape(&prefix)))
+        .offset_reset(OffsetReset::Earliest)
+        .metadata_max_age(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let mut partitions = consumer.partitions().unwrap();
+    let mut sa = within(WAIT, "topic a's stream", partitions.next()).await.unwrap();
+    assert_eq!(
+        sa.topic(),
+        a,
+        "the other topic does not match (the pattern is anchored)"
+    );
+    assert_eq!(next_offset(&mut sa).await.0, 0);
+    // A new matching topic is consumed without a restart.
+    harness::topic_with_partitions(&addr, &b, 2).await;
+    harness::produce(&addr, &b, 2, 0, 2, 10).await;
+    let mut sb = within(WAIT, "topic b's first stream", partitions.next())
+        .await
+        .unwrap();
+    let mut sb2 = within(WAIT, "topic b's second stream", partitions.next())
+        .await
+        .unwrap();
+    assert_eq!((sb.topic(), sb2.topic()), (b.as_str(), b.as_str()));
+    assert_eq!(next_offset(&mut sb).await.0, 0);
+    assert_eq!(next_offset(&mut sb2).await.0, 0);
+    // A deleted one ends its stream.
+    admin::delete_topic(&addr, &a).await;
+    within(WAIT, "topic a's stream ends", async {
+        while let Some(r) = sa.next().await {
+            r.unwrap();
+        }
+    })
+    .await;
+    consumer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_in_a_group_rejoins_for_a_new_topic() {
+    let addr = real::broker_addr();
+    let prefix = real::unique_name("kafkit-patg");
+    let group = real::unique_name("kafkit-patg-group");
+    let (a, b) = (format!("{prefix}-a"), format!("{prefix}-b"));
+    harness::topic_with_partitions(&addr, &a, 1).await;
+    harness::produce(&addr, &a, 1, 0, 2, 10).await;
+    let consumer = Consumer::builder()
+        .bootstrap(&addr)
+        .group_id(&group)
+        .subscribe_pattern(format!("{}-.*", regex_escape(&prefix)))
+        .offset_reset(OffsetReset::Earliest)
+        .metadata_max_age(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let mut partitions = consumer.partitions().unwrap();
+    let mut sa = within(WAIT, "topic a's stream", partitions.next()).await.unwrap();
+    assert_eq!(next_offset(&mut sa).await.0, 0);
+    harness::topic_with_partitions(&addr, &b, 1).await;
+    harness::produce(&addr, &b, 1, 0, 2, 10).await;
+    // The rejoin (eager by default) revokes a (its stream ends; the rebalance waits for the
+    // application to let go of it), then assigns a and b.
+    within(WAIT, "topic a revoked for the rejoin", async {
+        while let Some(r) = sa.next().await {
+            r.unwrap();
+        }
+    })
+    .await;
+    drop(sa);
+    let mut seen_b = false;
+    within(WAIT, "topic b assigned after the rejoin", async {
+        while let Some(mut s) = partitions.next().await {
+            if s.topic() == b {
+                assert_eq!(next_offset(&mut s).await.0, 0);
+                seen_b = true;
+                return;
+            }
+            drop(s);
+        }
+    })
+    .await;
+    assert!(seen_b);
+    drop(partitions);
+    consumer.close().await.unwrap();
+}
+
+/// Escapes regex metacharacters in `s` (unique names hold only `-`, digits and letters, but a
+/// test should not depend on that).
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let meta = "\\.+*?()|[]{}^$#&-~".contains(c);
+            meta.then_some('\\').into_iter().chain(std::iter::once(c))
+        })
+        .collect()
+}

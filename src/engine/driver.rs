@@ -128,10 +128,11 @@ impl Driver {
             Transmit::Metadata { topics } => {
                 let pool = self.pool.clone();
                 tokio::spawn(async move {
-                    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+                    let names: Option<Vec<&str>> =
+                        topics.as_ref().map(|t| t.iter().map(String::as_str).collect());
                     // One attempt: each failure is reported (health, events) and retried after
                     // the core's backoff.
-                    let result = pool.metadata_once(Some(&names)).await;
+                    let result = pool.metadata_once(names.as_deref()).await;
                     let _ = tx.send(Response::Metadata(result));
                 });
             }

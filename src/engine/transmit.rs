@@ -20,8 +20,9 @@ pub(crate) type CoordinatorAddress = Option<(NodeId, String)>;
 /// heartbeat never queues behind a long-polling fetch; everything else on the data connections.
 #[derive(Debug)]
 pub(crate) enum Transmit {
-    /// Metadata for `topics`, from any broker (one attempt).
-    Metadata { topics: Vec<String> },
+    /// Metadata for `topics` (`None`: every topic, for a pattern subscription), from any broker
+    /// (one attempt).
+    Metadata { topics: Option<Vec<String>> },
     /// A membership request; `timeout` is in it.
     Group {
         request: OutgoingRequest,

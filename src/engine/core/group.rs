@@ -18,7 +18,8 @@ impl EngineCore {
         let Some(group) = &mut self.group else {
             return false;
         };
-        if !group.subscribed {
+        // A pattern subscribes once metadata has named the topics it matches.
+        if !group.subscribed && !topics.is_empty() {
             group.subscribed = true;
             group.membership.subscribe(topics, now);
         }

@@ -44,10 +44,62 @@ impl EngineCore {
         }
         self.metadata.in_flight = true;
         self.metadata.due = None;
-        let mut topics = self.topics_needed();
-        topics.extend(self.queries.topics());
-        let topics = topics.into_iter().collect();
+        let topics = if self.config.pattern.is_some() {
+            // Every topic: the pattern is matched against all of them.
+            None
+        } else {
+            let mut topics = self.topics_needed();
+            topics.extend(self.queries.topics());
+            Some(topics.into_iter().collect())
+        };
         self.transmits.push_back(Transmit::Metadata { topics });
+    }
+
+    /// A pattern subscription: the topics that match now become the subscription. Without a
+    /// group, the partitions of topics that no longer match (deleted) are given up at once; with
+    /// one, the membership rejoins with the new subscription and the assignment follows.
+    fn match_pattern(&mut self, metadata: &ClusterMetadata) {
+        let Some(pattern) = &self.config.pattern else {
+            return;
+        };
+        let matched: Vec<String> = metadata
+            .topics()
+            .filter(|t| !t.is_internal && t.error.is_none() && pattern.is_match(&t.name))
+            .map(|t| t.name.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if matched == self.config.topics {
+            return;
+        }
+        tracing::info!(pattern = %pattern, topics = ?matched, "pattern subscription changed");
+        let gone: Vec<_> = self
+            .parts
+            .keys()
+            .filter(|tp| !matched.iter().any(|t| *t == *tp.topic))
+            .cloned()
+            .collect();
+        self.config.topics = matched;
+        if self.group.is_none() && !gone.is_empty() {
+            for tp in &gone {
+                if let Some(mut part) = self.parts.remove(tp) {
+                    part.end_and_close();
+                }
+                self.fetch.remove(tp);
+            }
+            tracing::info!(
+                partitions = gone.len(),
+                "topics no longer match the pattern (deleted?): their streams end"
+            );
+            self.reporter.event(Event::Revoked(gone));
+        }
+        if let Some(group) = &mut self.group
+            && (group.subscribed || !self.config.topics.is_empty())
+        {
+            group.subscribed = true;
+            let topics: BTreeSet<String> = self.config.topics.iter().cloned().collect();
+            group.membership.subscribe(topics, self.now);
+        }
     }
 
     pub(super) fn handle_metadata(&mut self, result: Result<Arc<ClusterMetadata>>) {
@@ -66,6 +118,9 @@ impl EngineCore {
                 return;
             }
         };
+        if self.config.pattern.is_some() {
+            self.match_pattern(&metadata);
+        }
         // Refresh periodically (metadata.max.age), sooner if a topic is still missing.
         let mut due = now + self.config.metadata_max_age;
         let mut counts = BTreeMap::new();
