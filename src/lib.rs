@@ -34,6 +34,16 @@
 //!   fetching a partition and holds its stream, keeping the assignment and what was buffered;
 //!   records of a paused partition do not count against `max.poll.interval`. Resuming continues at
 //!   exactly the next offset. As in Kafka, a partition assigned anew starts unpaused.
+//! - **Positions and offsets.** [`PartitionStream::seek`] (and [`Consumer::seek`]) moves a
+//!   partition to an [`Offset`] (beginning, end, an offset, a time, the last N), valid before its
+//!   first fetch and while paused; what was buffered from the old position is dropped.
+//!   [`Consumer::watermarks`], [`Consumer::offsets_for_times`], [`Consumer::committed`] and
+//!   [`Consumer::position`] ask the brokers; lag stays fresh for paused partitions too.
+//! - **Choosing partitions.** [`ConsumerBuilder::assign`] (and [`Consumer::assign`] /
+//!   [`Consumer::unassign`]) consumes chosen partitions without group membership;
+//!   [`ConsumerBuilder::subscribe_pattern`] follows the topics a pattern matches as they come and go.
+//! - **Metrics.** [`Consumer::metrics`] snapshots per-partition lag and counts, rates, rebalances,
+//!   commits and connections; [`Metrics::prometheus_text`] renders them for Prometheus.
 //! - **Hostile input.** Responses are decoded by kafkit's own bounded decoders ([`wire`],
 //!   [`records`]): every length is checked against the bytes present before allocating, and
 //!   malformed bytes are a typed error, never a panic or an abort.
