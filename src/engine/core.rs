@@ -27,6 +27,8 @@ mod metadata;
 mod metrics;
 mod partitions;
 mod queries;
+#[cfg(test)]
+mod queries_tests;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
