@@ -1,4 +1,5 @@
-//! One JSON object per record: strings when the bytes are UTF-8, base64 otherwise.
+//! One JSON object per record: strings when the bytes are UTF-8, base64 otherwise; and the
+//! helpers the offsets and group output share.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -72,6 +73,11 @@ fn header_part(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
             }
         },
     }
+}
+
+/// A number, or `null` when there is none.
+pub(crate) fn opt(n: Option<i64>) -> String {
+    n.map_or_else(|| "null".to_owned(), |n| n.to_string())
 }
 
 /// Writes `s` as a JSON string literal.

@@ -704,3 +704,144 @@ async fn metadata_lists_brokers_topics_partitions_and_leaders() {
         "{text}"
     );
 }
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    stdout_lines(out)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn offsets_reports_watermarks_committed_offsets_and_lag() {
+    let topic = topic(2).await;
+    let group = unique_name("cli-offsets");
+    let addr = broker_addr();
+    // Five records on partition 0, read and committed by the group; partition 1 empty meanwhile.
+    produce_values(&topic, 1, "a", 0..5).await;
+    let out = kafkit(&[
+        "consume",
+        "--brokers",
+        &addr,
+        "--topic",
+        &topic,
+        "--group",
+        &group,
+        "--from",
+        "earliest",
+        "--count",
+        "5",
+        "--commit",
+        "each",
+    ])
+    .await;
+    assert_ok(&out, "consume --commit each");
+    assert_eq!(stdout_lines(&out).len(), 5);
+    // Then two more on partition 0 and three on partition 1, which the group never read.
+    produce_values(&topic, 1, "b", 5..7).await;
+    let later: Vec<TestRecord> = (0..3)
+        .map(|i| TestRecord {
+            key: None,
+            value: text(&format!("p1-{i}")),
+            headers: Vec::new(),
+        })
+        .collect();
+    produce(&topic, 1, &later).await;
+
+    let out = kafkit(&[
+        "offsets",
+        "--brokers",
+        &addr,
+        "--topic",
+        &topic,
+        "--group",
+        &group,
+        "--format",
+        "json",
+    ])
+    .await;
+    assert_ok(&out, "offsets --group --format json");
+    let rows = json_lines(&out);
+    assert_eq!(rows.len(), 2, "one line per partition: {rows:#?}");
+    assert_eq!(
+        rows[0],
+        serde_json::json!({"topic": topic, "partition": 0, "low": 0, "high": 7, "group": group,
+            "committed": 5, "lag": 2})
+    );
+    assert_eq!(
+        rows[1],
+        serde_json::json!({"topic": topic, "partition": 1, "low": 0, "high": 3, "group": group,
+            "committed": null, "lag": null})
+    );
+
+    // Text: an aligned table with a header; nothing committed is `-`.
+    let out = kafkit(&[
+        "offsets",
+        "--brokers",
+        &addr,
+        "--topic",
+        &topic,
+        "--group",
+        &group,
+    ])
+    .await;
+    assert_ok(&out, "offsets --group");
+    let lines = stdout_lines(&out);
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    let words = |l: &str| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(
+        words(&lines[0]),
+        ["TOPIC", "PARTITION", "LOW", "HIGH", "COMMITTED", "LAG"]
+    );
+    assert_eq!(words(&lines[1]), [topic.as_str(), "0", "0", "7", "5", "2"]);
+    assert_eq!(words(&lines[2]), [topic.as_str(), "1", "0", "3", "-", "-"]);
+    // Every column starts at the same place on every line.
+    let starts = |l: &str| -> Vec<usize> {
+        let b = l.as_bytes();
+        (0..b.len())
+            .filter(|&i| b[i] != b' ' && (i == 0 || b[i - 1] == b' '))
+            .collect()
+    };
+    assert!(
+        lines.iter().all(|l| starts(l) == starts(&lines[0])),
+        "aligned:\n{}",
+        lines.join("\n")
+    );
+
+    // Without --group: watermarks only.
+    let out = kafkit(&[
+        "offsets",
+        "--brokers",
+        &addr,
+        "--topic",
+        &topic,
+        "--format",
+        "json",
+    ])
+    .await;
+    assert_ok(&out, "offsets --format json");
+    let rows = json_lines(&out);
+    assert_eq!(
+        rows,
+        [
+            serde_json::json!({"topic": topic, "partition": 0, "low": 0, "high": 7}),
+            serde_json::json!({"topic": topic, "partition": 1, "low": 0, "high": 3}),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn offsets_of_a_missing_topic_exits_1() {
+    let addr = broker_addr();
+    let missing = unique_name("cli-missing");
+    let out = kafkit(&["offsets", "--brokers", &addr, "--topic", &missing]).await;
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&missing) && err.contains("does not exist"), "{err}");
+    assert!(out.stdout.is_empty());
+    // Not created by asking.
+    let pool = BrokerPool::new([addr.as_str()], NetConfig::default()).unwrap();
+    let md = pool.metadata(None).await.unwrap();
+    assert!(md.topic(&missing).is_none(), "offsets created {missing}");
+}
