@@ -1,5 +1,6 @@
 //! Questions to brokers for `kafkit offsets` and `kafkit group`: watermarks (ListOffsets to each
-//! partition's leader), the group coordinator (FindCoordinator) and committed offsets (OffsetFetch).
+//! partition's leader), the group coordinator (FindCoordinator), committed offsets (OffsetFetch)
+//! and group descriptions (DescribeGroups).
 //!
 //! None of this joins a group: a diagnostic must not make a live group rebalance. Requests are
 //! built with `kafka-protocol`'s request types and sent through kafkit's `Connection`; every
@@ -10,14 +11,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::messages::{
-    BrokerId, FindCoordinatorRequest, GroupId, ListOffsetsRequest, OffsetFetchRequest, TopicName,
-    list_offsets_request, offset_fetch_request,
+    BrokerId, DescribeGroupsRequest, FindCoordinatorRequest, GroupId, ListOffsetsRequest, OffsetFetchRequest,
+    TopicName, list_offsets_request, offset_fetch_request,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafkit::ErrorKind;
 use kafkit::cluster::ClusterMetadata;
 use kafkit::net::{BrokerPool, Connection, NetConfig, NodeId};
-use kafkit::wire::{ApiKey, FindCoordinatorResponse, KafkaCode, ListOffsetsResponse, OffsetFetchResponse};
+use kafkit::wire::{
+    ApiKey, DescribeGroupsResponse, DescribedGroup, FindCoordinatorResponse, KafkaCode, ListOffsetsResponse,
+    OffsetFetchResponse,
+};
 use tokio::time::Instant;
 
 use crate::metadata::{seconds, split_brokers};
@@ -285,6 +289,19 @@ impl Admin {
             .await?;
         Ok(offsets)
     }
+
+    /// The description of `group` and its coordinator's node id.
+    pub(crate) async fn describe(&self, group: &str) -> Result<(NodeId, DescribedGroup), Failure> {
+        self.at_coordinator(group, |conn| describe_groups(conn, group))
+            .await
+    }
+
+    /// The address of `node`, for the output.
+    pub(crate) fn broker_addr(&self, node: NodeId) -> Option<String> {
+        self.pool
+            .cached_metadata()
+            .and_then(|md| md.broker(node).map(|b| b.addr()))
+    }
 }
 
 /// A result, or "ask again" with why.
@@ -440,4 +457,38 @@ async fn offset_fetch(
         }
     }
     Ok(Step::Done(out))
+}
+
+async fn describe_groups(conn: Arc<Connection>, group: &str) -> Result<Step<DescribedGroup>, Failure> {
+    let version = negotiated(&conn, ApiKey::DescribeGroups)?;
+    let request = DescribeGroupsRequest::default()
+        .with_groups(vec![GroupId(sb(group))])
+        .with_include_authorized_operations(false);
+    let response: DescribeGroupsResponse = match conn.request_at(&request, version).await {
+        Ok(r) => r,
+        Err(e) if e.is_retriable() => return Ok(Step::Retry(format!("DescribeGroups: {e}"))),
+        Err(e) => return Err(Failure::fatal(format!("DescribeGroups for group {group}: {e}"))),
+    };
+    let Some(described) = response.group(group) else {
+        return Err(Failure::fatal(format!(
+            "DescribeGroups: the coordinator's answer does not mention group {group}"
+        )));
+    };
+    let code = described.error_code;
+    if retriable_group_error(code) {
+        return Ok(Step::Retry(format!("DescribeGroups: {code}")));
+    }
+    if code == KafkaCode::GROUP_ID_NOT_FOUND || (!code.is_error() && described.group_state.as_str() == "Dead")
+    {
+        return Err(Failure::fatal(format!(
+            "group {group} does not exist (no members and no committed offsets); check the group id"
+        )));
+    }
+    if code.is_error() {
+        return Err(Failure::fatal(format!(
+            "describing group {group}: {}",
+            describe_code(code, described.error_message.as_deref())
+        )));
+    }
+    Ok(Step::Done(described.clone()))
 }

@@ -80,6 +80,14 @@ pub(crate) fn opt(n: Option<i64>) -> String {
     n.map_or_else(|| "null".to_owned(), |n| n.to_string())
 }
 
+/// Writes `s`, or `null`, as JSON.
+pub(crate) fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => string(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
 /// Writes `s` as a JSON string literal.
 pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');

@@ -1,5 +1,5 @@
-//! `kafkit`: consume Kafka topics, show cluster metadata and partition offsets, on the kafkit
-//! library's public API.
+//! `kafkit`: consume Kafka topics, show cluster metadata, partition offsets and consumer groups, on
+//! the kafkit library's public API.
 //!
 //! Exit codes: 0 when a command finished as asked (including a stop by `--count`, `--idle-timeout`,
 //! Ctrl-C or SIGTERM); 1 for a fatal condition (a consumer error, a topic or group that does not
@@ -7,6 +7,7 @@
 
 mod admin;
 mod consume;
+mod group;
 mod json;
 mod metadata;
 mod offsets;
@@ -35,6 +36,17 @@ enum Command {
     /// Print a topic's low and high watermarks per partition and, with --group, the group's
     /// committed offsets and lag (without joining the group).
     Offsets(OffsetsArgs),
+    /// Inspect consumer groups (without joining them).
+    #[command(subcommand)]
+    Group(GroupCommand),
+}
+
+/// `kafkit group ...`.
+#[derive(Debug, Subcommand)]
+enum GroupCommand {
+    /// Print a group's state, assignor and members with their partitions, and per partition the
+    /// committed offset, high watermark and lag.
+    Describe(GroupDescribeArgs),
 }
 
 /// Where and how to connect, for the commands that only ask brokers questions.
@@ -66,6 +78,19 @@ pub(crate) struct OffsetsArgs {
     /// joined, so a live group does not rebalance).
     #[arg(long, value_name = "GROUP")]
     pub(crate) group: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Text)]
+    pub(crate) format: TableFormat,
+}
+
+/// Arguments of `kafkit group describe`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct GroupDescribeArgs {
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
+    /// The group id.
+    #[arg(value_name = "GROUP")]
+    pub(crate) group: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = TableFormat::Text)]
     pub(crate) format: TableFormat,
@@ -208,6 +233,7 @@ fn main() -> ExitCode {
             Command::Consume(args) => consume::run(args).await,
             Command::Metadata(args) => metadata::run(args).await,
             Command::Offsets(args) => offsets::run(args).await,
+            Command::Group(GroupCommand::Describe(args)) => group::describe(args).await,
         }
     });
     match result {
