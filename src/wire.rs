@@ -10,6 +10,7 @@
 
 mod api_versions;
 mod consumer_protocol;
+mod describe_groups;
 mod error_code;
 mod fetch;
 mod find_coordinator;
@@ -28,6 +29,7 @@ mod versions;
 
 pub use api_versions::{ApiVersionRange, ApiVersionsResponse};
 pub use consumer_protocol::{Assignment, CONSUMER_PROTOCOL_VERSION, Subscription, TopicPartitions};
+pub use describe_groups::{DescribeGroupsResponse, DescribedGroup, DescribedGroupMember};
 pub use error_code::KafkaCode;
 pub use fetch::{
     AbortedTransaction, DivergingEpoch, FetchPartition, FetchResponse, FetchTopic, LeaderIdAndEpoch,
@@ -155,6 +157,8 @@ pub fn is_flexible(api: ApiKey, version: i16) -> bool {
     api.request_header_version(version) >= 2
 }
 
+#[cfg(test)]
+mod describe_groups_tests;
 #[cfg(test)]
 mod differential_tests;
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! One JSON object per record: strings when the bytes are UTF-8, base64 otherwise.
+//! One JSON object per record: strings when the bytes are UTF-8, base64 otherwise; and the
+//! helpers the offsets and group output share.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -71,6 +72,19 @@ fn header_part(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
                 out.push(b'}');
             }
         },
+    }
+}
+
+/// A number, or `null` when there is none.
+pub(crate) fn opt(n: Option<i64>) -> String {
+    n.map_or_else(|| "null".to_owned(), |n| n.to_string())
+}
+
+/// Writes `s`, or `null`, as JSON.
+pub(crate) fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => string(out, s),
+        None => out.extend_from_slice(b"null"),
     }
 }
 

@@ -1,14 +1,19 @@
-//! `kafkit`: consume Kafka topics and show cluster metadata, on the kafkit library's public API.
+//! `kafkit`: consume Kafka topics, show cluster metadata, partition offsets and consumer groups, on
+//! the kafkit library's public API.
 //!
 //! Exit codes: 0 when a command finished as asked (including a stop by `--count`, `--idle-timeout`,
-//! Ctrl-C or SIGTERM); 1 for a fatal condition (a consumer error, a topic that does not exist, no
-//! reachable broker); 2 for bad usage (including invalid `--property` keys and values).
+//! Ctrl-C or SIGTERM); 1 for a fatal condition (a consumer error, a topic or group that does not
+//! exist, no reachable broker); 2 for bad usage (including invalid `--property` keys and values).
 
+mod admin;
 mod consume;
+mod group;
 mod json;
 mod metadata;
+mod offsets;
 mod properties;
 mod status;
+mod table;
 
 use std::process::ExitCode;
 
@@ -28,6 +33,76 @@ enum Command {
     Consume(ConsumeArgs),
     /// Print the cluster's brokers, topics, partitions and their leaders.
     Metadata(MetadataArgs),
+    /// Print a topic's low and high watermarks per partition and, with --group, the group's
+    /// committed offsets and lag (without joining the group).
+    Offsets(OffsetsArgs),
+    /// Inspect consumer groups (without joining them).
+    #[command(subcommand)]
+    Group(GroupCommand),
+}
+
+/// `kafkit group ...`.
+#[derive(Debug, Subcommand)]
+enum GroupCommand {
+    /// Print a group's state, assignor and members with their partitions, and per partition the
+    /// committed offset, high watermark and lag.
+    Describe(GroupDescribeArgs),
+}
+
+/// Where and how to connect, for the commands that only ask brokers questions.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ConnectArgs {
+    /// Bootstrap brokers, HOST:PORT[,HOST:PORT...] (or bootstrap.servers in --config / -X).
+    #[arg(long, value_name = "HOST:PORT[,HOST:PORT]")]
+    pub(crate) brokers: Option<String>,
+    /// Give up after this many seconds without an answer.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub(crate) timeout: f64,
+    /// A connection property, KEY=VALUE (repeatable): security.protocol, sasl.*, ssl.*, client.id.
+    #[arg(long = "property", short = 'X', value_name = "KEY=VALUE")]
+    pub(crate) properties: Vec<String>,
+    /// A file of KEY=VALUE lines (consumer-only keys in it are ignored here).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<std::path::PathBuf>,
+}
+
+/// Arguments of `kafkit offsets`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct OffsetsArgs {
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
+    /// The topic.
+    #[arg(long, value_name = "TOPIC")]
+    pub(crate) topic: String,
+    /// Also show this group's committed offsets and lag (read with OffsetFetch; the group is not
+    /// joined, so a live group does not rebalance).
+    #[arg(long, value_name = "GROUP")]
+    pub(crate) group: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Text)]
+    pub(crate) format: TableFormat,
+}
+
+/// Arguments of `kafkit group describe`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct GroupDescribeArgs {
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
+    /// The group id.
+    #[arg(value_name = "GROUP")]
+    pub(crate) group: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Text)]
+    pub(crate) format: TableFormat,
+}
+
+/// How tables (offsets, groups) are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TableFormat {
+    /// An aligned table with a header.
+    Text,
+    /// JSON objects, one per line.
+    Json,
 }
 
 /// Arguments of `kafkit consume`.
@@ -157,6 +232,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Consume(args) => consume::run(args).await,
             Command::Metadata(args) => metadata::run(args).await,
+            Command::Offsets(args) => offsets::run(args).await,
+            Command::Group(GroupCommand::Describe(args)) => group::describe(args).await,
         }
     });
     match result {

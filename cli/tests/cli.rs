@@ -704,3 +704,350 @@ async fn metadata_lists_brokers_topics_partitions_and_leaders() {
         "{text}"
     );
 }
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    stdout_lines(out)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn offsets_reports_watermarks_committed_offsets_and_lag() {
+    let topic = topic(2).await;
+    let group = unique_name("cli-offsets");
+    let addr = broker_addr();
+    // Five records on partition 0, read and committed by the group; partition 1 empty meanwhile.
+    produce_values(&topic, 1, "a", 0..5).await;
+    let out = kafkit(&[
+        "consume",
+        "--brokers",
+        &addr,
+        "--topic",
+        &topic,
+        "--group",
+        &group,
+        "--from",
+        "earliest",
+        "--count",
+        "5",
+        "--commit",
+        "each",
+    ])
+    .await;
+    assert_ok(&out, "consume --commit each");
+    assert_eq!(stdout_lines(&out).len(), 5);
+    // Then two more on partition 0 and three on partition 1, which the group never read.
+    produce_values(&topic, 1, "b", 5..7).await;
+    let later: Vec<TestRecord> = (0..3)
+        .map(|i| TestRecord {
+            key: None,
+            value: text(&format!("p1-{i}")),
+            headers: Vec::new(),
+        })
+        .collect();
+    produce(&topic, 1, &later).await;
+
+    let out = kafkit(&[
+        "offsets",
+        "--brokers",
+        &addr,
+        "--topic",
+        &topic,
+        "--group",
+        &group,
+        "--format",
+        "json",
+    ])
+    .await;
+    assert_ok(&out, "offsets --group --format json");
+    let rows = json_lines(&out);
+    assert_eq!(rows.len(), 2, "one line per partition: {rows:#?}");
+    assert_eq!(
+        rows[0],
+        serde_json::json!({"topic": topic, "partition": 0, "low": 0, "high": 7, "group": group,
+            "committed": 5, "lag": 2})
+    );
+    assert_eq!(
+        rows[1],
+        serde_json::json!({"topic": topic, "partition": 1, "low": 0, "high": 3, "group": group,
+            "committed": null, "lag": null})
+    );
+
+    // Text: an aligned table with a header; nothing committed is `-`.
+    let out = kafkit(&[
+        "offsets",
+        "--brokers",
+        &addr,
+        "--topic",
+        &topic,
+        "--group",
+        &group,
+    ])
+    .await;
+    assert_ok(&out, "offsets --group");
+    let lines = stdout_lines(&out);
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    let words = |l: &str| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(
+        words(&lines[0]),
+        ["TOPIC", "PARTITION", "LOW", "HIGH", "COMMITTED", "LAG"]
+    );
+    assert_eq!(words(&lines[1]), [topic.as_str(), "0", "0", "7", "5", "2"]);
+    assert_eq!(words(&lines[2]), [topic.as_str(), "1", "0", "3", "-", "-"]);
+    // Every column starts at the same place on every line.
+    let starts = |l: &str| -> Vec<usize> {
+        let b = l.as_bytes();
+        (0..b.len())
+            .filter(|&i| b[i] != b' ' && (i == 0 || b[i - 1] == b' '))
+            .collect()
+    };
+    assert!(
+        lines.iter().all(|l| starts(l) == starts(&lines[0])),
+        "aligned:\n{}",
+        lines.join("\n")
+    );
+
+    // Without --group: watermarks only.
+    let out = kafkit(&[
+        "offsets",
+        "--brokers",
+        &addr,
+        "--topic",
+        &topic,
+        "--format",
+        "json",
+    ])
+    .await;
+    assert_ok(&out, "offsets --format json");
+    let rows = json_lines(&out);
+    assert_eq!(
+        rows,
+        [
+            serde_json::json!({"topic": topic, "partition": 0, "low": 0, "high": 7}),
+            serde_json::json!({"topic": topic, "partition": 1, "low": 0, "high": 3}),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn offsets_of_a_missing_topic_and_describe_of_an_unknown_group_exit_1() {
+    let addr = broker_addr();
+    let missing = unique_name("cli-missing");
+    let out = kafkit(&["offsets", "--brokers", &addr, "--topic", &missing]).await;
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&missing) && err.contains("does not exist"), "{err}");
+    assert!(out.stdout.is_empty());
+    // Not created by asking.
+    let pool = BrokerPool::new([addr.as_str()], NetConfig::default()).unwrap();
+    let md = pool.metadata(None).await.unwrap();
+    assert!(md.topic(&missing).is_none(), "offsets created {missing}");
+
+    let unknown = unique_name("cli-no-such-group");
+    let out = kafkit(&["group", "describe", "--brokers", &addr, &unknown]).await;
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&unknown) && err.contains("does not exist"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+/// `group describe` and `offsets --group` on a live group list the member with its partitions and
+/// its committed offsets, and the member sees no rebalance (neither command joins the group).
+/// After the member leaves, the group is described as empty, with its offsets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_describe_lists_a_live_member_without_rebalancing_it() {
+    let topic = topic(2).await;
+    let group = unique_name("cli-describe");
+    let client_id = unique_name("cli-describe-client");
+    let addr = broker_addr();
+    produce_values(&topic, 2, "d", 0..8).await; // offsets 0..4 on each partition
+    let member = kafkit::Consumer::builder()
+        .bootstrap(&addr)
+        .group_id(&group)
+        .client_id(&client_id)
+        .subscribe([topic.as_str()])
+        .offset_reset(kafkit::OffsetReset::Earliest)
+        .auto_commit(false)
+        .heartbeat_interval(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let mut events = member.events();
+    let mut partitions = member.partitions().unwrap();
+    let mut streams = Vec::new();
+    for _ in 0..2 {
+        let s = harness::within(Duration::from_secs(30), "the member's streams", partitions.next())
+            .await
+            .unwrap();
+        streams.push(s);
+    }
+    streams.sort_by_key(|s| s.partition());
+    // Commit offset 1 on partition 0 (its first record); nothing on partition 1.
+    let first = harness::within(Duration::from_secs(30), "a record", streams[0].next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.partition(), first.offset()), (0, 0));
+    streams[0].commit(&first).await.unwrap();
+    // The generation and member id this member joined with.
+    let (generation, member_id) = harness::within(Duration::from_secs(10), "the Joined event", async {
+        loop {
+            if let Some(kafkit::Event::Joined {
+                generation_id,
+                member_id,
+                ..
+            }) = events.next().await
+            {
+                return (generation_id, member_id);
+            }
+        }
+    })
+    .await;
+
+    // Every status the member passes through while the commands run (a rebalance shows as
+    // Rebalancing at the next heartbeat, before any event: a revoke waits for the held streams).
+    assert_eq!(member.health().status, kafkit::Status::Consuming);
+    let statuses = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let watcher = tokio::spawn({
+        let mut health = member.health_watch();
+        let statuses = statuses.clone();
+        async move {
+            while health.changed().await.is_ok() {
+                let status = health.borrow_and_update().status;
+                statuses.lock().unwrap().push(status);
+            }
+        }
+    });
+
+    let out = kafkit(&[
+        "offsets",
+        "--brokers",
+        &addr,
+        "--topic",
+        &topic,
+        "--group",
+        &group,
+        "--format",
+        "json",
+    ])
+    .await;
+    assert_ok(&out, "offsets --group on a live group");
+    let rows = json_lines(&out);
+    assert_eq!(
+        (rows[0]["committed"].as_i64(), rows[0]["lag"].as_i64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(
+        (&rows[1]["committed"], rows[1]["high"].as_i64()),
+        (&Value::Null, Some(4))
+    );
+
+    let out = kafkit(&[
+        "group",
+        "describe",
+        "--brokers",
+        &addr,
+        &group,
+        "--format",
+        "json",
+    ])
+    .await;
+    assert_ok(&out, "group describe --format json");
+    let j = json_lines(&out);
+    assert_eq!(j.len(), 1, "one object: {j:#?}");
+    let j = &j[0];
+    assert_eq!(j["group"], group.as_str());
+    assert_eq!(j["state"], "Stable", "{j}");
+    assert_eq!(j["protocol_type"], "consumer");
+    assert!(j["protocol"].as_str().is_some_and(|p| !p.is_empty()), "{j}");
+    let members = j["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1, "{j}");
+    assert_eq!(members[0]["member_id"], member_id.as_str());
+    assert_eq!(members[0]["client_id"], client_id.as_str());
+    assert_eq!(members[0]["group_instance_id"], Value::Null);
+    assert!(
+        members[0]["host"]
+            .as_str()
+            .is_some_and(|h| h.contains("127.0.0.1")),
+        "{j}"
+    );
+    assert_eq!(
+        members[0]["partitions"],
+        serde_json::json!([{"topic": topic, "partition": 0}, {"topic": topic, "partition": 1}])
+    );
+    assert_eq!(
+        j["offsets"],
+        serde_json::json!([
+            {"topic": topic, "partition": 0, "committed": 1, "high": 4, "lag": 3, "member_id": member_id},
+            {"topic": topic, "partition": 1, "committed": null, "high": 4, "lag": null, "member_id": member_id},
+        ])
+    );
+
+    let out = kafkit(&["group", "describe", "--brokers", &addr, &group]).await;
+    assert_ok(&out, "group describe");
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(text.contains("state         Stable"), "{text}");
+    assert!(text.contains("members: 1"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains(&client_id) && l.contains(&format!("{topic}:0,1"))),
+        "{text}"
+    );
+
+    // Neither command joined: no rebalance reaches the member within several heartbeats (no
+    // Joined of a new generation, no revoke, no loss, never out of Consuming).
+    let quiet = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            match events.next().await {
+                Some(
+                    e @ (kafkit::Event::Joined { .. } | kafkit::Event::Revoked(_) | kafkit::Event::Lost(..)),
+                ) => {
+                    return e;
+                }
+                Some(_) => {}
+                None => std::future::pending().await,
+            }
+        }
+    })
+    .await;
+    assert!(quiet.is_err(), "the member rebalanced: {quiet:?}");
+    assert!(generation > 0, "joined generation {generation}");
+    watcher.abort();
+    let statuses = statuses.lock().unwrap().clone();
+    assert!(
+        statuses.iter().all(|s| *s == kafkit::Status::Consuming),
+        "the member left Consuming: {statuses:?}"
+    );
+    assert_eq!(member.health().status, kafkit::Status::Consuming);
+
+    drop(streams);
+    drop(partitions);
+    member.close().await.unwrap();
+
+    let out = kafkit(&[
+        "group",
+        "describe",
+        "--brokers",
+        &addr,
+        &group,
+        "--format",
+        "json",
+    ])
+    .await;
+    assert_ok(&out, "group describe after the member left");
+    let j = &json_lines(&out)[0];
+    assert_eq!(j["state"], "Empty", "{j}");
+    assert_eq!(j["members"], serde_json::json!([]));
+    assert_eq!(
+        j["offsets"],
+        serde_json::json!([
+            {"topic": topic, "partition": 0, "committed": 1, "high": 4, "lag": 3, "member_id": null},
+        ])
+    );
+    let out = kafkit(&["group", "describe", "--brokers", &addr, &group]).await;
+    assert_ok(&out, "group describe (text) after the member left");
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(text.contains("members: none (the group is Empty"), "{text}");
+}

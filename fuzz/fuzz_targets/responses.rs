@@ -1,7 +1,7 @@
 //! Every response decoder kafkit has, on hostile bodies.
 //!
 //! Input: `[api, version, body...]`.
-//! - `api % 13` picks one of the eleven APIs in `kafkit::wire::SUPPORTED` (through the public
+//! - `api % 14` picks one of the twelve APIs in `kafkit::wire::SUPPORTED` (through the public
 //!   `DecodeResponse` trait) or the consumer-protocol `Subscription` / `Assignment` decoders.
 //! - `version`: bit 7 reads a response header (`read_response_header`) before the body; bit 6
 //!   picks a version *outside* the supported range (which must be `UnsupportedVersion`, never a
@@ -14,9 +14,9 @@
 use bytes::Bytes;
 use kafkit::wire::{
     ApiKey, ApiVersionsResponse, Assignment, CONSUMER_PROTOCOL_VERSION, DecodeError, DecodeResponse,
-    FetchResponse, FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse,
-    ListOffsetsResponse, MetadataResponse, OffsetCommitResponse, OffsetFetchResponse, SUPPORTED,
-    Subscription, SyncGroupResponse, read_response_header,
+    DescribeGroupsResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse,
+    LeaveGroupResponse, ListOffsetsResponse, MetadataResponse, OffsetCommitResponse, OffsetFetchResponse,
+    SUPPORTED, Subscription, SyncGroupResponse, read_response_header,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -122,6 +122,16 @@ fuzz_target!(|data: &[u8]| {
         ApiKey::SyncGroup => decode::<SyncGroupResponse>(body, version, supported),
         ApiKey::Heartbeat => decode::<HeartbeatResponse>(body, version, supported),
         ApiKey::LeaveGroup => decode::<LeaveGroupResponse>(body, version, supported),
+        ApiKey::DescribeGroups => {
+            if let Ok(r) = DescribeGroupsResponse::decode(body.clone(), version) {
+                // Members' assignments and metadata come from other clients: decode them too.
+                for m in r.groups.iter().flat_map(|g| &g.members) {
+                    let _ = std::hint::black_box(Assignment::decode(m.member_assignment.clone()));
+                    let _ = std::hint::black_box(Subscription::decode(m.member_metadata.clone()));
+                }
+            }
+            decode::<DescribeGroupsResponse>(body, version, supported)
+        }
         other => panic!("SUPPORTED names {other:?}, which this target does not decode: add it"),
     }
 });

@@ -55,6 +55,8 @@ impl KafkaCode {
     pub const FENCED_LEADER_EPOCH: KafkaCode = KafkaCode(74);
     /// The leader epoch in the request is newer than the broker's.
     pub const UNKNOWN_LEADER_EPOCH: KafkaCode = KafkaCode(75);
+    /// The group does not exist (DescribeGroups v6+, and the admin APIs).
+    pub const GROUP_ID_NOT_FOUND: KafkaCode = KafkaCode(69);
     /// The leader has no offset for the request yet (it is catching up after an election).
     pub const OFFSET_NOT_AVAILABLE: KafkaCode = KafkaCode(78);
     /// The join needs the member id the coordinator just assigned (KIP-394).
@@ -107,6 +109,7 @@ impl KafkaCode {
             42 => "INVALID_REQUEST",
             56 => "KAFKA_STORAGE_ERROR",
             58 => "SASL_AUTHENTICATION_FAILED",
+            69 => "GROUP_ID_NOT_FOUND",
             70 => "FETCH_SESSION_ID_NOT_FOUND",
             71 => "INVALID_FETCH_SESSION_EPOCH",
             74 => "FENCED_LEADER_EPOCH",

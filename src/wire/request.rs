@@ -60,6 +60,7 @@ kafka_requests! {
     SyncGroupRequest => SyncGroup,
     HeartbeatRequest => Heartbeat,
     LeaveGroupRequest => LeaveGroup,
+    DescribeGroupsRequest => DescribeGroups,
 }
 
 /// Encodes `request` (a request body of `api`) at `version` with the request-header version that API and version require.

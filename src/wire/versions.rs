@@ -21,6 +21,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Heartbeat, 1, 4),
     (ApiKey::LeaveGroup, 1, 5),
     (ApiKey::SyncGroup, 1, 5),
+    (ApiKey::DescribeGroups, 0, 6),
 ];
 
 /// The version range kafkit supports for `api`, if it uses that API.
