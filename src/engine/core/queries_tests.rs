@@ -53,15 +53,24 @@ fn led(tps: &[TopicPartition], leader: i32) -> Vec<PartitionInfo> {
         .collect()
 }
 
+/// A question's ListOffsets as sent: (id, node, [(partition, timestamp)], isolation).
+type Lookup = (u64, i32, Vec<(TopicPartition, i64)>, i8);
+
 /// The transmits, split into metadata requests and the questions' ListOffsets.
-fn sent(core: &mut EngineCore) -> (usize, Vec<(u64, i32, Vec<(TopicPartition, i64)>, i8)>) {
+fn sent(core: &mut EngineCore) -> (usize, Vec<Lookup>) {
     let mut metadata = 0;
     let mut lookups = Vec::new();
     while let Some(t) = core.poll_transmit() {
         match t {
             Transmit::Metadata { .. } => metadata += 1,
-            Transmit::Fetch(FetchRequest::ListOffsets { id, node, body }) if super::queries::is_query_id(id) => {
-                let parts = body.partitions.iter().map(|(tp, _, ts)| (tp.clone(), *ts)).collect();
+            Transmit::Fetch(FetchRequest::ListOffsets { id, node, body })
+                if super::queries::is_query_id(id) =>
+            {
+                let parts = body
+                    .partitions
+                    .iter()
+                    .map(|(tp, _, ts)| (tp.clone(), *ts))
+                    .collect();
                 lookups.push((id, node, parts, body.isolation_level));
             }
             _ => {}
@@ -82,7 +91,13 @@ fn watermarks_ask_three_lookups_without_naming_a_partition_twice_and_retry_a_mov
     );
     sent(&mut core);
     let (reply, mut rx) = oneshot::channel();
-    core.handle_command(Command::Query(Query::Watermarks { tp: x0.clone(), reply }), start);
+    core.handle_command(
+        Command::Query(Query::Watermarks {
+            tp: x0.clone(),
+            reply,
+        }),
+        start,
+    );
     let (_, lookups) = sent(&mut core);
     // Earliest and latest (read_uncommitted) cannot share a request; the LSO goes read_committed.
     assert_eq!(lookups.len(), 3, "{lookups:?}");
@@ -100,7 +115,13 @@ fn watermarks_ask_three_lookups_without_naming_a_partition_twice_and_retry_a_mov
             _ => (KafkaCode::NOT_LEADER_OR_FOLLOWER, -1),
         };
         let answer = list_offsets_response(&[(x0.clone(), code, offset)]);
-        core.handle_response(Response::ListOffsets { id: *id, result: Ok(answer) }, start);
+        core.handle_response(
+            Response::ListOffsets {
+                id: *id,
+                result: Ok(answer),
+            },
+            start,
+        );
     }
     assert!(rx.try_recv().is_err(), "not answered yet");
     // After the backoff (and a metadata refresh naming the new leader) only the third is asked again.
@@ -112,9 +133,19 @@ fn watermarks_ask_three_lookups_without_naming_a_partition_twice_and_retry_a_mov
     core.handle_timeout(later);
     let (_, again) = sent(&mut core);
     assert_eq!(again.len(), 1, "{again:?}");
-    assert_eq!((again[0].1, again[0].3), (2, 1), "to the new leader, read_committed");
+    assert_eq!(
+        (again[0].1, again[0].3),
+        (2, 1),
+        "to the new leader, read_committed"
+    );
     let answer = list_offsets_response(&[(x0.clone(), KafkaCode::NONE, 9)]);
-    core.handle_response(Response::ListOffsets { id: again[0].0, result: Ok(answer) }, later);
+    core.handle_response(
+        Response::ListOffsets {
+            id: again[0].0,
+            result: Ok(answer),
+        },
+        later,
+    );
     let w = rx.try_recv().expect("answered").expect("watermarks");
     assert_eq!((w.low, w.high, w.last_stable), (3, 10, 9));
 }
@@ -124,11 +155,17 @@ fn an_unknown_partition_is_an_error_and_a_silent_leader_runs_into_the_deadline()
     let start = Instant::now();
     let mut core = core(start);
     core.handle_timeout(start);
-    core.handle_response(Response::Metadata(Ok(metadata(&[1], &led(&[tp("t", 0)], 1), 1))), start);
+    core.handle_response(
+        Response::Metadata(Ok(metadata(&[1], &led(&[tp("t", 0)], 1), 1))),
+        start,
+    );
     sent(&mut core);
     let (reply, mut rx) = oneshot::channel();
     core.handle_command(
-        Command::Query(Query::OffsetsForTimes { times: vec![(tp("t", 5), 0)], reply }),
+        Command::Query(Query::OffsetsForTimes {
+            times: vec![(tp("t", 5), 0)],
+            reply,
+        }),
         start,
     );
     let e = rx.try_recv().expect("answered at once").unwrap_err();
@@ -137,18 +174,30 @@ fn an_unknown_partition_is_an_error_and_a_silent_leader_runs_into_the_deadline()
 
     let (reply, mut rx) = oneshot::channel();
     core.handle_command(
-        Command::Query(Query::OffsetsForTimes { times: vec![(tp("t", 0), 0), (tp("t", 0), 99)], reply }),
+        Command::Query(Query::OffsetsForTimes {
+            times: vec![(tp("t", 0), 0), (tp("t", 0), 99)],
+            reply,
+        }),
         start,
     );
     let (_, lookups) = sent(&mut core);
     assert_eq!(lookups.len(), 2, "the same partition twice: two requests");
     // No answer: the deadline (request.timeout.ms) answers, the engine does not spin meanwhile.
-    assert!(core.poll_timeout() > start, "no busy loop while the lookups are in flight");
+    assert!(
+        core.poll_timeout() > start,
+        "no busy loop while the lookups are in flight"
+    );
     let deadline = start + ConsumerConfig::default().net.request_timeout;
     core.handle_timeout(deadline);
     let e = rx.try_recv().expect("answered at the deadline").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
     // A late answer is ignored.
     let answer = list_offsets_response(&[(tp("t", 0), KafkaCode::NONE, 1)]);
-    core.handle_response(Response::ListOffsets { id: lookups[0].0, result: Ok(answer) }, deadline);
+    core.handle_response(
+        Response::ListOffsets {
+            id: lookups[0].0,
+            result: Ok(answer),
+        },
+        deadline,
+    );
 }
