@@ -549,6 +549,15 @@ async fn a_pattern_picks_up_new_topics_and_ends_deleted_ones() {
     assert_eq!((sb.topic(), sb2.topic()), (b.as_str(), b.as_str()));
     assert_eq!(next_offset(&mut sb).await.0, 0);
     assert_eq!(next_offset(&mut sb2).await.0, 0);
+    // A matching topic that gains a partition: it is consumed too.
+    let pool = BrokerPool::new([addr.as_str()], NetConfig::default()).unwrap();
+    kafkit_protocol_tests::cluster::add_partitions(&pool, &b, 3).await;
+    let mut sb3 = within(WAIT, "topic b's new partition", partitions.next())
+        .await
+        .unwrap();
+    assert_eq!((sb3.topic(), sb3.partition()), (b.as_str(), 2));
+    harness::produce(&addr, &b, 3, 2, 1, 10).await;
+    assert_eq!(next_offset(&mut sb3).await.0, 0);
     // A deleted one ends its stream.
     admin::delete_topic(&addr, &a).await;
     within(WAIT, "topic a's stream ends", async {
