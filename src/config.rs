@@ -87,6 +87,8 @@ pub(crate) struct ConsumerConfig {
     pub(crate) retry_backoff: Duration,
     /// How often metadata is refreshed even when nothing failed (new partitions, leader moves).
     pub(crate) metadata_max_age: Duration,
+    /// `client.rack`: fetch from a replica in this rack where the broker offers one (KIP-392).
+    pub(crate) client_rack: Option<String>,
     pub(crate) net: NetConfig,
     /// librdkafka's `sasl.oauthbearer.config` (unsecured JWTs), resolved by [`ConsumerConfig::finish`].
     pub(crate) oauthbearer_config: Option<Secret>,
@@ -121,6 +123,7 @@ impl Default for ConsumerConfig {
             close_timeout: Duration::from_secs(30),
             retry_backoff: Duration::from_millis(100),
             metadata_max_age: Duration::from_secs(300),
+            client_rack: None,
             net: NetConfig::default(),
             oauthbearer_config: None,
             oauthbearer_unsecure_jwt: false,
@@ -134,6 +137,7 @@ pub(crate) const KNOWN_PROPERTIES: &[&str] = &[
     "group.id",
     "group.instance.id",
     "client.id",
+    "client.rack",
     "auto.offset.reset",
     "enable.auto.commit",
     "auto.commit.interval.ms",
@@ -220,6 +224,7 @@ impl ConsumerConfig {
             "group.id" => self.group_id = Some(value.to_owned()),
             "group.instance.id" => self.group_instance_id = Some(value.to_owned()),
             "client.id" => self.net.client_id = value.to_owned(),
+            "client.rack" => self.client_rack = Some(value.trim().to_owned()).filter(|r| !r.is_empty()),
             "auto.offset.reset" => {
                 self.offset_reset = match value.trim() {
                     "earliest" | "smallest" | "beginning" => OffsetReset::Earliest,

@@ -194,6 +194,16 @@ impl ConsumerBuilder {
         self
     }
 
+    /// The rack (availability zone) this consumer runs in — `client.rack`. Brokers configured
+    /// with a `replica.selector.class` (Kafka's `RackAwareReplicaSelector`) then point fetches to
+    /// an in-sync replica in the same rack (KIP-392), which saves cross-zone traffic; kafkit fetches
+    /// from it, and from the leader again if that replica errs or the preference expires
+    /// (`metadata.max.age.ms`). Default: none (always the leader).
+    pub fn client_rack(mut self, rack: impl Into<String>) -> Self {
+        self.config.client_rack = Some(rack.into()).filter(|r| !r.is_empty());
+        self
+    }
+
     /// `client.id`.
     pub fn client_id(mut self, id: impl Into<String>) -> Self {
         self.config.net.client_id = id.into();

@@ -70,6 +70,10 @@ pub(crate) struct FetchConfig {
     pub(crate) max_partition_fetch_bytes: i32,
     pub(crate) fetch_wait_max: Duration,
     pub(crate) retry_backoff: Duration,
+    /// `client.rack`, sent with every fetch (v11+) so the broker may name a preferred replica.
+    pub(crate) client_rack: Option<String>,
+    /// How long a preferred read replica is used before the leader is asked again.
+    pub(crate) preferred_replica_ttl: Duration,
 }
 
 impl FetchConfig {
@@ -84,6 +88,8 @@ impl FetchConfig {
             max_partition_fetch_bytes: config.max_partition_fetch_bytes,
             fetch_wait_max: config.fetch_wait_max,
             retry_backoff: config.retry_backoff,
+            client_rack: config.client_rack.clone(),
+            preferred_replica_ttl: config.metadata_max_age,
         }
     }
 
@@ -183,6 +189,8 @@ pub(crate) struct PartitionFetch {
     /// Where the last answer said readable records end (the high watermark, or the last stable
     /// offset under read_committed); -1 if unknown.
     pub(crate) readable_end: i64,
+    /// The replica the leader told us to fetch from (KIP-392), until when.
+    pub(crate) preferred_replica: Option<(NodeId, Instant)>,
 }
 
 /// What the fetch core tells the engine.
@@ -319,9 +327,14 @@ impl FetchCore {
         self.fetches.len()
     }
 
-    /// The broker to fetch `part` from: its leader (a preferred read replica would be chosen here).
-    fn fetch_node(part: &PartitionFetch) -> Option<NodeId> {
-        part.leader
+    /// The broker to fetch `part` from: the preferred read replica the leader named (KIP-392),
+    /// while that preference lasts and the leader is known, else the leader.
+    fn fetch_node(part: &PartitionFetch, now: Instant) -> Option<NodeId> {
+        let leader = part.leader?;
+        match part.preferred_replica {
+            Some((replica, until)) if now < until => Some(replica),
+            _ => Some(leader),
+        }
     }
 
     // ----- inputs -----
@@ -342,6 +355,7 @@ impl FetchCore {
                 fetch_bytes: self.config.max_partition_fetch_bytes,
                 high_watermark: -1,
                 readable_end: -1,
+                preferred_replica: None,
             },
         );
     }
@@ -405,10 +419,20 @@ impl FetchCore {
         for (tp, part) in &mut self.partitions {
             match metadata.partition(&tp.topic, tp.partition) {
                 Some(p) => {
+                    if p.leader != part.leader || p.leader_epoch != part.leader_epoch {
+                        // A new leader (or epoch): ask it again which replica to read from.
+                        part.preferred_replica = None;
+                    }
+                    if part.preferred_replica.is_some_and(|(r, _)| !p.isr.contains(&r)) {
+                        part.preferred_replica = None;
+                    }
                     part.leader = p.leader;
                     part.leader_epoch = p.leader_epoch;
                 }
-                None => part.leader = None,
+                None => {
+                    part.leader = None;
+                    part.preferred_replica = None;
+                }
             }
         }
         self.metadata = Some(metadata);

@@ -87,6 +87,8 @@ pub struct BrokerMetrics {
     pub state: ConnectionState,
     /// Connection attempts that failed in a row (0 once one succeeds).
     pub consecutive_failures: u32,
+    /// Fetch requests sent to it (with `client.rack`, a same-rack follower's share shows here).
+    pub fetch_requests_total: u64,
 }
 
 /// Whether a broker's connection is up; see [`BrokerMetrics`].
@@ -238,6 +240,21 @@ impl Metrics {
                 .iter()
                 .map(|p| (label(&p.tp), f64::from(u8::from(p.paused)))),
         );
+        let broker_label = |b: &BrokerMetrics| {
+            let node = b
+                .node_id
+                .map_or_else(|| "bootstrap".to_owned(), |n| n.to_string());
+            format!("{{node=\"{node}\",address=\"{}\"}}", escape(&b.address))
+        };
+        family(
+            "broker_fetch_requests_total",
+            "counter",
+            "Fetch requests sent to the broker.",
+            &mut self
+                .brokers
+                .iter()
+                .map(|b| (broker_label(b), b.fetch_requests_total as f64)),
+        );
         family(
             "broker_connected",
             "gauge",
@@ -300,6 +317,7 @@ mod tests {
                 address: "127.0.0.1:9092".into(),
                 state: ConnectionState::Connected,
                 consecutive_failures: 0,
+                fetch_requests_total: 3,
             }],
         };
         let text = m.prometheus_text();

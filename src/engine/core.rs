@@ -410,8 +410,9 @@ impl EngineCore {
             let Some(request) = self.fetch.poll_request(coordinator, gate) else {
                 break;
             };
-            if matches!(request, crate::fetch::FetchRequest::Fetch { .. }) {
+            if let crate::fetch::FetchRequest::Fetch { node, .. } = &request {
                 self.counters.fetch_requests += 1;
+                *self.counters.fetches_by_node.entry(*node).or_default() += 1;
             }
             self.transmits.push_back(Transmit::Fetch(request));
         }
@@ -475,6 +476,7 @@ fn group_config(config: &ConsumerConfig) -> GroupConfig {
         })
         .collect();
     g.retry_backoff = config.retry_backoff;
+    g.client_rack = config.client_rack.clone();
     g.request_timeout = config.net.request_timeout;
     g
 }

@@ -69,6 +69,9 @@ impl Driver {
                     Some(Command::Metrics(reply)) => {
                         let mut metrics = self.core.metrics(now());
                         metrics.brokers = self.broker_metrics();
+                        for b in &mut metrics.brokers {
+                            b.fetch_requests_total = b.node_id.map_or(0, |n| self.core.fetches_to(n));
+                        }
                         let _ = reply.send(metrics);
                     }
                     Some(command) => self.core.handle_command(command, now()),

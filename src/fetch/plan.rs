@@ -41,7 +41,7 @@ impl FetchCore {
                 }
                 Gate::Paused | Gate::Ended => continue,
             }
-            match Self::fetch_node(part) {
+            match Self::fetch_node(part, now) {
                 Some(node) => {
                     let (behind, caught_up) = by_node.entry(node).or_default();
                     if self.is_behind(part) {
@@ -135,6 +135,7 @@ impl FetchCore {
                 session_epoch: -1,
                 partitions,
                 forgotten: Vec::new(),
+                rack_id: config.client_rack.clone().unwrap_or_default(),
             },
         });
     }

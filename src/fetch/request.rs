@@ -35,6 +35,8 @@ pub(crate) struct FetchBody {
     pub(crate) session_epoch: i32,
     pub(crate) partitions: Vec<FetchPartitionBody>,
     pub(crate) forgotten: Vec<TopicPartition>,
+    /// `client.rack` (sent from v11; empty: none).
+    pub(crate) rack_id: String,
 }
 
 /// A ListOffsets request: per partition, the leader epoch the consumer knows and the timestamp
@@ -78,6 +80,11 @@ impl FetchBody {
             .with_isolation_level(self.isolation_level)
             .with_session_id(self.session_id)
             .with_session_epoch(self.session_epoch)
+            .with_rack_id(StrBytes::from_string(if version >= 11 {
+                self.rack_id.clone()
+            } else {
+                String::new()
+            }))
             .with_topics(
                 topics
                     .into_iter()
@@ -186,6 +193,7 @@ mod tests {
                 },
             ],
             forgotten: vec![],
+            rack_id: "rack-2".into(),
         };
         for v in versions(ApiKey::Fetch) {
             let r: FetchRequest = round_trip(&body.to_request(v), v);
@@ -203,6 +211,9 @@ mod tests {
             }
             if v >= 7 {
                 assert_eq!((r.session_id, r.session_epoch), (0, -1), "no fetch session");
+            }
+            if v >= 11 {
+                assert_eq!(r.rack_id.as_str(), "rack-2", "client.rack from v11");
             }
         }
     }

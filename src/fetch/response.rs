@@ -74,8 +74,23 @@ impl FetchCore {
                 continue;
             };
             let code = KafkaCode(p.error_code);
+            let from_follower = part.leader.is_some_and(|leader| leader != fetch.node);
+            if from_follower && code.is_error() {
+                // A follower that cannot serve (not in sync yet, lagging behind the position, not
+                // a replica any more): back to the leader at the same position, no reset.
+                tracing::debug!(partition = %asked.tp, node = fetch.node, %code, "preferred read replica failed; fetching from the leader");
+                part.preferred_replica = None;
+                continue;
+            }
             match classify(code) {
                 FetchAction::None => {
+                    if p.preferred_read_replica >= 0 && Some(p.preferred_read_replica) != Some(fetch.node) {
+                        // KIP-392: the leader names a replica to read from (its answer carries no
+                        // records then); used until it errs, the leader moves, or it expires.
+                        tracing::debug!(partition = %asked.tp, replica = p.preferred_read_replica, "fetching from the preferred read replica");
+                        part.preferred_replica =
+                            Some((p.preferred_read_replica, now + self.config.preferred_replica_ttl));
+                    }
                     part.high_watermark = p.high_watermark;
                     // Versions before 4 carry no last stable offset (-1): nothing counts as behind.
                     part.readable_end = if read_committed {

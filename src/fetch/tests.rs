@@ -26,6 +26,8 @@ fn config(group: bool) -> FetchConfig {
         max_partition_fetch_bytes: 1000,
         fetch_wait_max: Duration::from_millis(500),
         retry_backoff: Duration::from_millis(100),
+        client_rack: None,
+        preferred_replica_ttl: Duration::from_secs(300),
     }
 }
 
@@ -461,6 +463,91 @@ fn from_the_end_looks_up_the_end_and_goes_back_not_below_zero() {
         sim.now,
     );
     assert_eq!(fetches(&sim.requests())[0].2, vec![(0, 7), (1, 0)]);
+}
+
+#[test]
+fn a_preferred_read_replica_serves_until_it_errs_the_leader_moves_or_it_expires() {
+    let mut c = config(false);
+    c.client_rack = Some("rack-2".into());
+    c.preferred_replica_ttl = Duration::from_secs(60);
+    let mut sim = Sim::with(c);
+    sim.leaders(1, |_| 1);
+    sim.ready_at(1, 0);
+    let reqs = sim.requests();
+    let FetchRequest::Fetch { id, node: 1, body } = &reqs[0] else {
+        panic!("{reqs:?}")
+    };
+    assert_eq!(body.rack_id, "rack-2");
+    // The leader names replica 2 (and sends no records).
+    let mut answer = fetched(KafkaCode::NONE, 10, None);
+    answer.preferred_read_replica = 2;
+    sim.core
+        .handle_fetch(*id, Ok(fetch_response(vec![(tp(0), answer)])), sim.now);
+    let f = fetches(&sim.requests());
+    assert_eq!(
+        (f[0].1, f[0].2.clone()),
+        (2, vec![(0, 0)]),
+        "to the replica, same position"
+    );
+    sim.core.handle_fetch(
+        f[0].0,
+        Ok(fetch_response(vec![(
+            tp(0),
+            fetched(KafkaCode::NONE, 10, Some(records(0, 10))),
+        )])),
+        sim.now,
+    );
+    assert_eq!(sim.delivered(), vec![(tp(0), 0)]);
+    let f = fetches(&sim.requests());
+    assert_eq!((f[0].1, f[0].2.clone()), (2, vec![(0, 10)]));
+    // The replica is behind the position: back to the leader, same position, no reset.
+    sim.core.handle_fetch(
+        f[0].0,
+        Ok(fetch_response(vec![(
+            tp(0),
+            fetched(KafkaCode::OFFSET_OUT_OF_RANGE, 8, None),
+        )])),
+        sim.now,
+    );
+    let reqs = sim.requests();
+    assert!(lookups(&reqs).is_empty(), "no reset: {reqs:?}");
+    let f = fetches(&reqs);
+    assert_eq!((f[0].1, f[0].2.clone()), (1, vec![(0, 10)]));
+    // Named again; then a new leader epoch in metadata sends fetches to the (new) leader.
+    let mut answer = fetched(KafkaCode::NONE, 10, None);
+    answer.preferred_read_replica = 3;
+    sim.core
+        .handle_fetch(f[0].0, Ok(fetch_response(vec![(tp(0), answer)])), sim.now);
+    let f = fetches(&sim.requests());
+    assert_eq!(f[0].1, 3);
+    sim.core.handle_fetch(
+        f[0].0,
+        Ok(fetch_response(vec![(tp(0), fetched(KafkaCode::NONE, 10, None))])),
+        sim.now,
+    );
+    let parts = vec![PartitionInfo {
+        tp: tp(0),
+        leader: Some(2),
+        leader_epoch: 2,
+    }];
+    sim.core.handle_metadata(metadata(&[1, 2, 3], &parts, 2), sim.now);
+    let f = fetches(&sim.requests());
+    assert_eq!(f[0].1, 2, "the new leader");
+    // And a preference expires.
+    let mut answer = fetched(KafkaCode::NONE, 10, None);
+    answer.preferred_read_replica = 3;
+    sim.core
+        .handle_fetch(f[0].0, Ok(fetch_response(vec![(tp(0), answer)])), sim.now);
+    let f = fetches(&sim.requests());
+    assert_eq!(f[0].1, 3);
+    sim.core.handle_fetch(
+        f[0].0,
+        Ok(fetch_response(vec![(tp(0), fetched(KafkaCode::NONE, 10, None))])),
+        sim.now,
+    );
+    sim.advance(Duration::from_secs(61));
+    let f = fetches(&sim.requests());
+    assert_eq!(f[0].1, 2, "expired: the leader again");
 }
 
 #[test]

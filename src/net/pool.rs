@@ -199,6 +199,7 @@ impl BrokerPool {
             address: slot.addr.clone(),
             state: state(slot),
             consecutive_failures: slot.failures.load(Ordering::Relaxed),
+            fetch_requests_total: 0,
         };
         let mut out: Vec<BrokerMetrics> = lock(&self.inner.brokers)
             .iter()

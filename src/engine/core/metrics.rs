@@ -26,6 +26,8 @@ struct Sample {
 pub(super) struct Counters {
     pub(super) fetch_requests: u64,
     pub(super) fetched_bytes: u64,
+    /// Fetch requests per broker (a preferred read replica's share shows here).
+    pub(super) fetches_by_node: std::collections::BTreeMap<crate::types::NodeId, u64>,
     samples: VecDeque<Sample>,
     rebalance_started: Option<Instant>,
     rebalances: u64,
@@ -90,6 +92,11 @@ impl EngineCore {
         while samples.len() > SAMPLES {
             samples.pop_front();
         }
+    }
+
+    /// Fetch requests sent to `node`.
+    pub(crate) fn fetches_to(&self, node: crate::types::NodeId) -> u64 {
+        self.counters.fetches_by_node.get(&node).copied().unwrap_or(0)
     }
 
     /// The snapshot, without the brokers (the driver owns the connections and adds them).
