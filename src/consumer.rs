@@ -479,17 +479,12 @@ impl Consumer {
     }
 
     async fn reassign(&self, partitions: &[crate::TopicPartition], add: bool) -> Result<()> {
-        let (reply, rx) = oneshot::channel();
-        let closed = || Error::new(ErrorKind::Closed, "the consumer is closed");
-        self.commands
-            .send(Command::Assign {
-                tps: partitions.to_vec(),
-                add,
-                reply,
-            })
-            .await
-            .map_err(|_| closed())?;
-        rx.await.map_err(|_| closed())?
+        partition_stream::request(&self.commands, |reply| Command::Assign {
+            tps: partitions.to_vec(),
+            add,
+            reply,
+        })
+        .await
     }
 
     /// Moves `tp`'s position; see [`PartitionStream::seek`], which is the same from the stream's
@@ -548,27 +543,16 @@ impl Consumer {
 
     /// Sends a question to the engine and waits for its answer.
     async fn ask<T>(&self, query: impl FnOnce(oneshot::Sender<Result<T>>) -> Query) -> Result<T> {
-        let (reply, rx) = oneshot::channel();
-        let closed = || Error::new(ErrorKind::Closed, "the consumer is closed");
-        self.commands
-            .send(Command::Query(query(reply)))
-            .await
-            .map_err(|_| closed())?;
-        rx.await.map_err(|_| closed())?
+        partition_stream::request(&self.commands, |reply| Command::Query(query(reply))).await
     }
 
     async fn set_paused(&self, partitions: &[crate::TopicPartition], paused: bool) -> Result<()> {
-        let (reply, rx) = oneshot::channel();
-        let closed = || Error::new(ErrorKind::Closed, "the consumer is closed");
-        self.commands
-            .send(Command::Pause {
-                partitions: partitions.to_vec(),
-                paused,
-                reply: Some(reply),
-            })
-            .await
-            .map_err(|_| closed())?;
-        rx.await.map_err(|_| closed())?
+        partition_stream::request(&self.commands, |reply| Command::Pause {
+            partitions: partitions.to_vec(),
+            paused,
+            reply: Some(reply),
+        })
+        .await
     }
 
     /// Commits processed offsets, leaves the group and stops the engine; bounded by the close

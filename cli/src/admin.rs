@@ -76,6 +76,21 @@ impl Admin {
         })
     }
 
+    /// The broker pool.
+    pub(crate) fn pool(&self) -> &BrokerPool {
+        &self.pool
+    }
+
+    /// The bootstrap list, as given.
+    pub(crate) fn brokers(&self) -> &str {
+        &self.brokers
+    }
+
+    /// `--timeout`.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Runs `work` within `--timeout`; past it, a message that says what to check.
     pub(crate) async fn within<T>(
         &self,

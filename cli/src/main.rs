@@ -157,21 +157,11 @@ pub(crate) struct ConsumeArgs {
 /// Arguments of `kafkit metadata`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct MetadataArgs {
-    /// Bootstrap brokers, HOST:PORT[,HOST:PORT...] (or bootstrap.servers in --config / -X).
-    #[arg(long, value_name = "HOST:PORT[,HOST:PORT]")]
-    pub(crate) brokers: Option<String>,
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
     /// Only these topics (repeatable); default: all.
     #[arg(long = "topic", value_name = "TOPIC")]
     pub(crate) topics: Vec<String>,
-    /// Give up after this many seconds without an answer.
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
-    pub(crate) timeout: f64,
-    /// A connection property, KEY=VALUE (repeatable): security.protocol, sasl.*, ssl.*, client.id.
-    #[arg(long = "property", short = 'X', value_name = "KEY=VALUE")]
-    pub(crate) properties: Vec<String>,
-    /// A file of KEY=VALUE lines (consumer-only keys in it are ignored here).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) config: Option<std::path::PathBuf>,
 }
 
 /// How records are printed.

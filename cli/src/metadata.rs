@@ -3,28 +3,12 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use kafkit::net::{BrokerPool, NetConfig};
-
 use crate::{Failure, MetadataArgs};
 
 pub(crate) async fn run(args: MetadataArgs) -> Result<(), Failure> {
-    let props = crate::properties::load(args.config.as_deref(), &args.properties)?;
-    let brokers = args
-        .brokers
-        .clone()
-        .or_else(|| crate::properties::bootstrap(&props).map(str::to_owned))
-        .ok_or_else(|| Failure::usage("give --brokers HOST:PORT, or bootstrap.servers in --config or -X"))?;
-    let addrs = split_brokers(&brokers)?;
-    let timeout = seconds("--timeout", args.timeout)?;
     // From a file, consumer-only keys are skipped; given as -X they are a usage error.
-    let mut connection = crate::properties::connection_only(&props);
-    if args.config.is_none() {
-        connection = props.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    }
-    let net = NetConfig::from_properties(connection)
-        .map_err(|e| Failure::usage(format!("invalid configuration: {e}")))?;
-    let pool = BrokerPool::new(addrs.iter().map(String::as_str), net)
-        .map_err(|e| Failure::usage(format!("--brokers {brokers}: {e}")))?;
+    let admin = crate::admin::Admin::new(&args.connect)?;
+    let (pool, brokers, timeout) = (admin.pool(), admin.brokers(), admin.timeout());
     let topics: Vec<&str> = args.topics.iter().map(String::as_str).collect();
     let wanted = (!topics.is_empty()).then_some(&topics[..]);
     let md = match tokio::time::timeout(timeout, pool.metadata(wanted)).await {

@@ -337,14 +337,20 @@ impl Drop for PartitionStream {
     }
 }
 
-pub(crate) async fn seek(commands: &mpsc::Sender<Command>, tp: TopicPartition, to: Offset) -> Result<()> {
+/// Sends the command `make` builds around a reply channel, and waits for the engine's answer
+/// (a `Closed` error once the engine is gone).
+pub(crate) async fn request<T>(
+    commands: &mpsc::Sender<Command>,
+    make: impl FnOnce(oneshot::Sender<Result<T>>) -> Command,
+) -> Result<T> {
     let (reply, rx) = oneshot::channel();
     let closed = || Error::new(ErrorKind::Closed, "the consumer is closed");
-    commands
-        .send(Command::Seek { tp, to, reply })
-        .await
-        .map_err(|_| closed())?;
+    commands.send(make(reply)).await.map_err(|_| closed())?;
     rx.await.map_err(|_| closed())?
+}
+
+pub(crate) async fn seek(commands: &mpsc::Sender<Command>, tp: TopicPartition, to: Offset) -> Result<()> {
+    request(commands, |reply| Command::Seek { tp, to, reply }).await
 }
 
 pub(crate) async fn commit_offsets(

@@ -110,11 +110,12 @@ enum Kind {
     Leave,
 }
 
+/// The group coordinator FindCoordinator named.
 #[derive(Debug, Clone)]
-struct Coordinator {
-    node_id: i32,
-    host: String,
-    port: i32,
+pub(in crate::group) struct Coordinator {
+    pub(in crate::group) node_id: i32,
+    pub(in crate::group) host: String,
+    pub(in crate::group) port: i32,
 }
 
 /// Consumer-group membership, sans IO. See the module docs for how to drive it.

@@ -10,22 +10,16 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::machine::responses::{decode, is_fatal};
+use super::machine::Coordinator;
+use super::machine::responses::{decode, found_coordinator, is_fatal};
 use super::request::Body;
 use super::{
     ErrorAction, GroupEvent, GroupRequest, LeaveReason, Membership, OutgoingRequest, RequestId, Target,
     classify,
 };
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::types::NodeId;
 use crate::wire::{FindCoordinatorResponse, KafkaCode};
-
-#[derive(Debug, Clone)]
-struct Coordinator {
-    node_id: NodeId,
-    host: String,
-    port: i32,
-}
 
 /// The coordinator lookup of a manually assigned consumer with a group id.
 #[derive(Debug)]
@@ -77,23 +71,7 @@ impl ManualMembership {
 
     fn on_find(&mut self, response: Result<FindCoordinatorResponse, Error>) {
         let group = self.group_id.clone();
-        let found = response.and_then(|r| {
-            let c = r.for_key(&group).ok_or_else(|| {
-                Error::new(ErrorKind::Protocol, "FindCoordinator answered for another group")
-            })?;
-            if classify(c.error_code) == ErrorAction::None {
-                Ok(Coordinator {
-                    node_id: c.node_id,
-                    host: c.host.to_string(),
-                    port: c.port,
-                })
-            } else {
-                Err(Error::kafka(
-                    c.error_code,
-                    format!("FindCoordinator for group {group}: no coordinator for the group yet"),
-                ))
-            }
-        });
+        let found = found_coordinator(response, &group);
         match found {
             Ok(c) => {
                 tracing::info!(group = %group, node = c.node_id, "found the group coordinator (manual assignment)");

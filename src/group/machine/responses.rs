@@ -20,30 +20,7 @@ const FRESH_COUNTS_WAIT: std::time::Duration = std::time::Duration::from_secs(1)
 impl GroupMachine {
     pub(super) fn on_find(&mut self, response: Result<FindCoordinatorResponse, Error>) {
         let group = self.config.group_id.clone();
-        let result = response.and_then(|r| {
-            let c = r.for_key(&group).ok_or_else(|| {
-                Error::new(ErrorKind::Protocol, "FindCoordinator answered for another group")
-            })?;
-            if classify(c.error_code) == ErrorAction::None {
-                Ok(Coordinator {
-                    node_id: c.node_id,
-                    host: c.host.to_string(),
-                    port: c.port,
-                })
-            } else {
-                // Kafka sends an empty message with COORDINATOR_NOT_AVAILABLE (while the offsets
-                // topic is created on a new cluster, say): never show an empty one.
-                let msg = c
-                    .error_message
-                    .as_deref()
-                    .filter(|m| !m.trim().is_empty())
-                    .unwrap_or("no coordinator for the group yet");
-                Err(Error::kafka(
-                    c.error_code,
-                    format!("FindCoordinator for group {group}: {msg}"),
-                ))
-            }
-        });
+        let result = found_coordinator(response, &group);
         match result {
             Ok(c) => {
                 tracing::info!(group = %group, node = c.node_id, host = %c.host, port = c.port, "found the group coordinator");
@@ -281,6 +258,37 @@ impl GroupMachine {
             Err(e) => self.coordinator_dead(e),
         }
     }
+}
+
+/// The coordinator a FindCoordinator answer names for `group`, or the error that says why not.
+pub(in crate::group) fn found_coordinator(
+    response: Result<FindCoordinatorResponse, Error>,
+    group: &str,
+) -> Result<Coordinator, Error> {
+    response.and_then(|r| {
+        let c = r
+            .for_key(group)
+            .ok_or_else(|| Error::new(ErrorKind::Protocol, "FindCoordinator answered for another group"))?;
+        if classify(c.error_code) == ErrorAction::None {
+            Ok(Coordinator {
+                node_id: c.node_id,
+                host: c.host.to_string(),
+                port: c.port,
+            })
+        } else {
+            // Kafka sends an empty message with COORDINATOR_NOT_AVAILABLE (while the offsets topic
+            // is created on a new cluster, say): never show an empty one.
+            let msg = c
+                .error_message
+                .as_deref()
+                .filter(|m| !m.trim().is_empty())
+                .unwrap_or("no coordinator for the group yet");
+            Err(Error::kafka(
+                c.error_code,
+                format!("FindCoordinator for group {group}: {msg}"),
+            ))
+        }
+    })
 }
 
 /// Decodes a response; decode errors become transport-like errors.
