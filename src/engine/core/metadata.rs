@@ -81,17 +81,11 @@ impl EngineCore {
             .collect();
         self.config.topics = matched;
         if self.group.is_none() && !gone.is_empty() {
-            for tp in &gone {
-                if let Some(mut part) = self.parts.remove(tp) {
-                    part.end_and_close();
-                }
-                self.fetch.remove(tp);
-            }
             tracing::info!(
                 partitions = gone.len(),
                 "topics no longer match the pattern (deleted?): their streams end"
             );
-            self.reporter.event(Event::Revoked(gone));
+            self.give_up(gone);
         }
         if let Some(group) = &mut self.group
             && (group.subscribed || !self.config.topics.is_empty())

@@ -108,18 +108,14 @@ impl EngineCore {
             return;
         }
         if self.group.is_some() {
+            // What a close would commit for them: everything handed to the application.
+            let progress = AppProgress {
+                parts: &mut self.parts,
+                fetch: &self.fetch,
+            };
             let offsets: Vec<CommitOffset> = gone
                 .iter()
-                .filter_map(|tp| {
-                    let shared = &self.parts.get(tp)?.shared;
-                    let offset = shared.committable_on_close()?;
-                    let leader_epoch = self.fetch.partition(tp).map_or(-1, |p| p.leader_epoch);
-                    Some(CommitOffset {
-                        tp: tp.clone(),
-                        offset,
-                        leader_epoch,
-                    })
-                })
+                .filter_map(|tp| progress.committable(tp, true))
                 .collect();
             let target = self.commit_target();
             if !offsets.is_empty() && self.commit.check_owned(&offsets, target.as_ref()).is_ok() {
@@ -128,15 +124,22 @@ impl EngineCore {
                 self.commit.commit(id, offsets, target.as_ref(), self.now);
             }
         }
-        for tp in &gone {
+        tracing::info!(partitions = gone.len(), "unassigned");
+        self.give_up(gone);
+    }
+
+    /// Gives `tps` up at once, without a revoke wait (no group to wait for, or what was
+    /// processed was committed already): their streams end, and the application hears they were
+    /// revoked. Manual unassignment and, without a group, a topic a pattern no longer matches.
+    pub(super) fn give_up(&mut self, tps: Vec<TopicPartition>) {
+        for tp in &tps {
             if let Some(mut part) = self.parts.remove(tp) {
                 part.end_and_close();
             }
             self.fetch.remove(tp);
         }
-        self.commit.remove(&gone);
-        tracing::info!(partitions = gone.len(), "unassigned");
-        self.reporter.event(Event::Revoked(gone));
+        self.commit.remove(&tps);
+        self.reporter.event(Event::Revoked(tps));
     }
 
     /// Without a group: own every partition of the subscribed topics.
