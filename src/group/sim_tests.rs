@@ -21,6 +21,7 @@ use crate::wire::{ApiKey, Assignment, KafkaCode};
 
 mod fresh_counts;
 mod leaving;
+mod manual;
 mod random_ops;
 mod scenarios;
 mod two_members;
