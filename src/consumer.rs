@@ -550,7 +550,7 @@ impl Consumer {
         partition_stream::request(&self.commands, |reply| Command::Pause {
             partitions: partitions.to_vec(),
             paused,
-            reply: Some(reply),
+            reply,
         })
         .await
     }

@@ -145,11 +145,7 @@ impl PartitionStream {
         if self.shared.is_paused() {
             self.shared.set_paused(false);
             // Wake the engine so the next fetch goes out now rather than at its next tick.
-            let _ = self.commands.try_send(Command::Pause {
-                partitions: vec![self.shared.tp.clone()],
-                paused: false,
-                reply: None,
-            });
+            let _ = self.commands.try_send(Command::Resumed);
         }
     }
 

@@ -60,7 +60,7 @@ pub(crate) enum Command {
     Pause {
         partitions: Vec<TopicPartition>,
         paused: bool,
-        reply: Option<oneshot::Sender<Result<()>>>,
+        reply: oneshot::Sender<Result<()>>,
     },
     /// Move `tp`'s position; answered once the stream will yield from there (an error if `tp` is
     /// not assigned here).
@@ -85,6 +85,11 @@ pub(crate) enum Command {
     /// The application pulled an ended partition stream: if the member left the group because
     /// it stopped pulling (max poll interval), that pull is the sign to rejoin.
     PulledEnded,
+    /// A partition stream resumed itself ([`crate::PartitionStream::resume`] already cleared the
+    /// pause in the shared state): a nudge, so the next fetch goes out now rather than at the
+    /// engine's next tick. It carries no state: a `Pause { paused: false }` sent here instead
+    /// arrived after a `pause()` that followed the resume and undid it.
+    Resumed,
     /// Commit what was processed, leave the group, stop. Answered when done (bounded).
     Close(oneshot::Sender<Result<()>>),
 }

@@ -18,6 +18,8 @@ impl EngineCore {
                 }
             }
             Command::Rejoin => self.rejoin(),
+            // The engine's loop plans fetches after every command; nothing else to do.
+            Command::Resumed => {}
             Command::Seek { tp, to, reply } => {
                 let result = self.seek(&tp, to);
                 let _ = reply.send(result);
@@ -53,9 +55,7 @@ impl EngineCore {
                 reply,
             } => {
                 let result = self.set_paused(partitions, paused);
-                if let Some(reply) = reply {
-                    let _ = reply.send(result);
-                }
+                let _ = reply.send(result);
             }
         }
     }
