@@ -152,7 +152,22 @@ impl App {
             }
             if let Some(until) = s.paused_until {
                 if now < until {
-                    soonest(until);
+                    // A paused stream yields nothing, but its end still wakes the task awaiting
+                    // it (as the stream documents): a well-behaved application keeps awaiting it
+                    // and lets go of it once it ends, rather than sitting on it until its resume.
+                    match Pin::new(&mut s.stream).poll_next(&mut cx) {
+                        Poll::Ready(None) => {
+                            let at = now + think;
+                            s.release_at = Some(at);
+                            soonest(at);
+                        }
+                        Poll::Pending => soonest(until),
+                        Poll::Ready(Some(r)) => panic!(
+                            "{} yielded {:?} while paused (a broken promise of pause)",
+                            s.tp,
+                            r.map(|r| r.offset())
+                        ),
+                    }
                     continue;
                 }
                 s.paused_until = None;
