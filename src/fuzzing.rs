@@ -231,3 +231,24 @@ impl GroupHarness {
         self.machine.assignment()
     }
 }
+
+/// Runs one whole-consumer case of the deterministic simulation (`src/sim`) with every choice
+/// taken from `input`: the case (brokers, topics, members, protocol, commit style, application,
+/// faults) and then the world's own decisions (latencies, which fault when, broker error answers,
+/// which connection breaks), one or a few bytes each; when the input runs out, a generator seeded
+/// from it makes the rest. Panics with the case and the end of its history when a promise breaks
+/// (a record lost, two owners at once, a commit ahead of delivery or backwards, a busy loop,
+/// buffer accounting that does not return to zero, a member that does not finish closing).
+pub fn simulate(input: &[u8]) {
+    let seed = input.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut rng = crate::sim::Rng::with_tape(seed, input.to_vec());
+    let mut case = crate::sim::Case::drawn(seed, &mut rng);
+    // Shorter virtual runs, so a fuzzer spends its time on many cases.
+    case.chaos = case.chaos.min(Duration::from_secs(8));
+    case.settle = Duration::from_secs(90);
+    let described = format!("{case:?}");
+    let out = crate::sim::World::run_with(case, rng);
+    out.assert_ok(&described);
+}

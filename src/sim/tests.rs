@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use super::app::{AppPolicy, CommitPolicy};
+use super::case::{Case, Faults};
 use super::coordinator::Flavor;
-use super::world::{Case, Faults, World};
+use super::world::World;
 
 #[test]
 fn one_member_reads_everything() {
@@ -74,66 +75,6 @@ fn trace_seed() {
     eprintln!("{:?}", out.violations);
 }
 
-/// A case drawn from `seed`: cluster shape, members, protocol, commit style, faults.
-pub(super) fn random_case(seed: u64) -> Case {
-    let mut rng = super::Rng::new(seed.wrapping_mul(0x9E37_79B9));
-    let brokers = 1 + rng.below(3) as i32;
-    let topics: Vec<(&'static str, i32)> = if rng.chance(30) {
-        vec![("a", 1 + rng.below(4) as i32), ("b", 1 + rng.below(3) as i32)]
-    } else {
-        vec![("t", 1 + rng.below(6) as i32)]
-    };
-    let mut case = Case::new(seed, 1, 1 + rng.below(3) as usize);
-    case.brokers = brokers;
-    case.topics = topics;
-    case.flavor = if rng.chance(20) {
-        Flavor::RdkafkaMock
-    } else {
-        Flavor::Kafka
-    };
-    case.join_spread = rng.millis(0, 3000);
-    case.cooperative = case.flavor == Flavor::Kafka && rng.chance(40);
-    case.auto_commit = rng.chance(70);
-    case.app = AppPolicy {
-        commit: match rng.below(3) {
-            0 => CommitPolicy::Every(1 + rng.below(10) as u32),
-            1 if case.auto_commit => CommitPolicy::Store(1 + rng.below(5) as u32),
-            _ if case.auto_commit => CommitPolicy::Auto,
-            _ => CommitPolicy::Every(1 + rng.below(10) as u32),
-        },
-        batch: 1 + rng.below(30) as u32,
-        think: (0, 1 + rng.below(20)),
-        pauses: rng.chance(20),
-    };
-    case.records = rng.below(60) as i64;
-    case.more_records = rng.below(80) as i64;
-    case.chaos = rng.millis(2_000, 20_000);
-    case.session_timeout = Duration::from_secs(6 + rng.below(6));
-    case.heartbeat_interval = Duration::from_millis(500 + rng.below(1500));
-    case.max_poll_interval = Duration::from_secs(3 + rng.below(10));
-    case.initial_delay = if case.flavor == Flavor::RdkafkaMock {
-        // The mock holds a JoinGroup for the session timeout less 1 s, whatever the rebalance
-        // timeout: a member whose JoinGroup deadline (rebalance timeout + 5 s) is shorter gives up
-        // on every join. The reliability suite runs it with 6 s sessions.
-        case.session_timeout = Duration::from_secs(6);
-        Duration::from_secs(3)
-    } else {
-        rng.millis(0, 3000)
-    };
-    case.faults = Faults {
-        disconnects: rng.chance(40),
-        errors: rng.chance(30),
-        leader_moves: rng.chance(40),
-        coordinator_moves: rng.chance(20),
-        broker_outages: rng.chance(20),
-        churn: rng.chance(30),
-        stalls: rng.chance(25),
-        slow: rng.chance(15),
-        silent: rng.chance(15),
-    };
-    case
-}
-
 fn seeds(default: u64) -> u64 {
     std::env::var("SIM_SEEDS")
         .ok()
@@ -154,7 +95,7 @@ fn random_cases_keep_every_promise() {
     let mut failures = vec![];
     let mut total = super::history::Report::default();
     for seed in first..first + n {
-        let case = random_case(seed);
+        let case = Case::random(seed);
         let out = World::run(case.clone());
         events += out.events;
         total.deliveries += out.report.deliveries;
@@ -188,7 +129,7 @@ fn trace_random() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let case = random_case(seed);
+    let case = Case::random(seed);
     eprintln!("{case:#?}");
     let out = World::run(case);
     eprintln!("{}", out.history.tail(usize::MAX));

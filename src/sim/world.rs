@@ -13,22 +13,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use kafka_protocol::messages::find_coordinator_response::Coordinator as FoundCoordinator;
-use kafka_protocol::messages::{
-    BrokerId, FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse,
-    SyncGroupResponse,
-};
-use kafka_protocol::protocol::{Encodable, StrBytes};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+mod broker;
+mod faults;
+
+use broker::Versions;
+
 use super::Rng;
-use super::app::{App, AppPolicy};
+use super::app::App;
+use super::case::{Case, Outcome, Scripted};
 use super::cluster::Cluster;
-use super::coordinator::{Coordinator, Flavor, ReplyTo};
+use super::coordinator::Coordinator;
 use super::history::{Expected, Fact, History, Report};
-use super::net::{Conn, ConnKey, Pool, Req, ReqState, connection_reset, deadline, failed, timed_out};
-use super::responses::{offset_commit_response, offset_fetch_response};
+use super::net::{Conn, ConnKey, Pool, Req, ReqState, deadline, failed, timed_out};
 use crate::config::{Assignor, ConsumerConfig, OffsetReset};
 use crate::consumer::Partitions;
 use crate::engine::{EngineCore, HandoffEnds, Response, Transmit};
@@ -38,182 +36,6 @@ use crate::fetch::FetchRequest;
 use crate::group::Target;
 use crate::handoff::{Command, RejoinSignal};
 use crate::types::{NodeId, TopicPartition};
-use crate::wire::{ApiKey, KafkaCode};
-
-/// Which faults a case injects during its chaos phase.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Faults {
-    /// Connections reset.
-    pub(crate) disconnects: bool,
-    /// Retriable error answers (coordinator loading, unknown server errors on fetch).
-    pub(crate) errors: bool,
-    /// Partition leadership moves (metadata follows a little later).
-    pub(crate) leader_moves: bool,
-    /// The group coordinator moves to another broker.
-    pub(crate) coordinator_moves: bool,
-    /// A data broker is unreachable for a while.
-    pub(crate) broker_outages: bool,
-    /// Members are killed, closed and replaced.
-    pub(crate) churn: bool,
-    /// Applications stop pulling for longer than max.poll.interval.
-    pub(crate) stalls: bool,
-    /// Latency spikes.
-    pub(crate) slow: bool,
-    /// A member's connection to a broker goes silent (half-open: requests are taken and never
-    /// answered) until the member closes it.
-    pub(crate) silent: bool,
-}
-
-/// One simulated case.
-#[derive(Debug, Clone)]
-pub(crate) struct Case {
-    pub(crate) seed: u64,
-    pub(crate) flavor: Flavor,
-    pub(crate) brokers: i32,
-    pub(crate) topics: Vec<(&'static str, i32)>,
-    pub(crate) members: usize,
-    /// Members start at random times within this window.
-    pub(crate) join_spread: Duration,
-    pub(crate) cooperative: bool,
-    pub(crate) auto_commit: bool,
-    pub(crate) app: AppPolicy,
-    /// Records per partition at the start, and per partition produced during the chaos phase.
-    pub(crate) records: i64,
-    pub(crate) more_records: i64,
-    pub(crate) chaos: Duration,
-    pub(crate) settle: Duration,
-    pub(crate) faults: Faults,
-    pub(crate) session_timeout: Duration,
-    pub(crate) heartbeat_interval: Duration,
-    pub(crate) max_poll_interval: Duration,
-    /// The coordinator's initial rebalance delay (the mock's is 3 s).
-    pub(crate) initial_delay: Duration,
-    /// One-way latency, microseconds.
-    pub(crate) latency_us: (u64, u64),
-}
-
-impl Case {
-    /// A plain case: Kafka, one broker, one topic of `partitions`, `members` members, no faults.
-    pub(crate) fn new(seed: u64, partitions: i32, members: usize) -> Case {
-        Case {
-            seed,
-            flavor: Flavor::Kafka,
-            brokers: 1,
-            topics: vec![("t", partitions)],
-            members,
-            join_spread: Duration::ZERO,
-            cooperative: false,
-            auto_commit: true,
-            app: AppPolicy {
-                commit: super::app::CommitPolicy::Auto,
-                batch: 20,
-                think: (1, 5),
-                pauses: false,
-            },
-            records: 50,
-            more_records: 0,
-            chaos: Duration::from_secs(10),
-            settle: Duration::from_secs(120),
-            faults: Faults::default(),
-            session_timeout: Duration::from_secs(10),
-            heartbeat_interval: Duration::from_secs(1),
-            max_poll_interval: Duration::from_secs(30),
-            initial_delay: Duration::ZERO,
-            latency_us: (100, 2_000),
-        }
-    }
-}
-
-/// What a case ended with.
-#[derive(Debug)]
-pub(crate) struct Outcome {
-    pub(crate) history: History,
-    pub(crate) violations: Vec<String>,
-    pub(crate) report: Report,
-    /// When every produced record had been delivered (since the start).
-    pub(crate) all_delivered_at: Option<Duration>,
-    /// Events handled.
-    pub(crate) events: u64,
-}
-
-impl Outcome {
-    /// Panics with the violations and the end of the history, naming the seed.
-    pub(crate) fn assert_ok(&self, what: &str) {
-        if !self.violations.is_empty() {
-            panic!(
-                "{what}: {} violation(s):\n  {}\nlast facts:\n{}",
-                self.violations.len(),
-                self.violations
-                    .iter()
-                    .take(12)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("\n  "),
-                self.history.tail(40)
-            );
-        }
-    }
-}
-
-/// API versions the simulated brokers negotiate.
-#[derive(Debug, Clone, Copy)]
-struct Versions {
-    find: i16,
-    join: i16,
-    sync: i16,
-    heartbeat: i16,
-    leave: i16,
-    fetch: i16,
-}
-
-impl Versions {
-    fn of(flavor: Flavor) -> Versions {
-        match flavor {
-            Flavor::Kafka => Versions {
-                find: 4,
-                join: 9,
-                sync: 5,
-                heartbeat: 4,
-                leave: 5,
-                fetch: 12,
-            },
-            // The caps the reliability suite puts on librdkafka's mock.
-            Flavor::RdkafkaMock => Versions {
-                find: 3,
-                join: 5,
-                sync: 3,
-                heartbeat: 3,
-                leave: 1,
-                fetch: 11,
-            },
-        }
-    }
-
-    fn group(&self, api: ApiKey) -> i16 {
-        match api {
-            ApiKey::FindCoordinator => self.find,
-            ApiKey::JoinGroup => self.join,
-            ApiKey::SyncGroup => self.sync,
-            ApiKey::Heartbeat => self.heartbeat,
-            _ => self.leave,
-        }
-    }
-}
-
-/// What a broker has to do for a request (taken out of it, so the world can change while it
-/// works).
-enum Work {
-    Metadata,
-    Group {
-        id: u64,
-        api: ApiKey,
-        body: std::result::Result<Bytes, crate::wire::EncodeError>,
-    },
-    Fetch(u64, crate::fetch::FetchBody),
-    ListOffsets(u64, crate::fetch::ListOffsetsBody),
-    OffsetFetch(u64, crate::fetch::OffsetFetchBody),
-    Commit(u64, crate::commit::OffsetCommitBody),
-}
 
 enum Ev {
     StartMember,
@@ -226,6 +48,7 @@ enum Ev {
     CoordinatorTimer,
     Produce,
     Fault,
+    Inject(Scripted),
     Publish,
     Heal(HealKind),
 }
@@ -291,12 +114,18 @@ pub(crate) struct World {
 impl World {
     /// Runs `case` to the end and checks it.
     pub(crate) fn run(case: Case) -> Outcome {
-        let mut world = World::new(case);
+        let rng = Rng::new(case.seed);
+        World::run_with(case, rng)
+    }
+
+    /// Runs `case` with its choices from `rng` (a fuzzer's tape, say).
+    pub(crate) fn run_with(case: Case, rng: Rng) -> Outcome {
+        let mut world = World::new(case, rng);
         world.play();
         world.finish()
     }
 
-    fn new(case: Case) -> World {
+    fn new(case: Case, rng: Rng) -> World {
         let start = Instant::now();
         let mut cluster = Cluster::new(case.brokers, &case.topics);
         let mut expected = Expected {
@@ -314,7 +143,7 @@ impl World {
         }
         let coordinator_node = 1 + (case.seed as i32).rem_euclid(case.brokers);
         World {
-            rng: Rng::new(case.seed),
+            rng,
             start,
             now: start,
             queue: BTreeMap::new(),
@@ -389,6 +218,9 @@ impl World {
         if any_fault {
             let at = self.start + self.rng.millis(200, 2000);
             self.at(at, Ev::Fault);
+        }
+        for (after, fault) in self.case.script.clone() {
+            self.at(self.start + after, Ev::Inject(fault));
         }
         self.run_until(chaos_end, false);
         self.heal();
@@ -846,231 +678,6 @@ impl World {
         self.process_next(conn);
     }
 
-    fn arrive(&mut self, id: u64) {
-        let Some(req) = self.reqs.get_mut(&id) else {
-            return;
-        };
-        if req.state != ReqState::Travelling {
-            return;
-        }
-        req.state = ReqState::AtBroker;
-        let conn = req.conn;
-        self.conns.entry(conn).or_default().queue.push_back(id);
-        self.process_next(conn);
-    }
-
-    /// Starts on the first request queued on `key` unless one is being handled; an answer given
-    /// at once moves on to the next (through [`World::answer`]), a held one keeps the connection.
-    fn process_next(&mut self, key: ConnKey) {
-        let Some(c) = self.conns.get_mut(&key) else {
-            return;
-        };
-        if c.busy {
-            return;
-        }
-        let Some(&id) = c.queue.front() else {
-            return;
-        };
-        c.busy = true;
-        if self.silent.contains(&key) {
-            // Taken, never answered: the connection is stuck until the member drops it.
-            return;
-        }
-        if let Some(response) = self.handle_request(id) {
-            self.answer(id, response);
-        }
-    }
-
-    /// The broker's answer to request `id` now, or `None` if it holds it.
-    fn handle_request(&mut self, id: u64) -> Option<Response> {
-        let now = self.now;
-        let req = self.reqs.get(&id)?;
-        let node = req.conn.2;
-        let version = req.version;
-        let member = req.member;
-        let work = match &req.transmit {
-            Transmit::Metadata { .. } => Work::Metadata,
-            Transmit::Group { request, .. } => Work::Group {
-                id: request.id,
-                api: request.request.api(),
-                body: request.request.encode(version).map(|b| b.0),
-            },
-            Transmit::Fetch(FetchRequest::Fetch { id, body, .. }) => Work::Fetch(*id, body.clone()),
-            Transmit::Fetch(FetchRequest::ListOffsets { id, body, .. }) => {
-                Work::ListOffsets(*id, body.clone())
-            }
-            Transmit::Fetch(FetchRequest::OffsetFetch { id, body, .. }) => {
-                Work::OffsetFetch(*id, body.clone())
-            }
-            Transmit::Commit { commit, .. } => Work::Commit(commit.id, commit.body.clone()),
-        };
-        match work {
-            Work::Metadata => Some(Response::Metadata(Ok(self.cluster.metadata()))),
-            Work::Group { id: gid, api, body } => {
-                let body = match body {
-                    Ok(body) => body,
-                    Err(e) => {
-                        return Some(Response::Group {
-                            id: gid,
-                            version,
-                            result: Err(e.into()),
-                        });
-                    }
-                };
-                let bytes = if api == ApiKey::FindCoordinator {
-                    Some(self.find_coordinator(version))
-                } else if node != self.coordinator_node {
-                    Some(not_coordinator(api, version))
-                } else {
-                    let reply = ReplyTo { token: id, version };
-                    let out = self.coordinator.handle(api, version, body, reply, now);
-                    self.coordinator_changed();
-                    out
-                };
-                bytes.map(|b| Response::Group {
-                    id: gid,
-                    version,
-                    result: Ok(b),
-                })
-            }
-            Work::Fetch(fid, body) => {
-                if body.max_wait_ms <= 0 || self.cluster.has_data(node, &body) {
-                    let faults = self.errors;
-                    let response = self.cluster.fetch(node, &body, version, &mut self.rng, faults);
-                    Some(Response::Fetch {
-                        id: fid,
-                        result: Ok(response),
-                    })
-                } else {
-                    let wait = Duration::from_millis(body.max_wait_ms as u64);
-                    self.held_fetches.push(id);
-                    self.at(now + wait, Ev::LongPollExpire(id));
-                    None
-                }
-            }
-            Work::ListOffsets(lid, body) => Some(Response::ListOffsets {
-                id: lid,
-                result: Ok(self.cluster.list_offsets(node, &body)),
-            }),
-            Work::OffsetFetch(oid, body) => {
-                let response = if node != self.coordinator_node {
-                    offset_fetch_response(KafkaCode::NOT_COORDINATOR, &[])
-                } else if self.errors && self.rng.chance(20) {
-                    offset_fetch_response(KafkaCode::COORDINATOR_LOAD_IN_PROGRESS, &[])
-                } else {
-                    let parts: Vec<_> = body
-                        .partitions
-                        .iter()
-                        .map(|tp| {
-                            let c = self.coordinator.committed.get(tp).copied().unwrap_or(-1);
-                            (tp.clone(), KafkaCode::NONE, c)
-                        })
-                        .collect();
-                    offset_fetch_response(KafkaCode::NONE, &parts)
-                };
-                Some(Response::OffsetFetch {
-                    id: oid,
-                    result: Ok(response),
-                })
-            }
-            Work::Commit(cid, body) => {
-                let code = if node != self.coordinator_node {
-                    KafkaCode::NOT_COORDINATOR
-                } else if self.errors && self.rng.chance(20) {
-                    KafkaCode::COORDINATOR_LOAD_IN_PROGRESS
-                } else {
-                    let (code, backwards) = self.coordinator.commit(&body, now);
-                    self.coordinator_changed();
-                    let t = self.t();
-                    let name = self
-                        .member_ids
-                        .get(&body.member_id)
-                        .cloned()
-                        .unwrap_or_else(|| self.members[member].name.clone());
-                    for (tp, from, to) in backwards {
-                        self.history.record(t, &name, Fact::CommitBackwards(tp, from, to));
-                    }
-                    if code == KafkaCode::NONE {
-                        for o in &body.offsets {
-                            self.history
-                                .record(t, &name, Fact::Committed(o.tp.clone(), o.offset));
-                        }
-                    }
-                    code
-                };
-                let parts: Vec<_> = body.offsets.iter().map(|o| (o.tp.clone(), code)).collect();
-                Some(Response::Commit {
-                    id: cid,
-                    result: Ok(offset_commit_response(&parts)),
-                })
-            }
-        }
-    }
-
-    fn find_coordinator(&self, version: i16) -> Bytes {
-        let node = self.coordinator_node;
-        let host = StrBytes::from_string(format!("broker-{node}"));
-        let r = if version >= 4 {
-            FindCoordinatorResponse::default().with_coordinators(vec![
-                FoundCoordinator::default()
-                    .with_key(StrBytes::from_static_str("g"))
-                    .with_node_id(BrokerId(node))
-                    .with_host(host)
-                    .with_port(9092),
-            ])
-        } else {
-            FindCoordinatorResponse::default()
-                .with_node_id(BrokerId(node))
-                .with_host(host)
-                .with_port(9092)
-        };
-        encode(&r, version)
-    }
-
-    /// The coordinator may have released held answers or moved its timer.
-    fn coordinator_changed(&mut self) {
-        for (reply, bytes) in self.coordinator.take_replies() {
-            let Some(req) = self.reqs.get(&reply.token) else {
-                continue;
-            };
-            let Transmit::Group { request, .. } = &req.transmit else {
-                continue;
-            };
-            let response = Response::Group {
-                id: request.id,
-                version: reply.version,
-                result: Ok(bytes),
-            };
-            self.answer(reply.token, response);
-        }
-        if let Some(at) = self.coordinator.next_timer()
-            && self.coordinator_timer.is_none_or(|t| at < t || t < self.now)
-        {
-            self.coordinator_timer = Some(at);
-            self.at(at, Ev::CoordinatorTimer);
-        }
-    }
-
-    /// Resets a connection: every request on it (or on its way to it) fails.
-    fn disconnect(&mut self, key: ConnKey) {
-        let ids: Vec<u64> = self
-            .reqs
-            .iter()
-            .filter(|(_, r)| r.conn == key && r.state != ReqState::Done)
-            .map(|(id, _)| *id)
-            .collect();
-        self.conns.remove(&key);
-        self.wire.remove(&key);
-        self.silent.remove(&key);
-        self.coordinator.forget_replies(|token| ids.contains(&token));
-        self.held_fetches.retain(|h| !ids.contains(h));
-        for id in ids {
-            let delay = self.latency();
-            self.fail(id, connection_reset(), delay);
-        }
-        // Requests still at the broker on a dead connection are answered to nobody.
-    }
-
     // ----- events -----
 
     fn handle(&mut self, ev: Ev) {
@@ -1140,6 +747,7 @@ impl World {
             }
             Ev::Produce => self.produce(),
             Ev::Fault => self.fault(),
+            Ev::Inject(fault) => self.inject(fault),
             Ev::Publish => self.cluster.publish(),
             Ev::Heal(kind) => match kind {
                 HealKind::Errors => self.errors = false,
@@ -1147,209 +755,5 @@ impl World {
                 HealKind::Broker(b) => self.down.retain(|d| *d != b),
             },
         }
-    }
-
-    fn answer_fetch(&mut self, id: u64) {
-        let Some(req) = self.reqs.get(&id) else {
-            return;
-        };
-        let node = req.conn.2;
-        let version = req.version;
-        let Transmit::Fetch(FetchRequest::Fetch { id: fid, body, .. }) = &req.transmit else {
-            return;
-        };
-        let fid = *fid;
-        let faults = self.errors;
-        let response = self.cluster.fetch(node, body, version, &mut self.rng, faults);
-        self.answer(
-            id,
-            Response::Fetch {
-                id: fid,
-                result: Ok(response),
-            },
-        );
-    }
-
-    fn produce(&mut self) {
-        if self.healed {
-            return;
-        }
-        let tps: Vec<TopicPartition> = self.cluster.logs.keys().cloned().collect();
-        let per = self.case.more_records;
-        let rounds = (self.case.chaos.as_millis() as i64 / 300).max(1);
-        for tp in tps {
-            let already = self.expected.produced.get(&tp).map_or(0, |s| s.len() as i64) - self.case.records;
-            if already >= per {
-                continue;
-            }
-            let n = (1 + self.rng.below((2 * per / rounds).max(1) as u64) as i64).min(per - already);
-            let batch = 1 + self.rng.below(6) as i64;
-            let offsets = self.cluster.produce(&tp, n, batch);
-            self.expected.produced.entry(tp).or_default().extend(offsets);
-        }
-        // Long polls with data now are answered.
-        for id in self.held_fetches.clone() {
-            let ready = self.reqs.get(&id).is_some_and(|r| match &r.transmit {
-                Transmit::Fetch(FetchRequest::Fetch { body, .. }) => self.cluster.has_data(r.conn.2, body),
-                _ => false,
-            });
-            if ready {
-                self.answer_fetch(id);
-            }
-        }
-        let at = self.now + self.rng.millis(50, 600);
-        self.at(at, Ev::Produce);
-    }
-
-    fn fault(&mut self) {
-        if self.healed {
-            return;
-        }
-        let f = self.case.faults;
-        let mut kinds = vec![];
-        if f.disconnects {
-            kinds.push(0);
-        }
-        if f.errors {
-            kinds.push(1);
-        }
-        if f.leader_moves && self.case.brokers > 1 {
-            kinds.push(2);
-        }
-        if f.coordinator_moves && self.case.brokers > 1 {
-            kinds.push(3);
-        }
-        if f.broker_outages && self.case.brokers > 1 {
-            kinds.push(4);
-        }
-        if f.churn {
-            kinds.push(5);
-        }
-        if f.stalls {
-            kinds.push(6);
-        }
-        if f.slow {
-            kinds.push(7);
-        }
-        if f.silent {
-            kinds.push(8);
-        }
-        if kinds.is_empty() {
-            return;
-        }
-        let kind = kinds[self.rng.below(kinds.len() as u64) as usize];
-        let live: Vec<usize> = (0..self.members.len())
-            .filter(|&m| self.members[m].core.is_some() && self.members[m].close.is_none())
-            .collect();
-        match kind {
-            0 => {
-                let keys: Vec<ConnKey> = self.conns.keys().copied().collect();
-                if !keys.is_empty() {
-                    let k = keys[self.rng.below(keys.len() as u64) as usize];
-                    self.disconnect(k);
-                }
-            }
-            1 => {
-                self.errors = true;
-                let at = self.now + self.rng.millis(100, 2000);
-                self.at(at, Ev::Heal(HealKind::Errors));
-            }
-            2 => {
-                let tps: Vec<TopicPartition> = self.cluster.logs.keys().cloned().collect();
-                let tp = tps[self.rng.below(tps.len() as u64) as usize].clone();
-                let to = 1 + self.rng.below(self.case.brokers as u64) as i32;
-                self.cluster.move_leader(&tp, to);
-                let at = self.now + self.rng.millis(0, 500);
-                self.at(at, Ev::Publish);
-            }
-            3 => {
-                let old = self.coordinator_node;
-                let to = 1 + self.rng.below(self.case.brokers as u64) as i32;
-                if to != old {
-                    self.coordinator_node = to;
-                    let keys: Vec<ConnKey> = self
-                        .conns
-                        .keys()
-                        .filter(|k| k.1 == Pool::Group && k.2 == old)
-                        .copied()
-                        .collect();
-                    for k in keys {
-                        self.disconnect(k);
-                    }
-                }
-            }
-            4 => {
-                let b = 1 + self.rng.below(self.case.brokers as u64) as i32;
-                if b != self.coordinator_node && !self.down.contains(&b) {
-                    self.down.push(b);
-                    let keys: Vec<ConnKey> = self.conns.keys().filter(|k| k.2 == b).copied().collect();
-                    for k in keys {
-                        self.disconnect(k);
-                    }
-                    let at = self.now + self.rng.millis(200, 3000);
-                    self.at(at, Ev::Heal(HealKind::Broker(b)));
-                }
-            }
-            5 if !live.is_empty() => {
-                let m = live[self.rng.below(live.len() as u64) as usize];
-                if self.rng.chance(50) {
-                    self.kill_member(m);
-                } else {
-                    self.close_member(m);
-                }
-                let at = self.now + self.rng.millis(100, 5000);
-                self.at(at, Ev::StartMember);
-            }
-            6 if !live.is_empty() => {
-                let m = live[self.rng.below(live.len() as u64) as usize];
-                let max_poll = self.case.max_poll_interval;
-                let d = max_poll + self.rng.millis(0, max_poll.as_millis() as u64);
-                if let Some(app) = &mut self.members[m].app {
-                    app.stalled_until = Some(self.now + d);
-                    let (t, name) = (self.t(), self.members[m].name.clone());
-                    self.history.record(t, &name, Fact::Stalled(t + d));
-                }
-                let at = self.now + d;
-                self.schedule_app(m, at);
-            }
-            7 => {
-                self.slow = true;
-                let at = self.now + self.rng.millis(100, 3000);
-                self.at(at, Ev::Heal(HealKind::Slow));
-            }
-            8 => {
-                let keys: Vec<ConnKey> = self.conns.keys().copied().collect();
-                if !keys.is_empty() {
-                    let k = keys[self.rng.below(keys.len() as u64) as usize];
-                    self.silent.insert(k);
-                }
-            }
-            _ => {}
-        }
-        let at = self.now + self.rng.millis(200, 3000);
-        self.at(at, Ev::Fault);
-    }
-}
-
-fn encode<T: Encodable>(msg: &T, version: i16) -> Bytes {
-    let mut buf = bytes::BytesMut::new();
-    let _ = msg.encode(&mut buf, version);
-    buf.freeze()
-}
-
-/// A group request sent to a broker that is not the coordinator.
-fn not_coordinator(api: ApiKey, version: i16) -> Bytes {
-    let code = KafkaCode::NOT_COORDINATOR.0;
-    match api {
-        ApiKey::JoinGroup => encode(
-            &JoinGroupResponse::default()
-                .with_error_code(code)
-                .with_generation_id(-1)
-                .with_protocol_name(Some(StrBytes::from_static_str(""))),
-            version,
-        ),
-        ApiKey::SyncGroup => encode(&SyncGroupResponse::default().with_error_code(code), version),
-        ApiKey::Heartbeat => encode(&HeartbeatResponse::default().with_error_code(code), version),
-        _ => encode(&LeaveGroupResponse::default().with_error_code(code), version),
     }
 }

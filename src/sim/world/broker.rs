@@ -1,0 +1,353 @@
+//! The simulated brokers' side of the world: requests arriving on connections, each broker's
+//! answer (metadata, group requests to the coordinator, fetches held as long polls, offsets and
+//! commits), and connections reset.
+
+/// API versions the simulated brokers negotiate.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Versions {
+    find: i16,
+    join: i16,
+    sync: i16,
+    heartbeat: i16,
+    leave: i16,
+    pub(super) fetch: i16,
+}
+
+impl Versions {
+    pub(super) fn of(flavor: Flavor) -> Versions {
+        match flavor {
+            Flavor::Kafka => Versions {
+                find: 4,
+                join: 9,
+                sync: 5,
+                heartbeat: 4,
+                leave: 5,
+                fetch: 12,
+            },
+            // The caps the reliability suite puts on librdkafka's mock.
+            Flavor::RdkafkaMock => Versions {
+                find: 3,
+                join: 5,
+                sync: 3,
+                heartbeat: 3,
+                leave: 1,
+                fetch: 11,
+            },
+        }
+    }
+
+    pub(super) fn group(&self, api: ApiKey) -> i16 {
+        match api {
+            ApiKey::FindCoordinator => self.find,
+            ApiKey::JoinGroup => self.join,
+            ApiKey::SyncGroup => self.sync,
+            ApiKey::Heartbeat => self.heartbeat,
+            _ => self.leave,
+        }
+    }
+}
+
+/// What a broker has to do for a request (taken out of it, so the world can change while it
+/// works).
+enum Work {
+    Metadata,
+    Group {
+        id: u64,
+        api: ApiKey,
+        body: std::result::Result<Bytes, crate::wire::EncodeError>,
+    },
+    Fetch(u64, crate::fetch::FetchBody),
+    ListOffsets(u64, crate::fetch::ListOffsetsBody),
+    OffsetFetch(u64, crate::fetch::OffsetFetchBody),
+    Commit(u64, crate::commit::OffsetCommitBody),
+}
+
+use bytes::Bytes;
+use kafka_protocol::messages::find_coordinator_response::Coordinator as FoundCoordinator;
+use kafka_protocol::messages::{
+    BrokerId, FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse,
+    SyncGroupResponse,
+};
+use kafka_protocol::protocol::{Encodable, StrBytes};
+
+use std::time::Duration;
+
+use super::{Ev, World};
+use crate::engine::{Response, Transmit};
+use crate::fetch::FetchRequest;
+use crate::sim::coordinator::{Flavor, ReplyTo};
+use crate::sim::history::Fact;
+use crate::sim::net::{ConnKey, ReqState, connection_reset};
+use crate::sim::responses::{offset_commit_response, offset_fetch_response};
+use crate::wire::{ApiKey, KafkaCode};
+
+impl World {
+    pub(super) fn arrive(&mut self, id: u64) {
+        let Some(req) = self.reqs.get_mut(&id) else {
+            return;
+        };
+        if req.state != ReqState::Travelling {
+            return;
+        }
+        req.state = ReqState::AtBroker;
+        let conn = req.conn;
+        self.conns.entry(conn).or_default().queue.push_back(id);
+        self.process_next(conn);
+    }
+
+    /// Starts on the first request queued on `key` unless one is being handled; an answer given
+    /// at once moves on to the next (through [`World::answer`]), a held one keeps the connection.
+    pub(super) fn process_next(&mut self, key: ConnKey) {
+        let Some(c) = self.conns.get_mut(&key) else {
+            return;
+        };
+        if c.busy {
+            return;
+        }
+        let Some(&id) = c.queue.front() else {
+            return;
+        };
+        c.busy = true;
+        if self.silent.contains(&key) {
+            // Taken, never answered: the connection is stuck until the member drops it.
+            return;
+        }
+        if let Some(response) = self.handle_request(id) {
+            self.answer(id, response);
+        }
+    }
+
+    /// The broker's answer to request `id` now, or `None` if it holds it.
+    pub(super) fn handle_request(&mut self, id: u64) -> Option<Response> {
+        let now = self.now;
+        let req = self.reqs.get(&id)?;
+        let node = req.conn.2;
+        let version = req.version;
+        let member = req.member;
+        let work = match &req.transmit {
+            Transmit::Metadata { .. } => Work::Metadata,
+            Transmit::Group { request, .. } => Work::Group {
+                id: request.id,
+                api: request.request.api(),
+                body: request.request.encode(version).map(|b| b.0),
+            },
+            Transmit::Fetch(FetchRequest::Fetch { id, body, .. }) => Work::Fetch(*id, body.clone()),
+            Transmit::Fetch(FetchRequest::ListOffsets { id, body, .. }) => {
+                Work::ListOffsets(*id, body.clone())
+            }
+            Transmit::Fetch(FetchRequest::OffsetFetch { id, body, .. }) => {
+                Work::OffsetFetch(*id, body.clone())
+            }
+            Transmit::Commit { commit, .. } => Work::Commit(commit.id, commit.body.clone()),
+        };
+        match work {
+            Work::Metadata => Some(Response::Metadata(Ok(self.cluster.metadata()))),
+            Work::Group { id: gid, api, body } => {
+                let body = match body {
+                    Ok(body) => body,
+                    Err(e) => {
+                        return Some(Response::Group {
+                            id: gid,
+                            version,
+                            result: Err(e.into()),
+                        });
+                    }
+                };
+                let bytes = if api == ApiKey::FindCoordinator {
+                    Some(self.find_coordinator(version))
+                } else if node != self.coordinator_node {
+                    Some(not_coordinator(api, version))
+                } else {
+                    let reply = ReplyTo { token: id, version };
+                    let out = self.coordinator.handle(api, version, body, reply, now);
+                    self.coordinator_changed();
+                    out
+                };
+                bytes.map(|b| Response::Group {
+                    id: gid,
+                    version,
+                    result: Ok(b),
+                })
+            }
+            Work::Fetch(fid, body) => {
+                if body.max_wait_ms <= 0 || self.cluster.has_data(node, &body) {
+                    let faults = self.errors;
+                    let response = self.cluster.fetch(node, &body, version, &mut self.rng, faults);
+                    Some(Response::Fetch {
+                        id: fid,
+                        result: Ok(response),
+                    })
+                } else {
+                    let wait = Duration::from_millis(body.max_wait_ms as u64);
+                    self.held_fetches.push(id);
+                    self.at(now + wait, Ev::LongPollExpire(id));
+                    None
+                }
+            }
+            Work::ListOffsets(lid, body) => Some(Response::ListOffsets {
+                id: lid,
+                result: Ok(self.cluster.list_offsets(node, &body)),
+            }),
+            Work::OffsetFetch(oid, body) => {
+                let response = if node != self.coordinator_node {
+                    offset_fetch_response(KafkaCode::NOT_COORDINATOR, &[])
+                } else if self.errors && self.rng.chance(20) {
+                    offset_fetch_response(KafkaCode::COORDINATOR_LOAD_IN_PROGRESS, &[])
+                } else {
+                    let parts: Vec<_> = body
+                        .partitions
+                        .iter()
+                        .map(|tp| {
+                            let c = self.coordinator.committed.get(tp).copied().unwrap_or(-1);
+                            (tp.clone(), KafkaCode::NONE, c)
+                        })
+                        .collect();
+                    offset_fetch_response(KafkaCode::NONE, &parts)
+                };
+                Some(Response::OffsetFetch {
+                    id: oid,
+                    result: Ok(response),
+                })
+            }
+            Work::Commit(cid, body) => {
+                let code = if node != self.coordinator_node {
+                    KafkaCode::NOT_COORDINATOR
+                } else if self.errors && self.rng.chance(20) {
+                    KafkaCode::COORDINATOR_LOAD_IN_PROGRESS
+                } else {
+                    let (code, backwards) = self.coordinator.commit(&body, now);
+                    self.coordinator_changed();
+                    let t = self.t();
+                    let name = self
+                        .member_ids
+                        .get(&body.member_id)
+                        .cloned()
+                        .unwrap_or_else(|| self.members[member].name.clone());
+                    for (tp, from, to) in backwards {
+                        self.history.record(t, &name, Fact::CommitBackwards(tp, from, to));
+                    }
+                    if code == KafkaCode::NONE {
+                        for o in &body.offsets {
+                            self.history
+                                .record(t, &name, Fact::Committed(o.tp.clone(), o.offset));
+                        }
+                    }
+                    code
+                };
+                let parts: Vec<_> = body.offsets.iter().map(|o| (o.tp.clone(), code)).collect();
+                Some(Response::Commit {
+                    id: cid,
+                    result: Ok(offset_commit_response(&parts)),
+                })
+            }
+        }
+    }
+
+    pub(super) fn find_coordinator(&self, version: i16) -> Bytes {
+        let node = self.coordinator_node;
+        let host = StrBytes::from_string(format!("broker-{node}"));
+        let r = if version >= 4 {
+            FindCoordinatorResponse::default().with_coordinators(vec![
+                FoundCoordinator::default()
+                    .with_key(StrBytes::from_static_str("g"))
+                    .with_node_id(BrokerId(node))
+                    .with_host(host)
+                    .with_port(9092),
+            ])
+        } else {
+            FindCoordinatorResponse::default()
+                .with_node_id(BrokerId(node))
+                .with_host(host)
+                .with_port(9092)
+        };
+        encode(&r, version)
+    }
+
+    /// The coordinator may have released held answers or moved its timer.
+    pub(super) fn coordinator_changed(&mut self) {
+        for (reply, bytes) in self.coordinator.take_replies() {
+            let Some(req) = self.reqs.get(&reply.token) else {
+                continue;
+            };
+            let Transmit::Group { request, .. } = &req.transmit else {
+                continue;
+            };
+            let response = Response::Group {
+                id: request.id,
+                version: reply.version,
+                result: Ok(bytes),
+            };
+            self.answer(reply.token, response);
+        }
+        if let Some(at) = self.coordinator.next_timer()
+            && self.coordinator_timer.is_none_or(|t| at < t || t < self.now)
+        {
+            self.coordinator_timer = Some(at);
+            self.at(at, Ev::CoordinatorTimer);
+        }
+    }
+
+    /// Resets a connection: every request on it (or on its way to it) fails.
+    pub(super) fn disconnect(&mut self, key: ConnKey) {
+        let ids: Vec<u64> = self
+            .reqs
+            .iter()
+            .filter(|(_, r)| r.conn == key && r.state != ReqState::Done)
+            .map(|(id, _)| *id)
+            .collect();
+        self.conns.remove(&key);
+        self.wire.remove(&key);
+        self.silent.remove(&key);
+        self.coordinator.forget_replies(|token| ids.contains(&token));
+        self.held_fetches.retain(|h| !ids.contains(h));
+        for id in ids {
+            let delay = self.latency();
+            self.fail(id, connection_reset(), delay);
+        }
+        // Requests still at the broker on a dead connection are answered to nobody.
+    }
+
+    pub(super) fn answer_fetch(&mut self, id: u64) {
+        let Some(req) = self.reqs.get(&id) else {
+            return;
+        };
+        let node = req.conn.2;
+        let version = req.version;
+        let Transmit::Fetch(FetchRequest::Fetch { id: fid, body, .. }) = &req.transmit else {
+            return;
+        };
+        let fid = *fid;
+        let faults = self.errors;
+        let response = self.cluster.fetch(node, body, version, &mut self.rng, faults);
+        self.answer(
+            id,
+            Response::Fetch {
+                id: fid,
+                result: Ok(response),
+            },
+        );
+    }
+}
+
+fn encode<T: Encodable>(msg: &T, version: i16) -> Bytes {
+    let mut buf = bytes::BytesMut::new();
+    let _ = msg.encode(&mut buf, version);
+    buf.freeze()
+}
+
+/// A group request sent to a broker that is not the coordinator.
+fn not_coordinator(api: ApiKey, version: i16) -> Bytes {
+    let code = KafkaCode::NOT_COORDINATOR.0;
+    match api {
+        ApiKey::JoinGroup => encode(
+            &JoinGroupResponse::default()
+                .with_error_code(code)
+                .with_generation_id(-1)
+                .with_protocol_name(Some(StrBytes::from_static_str(""))),
+            version,
+        ),
+        ApiKey::SyncGroup => encode(&SyncGroupResponse::default().with_error_code(code), version),
+        ApiKey::Heartbeat => encode(&HeartbeatResponse::default().with_error_code(code), version),
+        _ => encode(&LeaveGroupResponse::default().with_error_code(code), version),
+    }
+}
