@@ -25,6 +25,8 @@ pub(crate) use case::Case;
 pub(crate) use world::World;
 
 #[cfg(test)]
+mod scenarios;
+#[cfg(test)]
 mod tests;
 
 /// The world's source of choices: a small deterministic random number generator (SplitMix64:

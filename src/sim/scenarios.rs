@@ -1,0 +1,312 @@
+//! The reliability suite's named scenarios, scripted in simulation: each fault at a chosen moment,
+//! over many seeds (latency, think times and join order vary), checked against every promise of
+//! the history checker and against what the scenario is about.
+//!
+//! The same scenarios run end to end against Apache Kafka and librdkafka's mock in
+//! `protocol-tests`; here they run in milliseconds, so each runs under 20 seeds by default
+//! (`SIM_SEEDS=n` for more).
+
+use std::time::Duration;
+
+use super::case::{Case, Outcome, Scripted};
+use super::history::Fact;
+use super::net::Pool;
+use super::world::World;
+use crate::types::{NodeId, TopicPartition};
+
+fn seeds() -> u64 {
+    std::env::var("SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or(20, |n| n.clamp(1, 20_000))
+}
+
+/// A steady group: `members` members of one topic of `partitions` on `brokers` brokers, records
+/// produced throughout the chaos phase, manual commits now and then.
+fn steady(seed: u64, brokers: i32, partitions: i32, members: usize) -> Case {
+    let mut case = Case::new(seed, partitions, members);
+    case.brokers = brokers;
+    case.records = 40;
+    case.more_records = 60;
+    case.chaos = Duration::from_secs(15);
+    case.settle = Duration::from_secs(120);
+    case
+}
+
+/// The coordinator the world picks for `case`.
+fn coordinator(case: &Case) -> NodeId {
+    1 + (case.seed as i32).rem_euclid(case.brokers)
+}
+
+/// Runs `make(seed)` for every seed: every promise holds, and `also` holds.
+fn each_seed(what: &str, make: impl Fn(u64) -> Case, also: impl Fn(&Case, &Outcome) -> Result<(), String>) {
+    for seed in 0..seeds() {
+        let case = make(seed);
+        let out = World::run(case.clone());
+        out.assert_ok(&format!("{what}, seed {seed}"));
+        assert!(
+            out.all_delivered_at.is_some(),
+            "{what}, seed {seed}: not everything was delivered"
+        );
+        if let Err(e) = also(&case, &out) {
+            panic!("{what}, seed {seed}: {e}\nlast facts:\n{}", out.history.tail(40));
+        }
+    }
+}
+
+fn no_more(_: &Case, _: &Outcome) -> Result<(), String> {
+    Ok(())
+}
+
+/// Facts of `member` from `after` on.
+fn facts<'a>(out: &'a Outcome, member: &'a str, after: Duration) -> impl Iterator<Item = &'a Fact> + 'a {
+    out.history
+        .entries
+        .iter()
+        .filter(move |e| e.member == member && e.t >= after)
+        .map(|e| &e.fact)
+}
+
+fn tp(p: i32) -> TopicPartition {
+    TopicPartition::new("t", p)
+}
+
+/// `fetch_leader_change`: partitions' leaders move to other brokers; metadata shows it only a
+/// little later, so fetches meet NOT_LEADER first.
+#[test]
+fn fetch_leader_change() {
+    each_seed(
+        "fetch_leader_change",
+        |seed| {
+            let mut case = steady(seed, 3, 3, 1);
+            for p in 0..3 {
+                let to = 1 + (p + 1) % 3;
+                let publish_after = Duration::from_millis(200 * (seed % 5));
+                case.script.push((
+                    Duration::from_secs(3 + p as u64),
+                    Scripted::LeaderMove {
+                        tp: tp(p),
+                        to,
+                        publish_after,
+                    },
+                ));
+            }
+            case
+        },
+        no_more,
+    );
+}
+
+/// `broker_bounce`: a broker that leads partitions is unreachable for 5 s; its partitions resume
+/// once it is back, and the others never stop.
+#[test]
+fn broker_bounce() {
+    each_seed(
+        "broker_bounce",
+        |seed| {
+            let mut case = steady(seed, 3, 6, 2);
+            let down = 1 + (coordinator(&case) % 3);
+            case.script.push((
+                Duration::from_secs(4),
+                Scripted::BrokerDown(down, Duration::from_secs(5)),
+            ));
+            case
+        },
+        no_more,
+    );
+}
+
+/// `coordinator_moved`: the group coordinator moves to another broker twice; the members find it
+/// again without losing the generation's partitions for good.
+#[test]
+fn coordinator_moved() {
+    each_seed(
+        "coordinator_moved",
+        |seed| {
+            let mut case = steady(seed, 3, 4, 2);
+            let first = coordinator(&case);
+            let next = 1 + first % 3;
+            case.script
+                .push((Duration::from_secs(4), Scripted::CoordinatorMove(next)));
+            case.script
+                .push((Duration::from_secs(9), Scripted::CoordinatorMove(first)));
+            case
+        },
+        no_more,
+    );
+}
+
+/// `coordinator_loading`: for the first seconds every group answer is COORDINATOR_LOAD_IN_PROGRESS
+/// (and fetches see retriable errors); the group forms once the coordinator is ready.
+#[test]
+fn coordinator_loading() {
+    each_seed(
+        "coordinator_loading",
+        |seed| {
+            let mut case = steady(seed, 1, 3, 2);
+            case.script
+                .push((Duration::ZERO, Scripted::Errors(Duration::from_secs(4))));
+            case
+        },
+        no_more,
+    );
+}
+
+/// `slow_broker`: latency spikes for 6 s while two members consume.
+#[test]
+fn slow_broker() {
+    each_seed(
+        "slow_broker",
+        |seed| {
+            let mut case = steady(seed, 2, 4, 2);
+            case.script
+                .push((Duration::from_secs(3), Scripted::Slow(Duration::from_secs(6))));
+            case
+        },
+        no_more,
+    );
+}
+
+/// `max_poll_exceeded`: one application stops pulling for longer than max.poll.interval: its
+/// member leaves the group (its streams end), the other member takes every partition, and once
+/// the application pulls again its member rejoins and gets partitions back.
+#[test]
+fn max_poll_exceeded() {
+    let stall_at = Duration::from_secs(4);
+    each_seed(
+        "max_poll_exceeded",
+        |seed| {
+            let mut case = steady(seed, 1, 4, 2);
+            case.max_poll_interval = Duration::from_secs(3);
+            case.script
+                .push((stall_at, Scripted::Stall(0, Duration::from_secs(8))));
+            case
+        },
+        |_, out| {
+            let gave_up = facts(out, "m0", stall_at)
+                .any(|f| matches!(f, Fact::Revoked(ps) | Fact::Lost(ps) if !ps.is_empty()));
+            let took_all =
+                facts(out, "m1", stall_at).any(|f| matches!(f, Fact::Assigned(ps) if ps.len() == 4));
+            let back = facts(out, "m0", stall_at + Duration::from_secs(8))
+                .any(|f| matches!(f, Fact::Assigned(ps) if !ps.is_empty()));
+            match (gave_up, took_all, back) {
+                (true, true, true) => Ok(()),
+                _ => Err(format!(
+                    "stalled member gave up its partitions: {gave_up}; the other took all four: {took_all}; \
+                     the stalled one got partitions back: {back}"
+                )),
+            }
+        },
+    );
+}
+
+/// `session_expiry`: the member's coordinator connection goes half-open (requests taken, never
+/// answered) while another member is in the group: it must notice, reconnect, and the group must
+/// carry on with nothing lost and no two owners.
+#[test]
+fn session_expiry() {
+    each_seed(
+        "session_expiry",
+        |seed| {
+            let mut case = steady(seed, 2, 4, 2);
+            let node = coordinator(&case);
+            case.script.push((
+                Duration::from_secs(4),
+                Scripted::Silent {
+                    member: 0,
+                    pool: Pool::Group,
+                    node,
+                },
+            ));
+            case
+        },
+        no_more,
+    );
+}
+
+/// `eager_no_overlap`: members join and leave an eager (range) group; no partition ever has two
+/// owners (the checker's promise) and the last member standing gets everything.
+#[test]
+fn eager_no_overlap() {
+    each_seed(
+        "eager_no_overlap",
+        |seed| {
+            let mut case = steady(seed, 2, 6, 2);
+            case.script.push((Duration::from_secs(3), Scripted::Start));
+            case.script.push((Duration::from_secs(7), Scripted::Close(0)));
+            case.script.push((Duration::from_secs(10), Scripted::Close(1)));
+            case
+        },
+        |_, out| {
+            let all = facts(out, "m2", Duration::from_secs(10))
+                .any(|f| matches!(f, Fact::Assigned(ps) if ps.len() == 6));
+            all.then_some(())
+                .ok_or_else(|| "the last member never got all six partitions".to_owned())
+        },
+    );
+}
+
+/// `cooperative_two_phase`: with cooperative-sticky, a member joining takes partitions from the
+/// first member in two phases; the first member gives up only the partitions that move and keeps
+/// the rest throughout (they are never revoked).
+#[test]
+fn cooperative_two_phase() {
+    let join_at = Duration::from_secs(4);
+    each_seed(
+        "cooperative_two_phase",
+        |seed| {
+            let mut case = steady(seed, 2, 4, 1);
+            case.cooperative = true;
+            case.script.push((join_at, Scripted::Start));
+            case
+        },
+        |_, out| {
+            // Until the case ends (every member closes then, revoking what it holds).
+            let revoked: Vec<&Vec<TopicPartition>> = out
+                .history
+                .entries
+                .iter()
+                .filter(|e| e.member == "m0" && e.t >= join_at && e.t < join_at + Duration::from_secs(8))
+                .filter_map(|e| match &e.fact {
+                    Fact::Revoked(ps) | Fact::Lost(ps) => Some(ps),
+                    _ => None,
+                })
+                .collect();
+            let given_up: usize = revoked.iter().map(|ps| ps.len()).sum();
+            let got = facts(out, "m1", join_at).any(|f| matches!(f, Fact::Assigned(ps) if ps.len() == 2));
+            if given_up == 2 && got {
+                Ok(())
+            } else {
+                Err(format!(
+                    "m0 gave up {given_up} partition(s) ({revoked:?}), m1 got two: {got}; expected exactly the two that move"
+                ))
+            }
+        },
+    );
+}
+
+/// `kill`: one of two members dies without a word (no leave, no commit); after its session times
+/// out the other takes its partitions, re-reading at most from the last commit.
+#[test]
+fn kill() {
+    let kill_at = Duration::from_secs(5);
+    each_seed(
+        "kill",
+        |seed| {
+            let mut case = steady(seed, 2, 4, 2);
+            case.script.push((kill_at, Scripted::Kill(1)));
+            case
+        },
+        |case, out| {
+            let took_all = out.history.entries.iter().any(|e| {
+                e.member == "m0"
+                    && e.t >= kill_at
+                    && e.t <= kill_at + case.session_timeout + Duration::from_secs(5)
+                    && matches!(&e.fact, Fact::Assigned(ps) if ps.len() == 4)
+            });
+            took_all.then_some(()).ok_or_else(|| {
+                "the survivor did not take all four partitions within the session timeout".to_owned()
+            })
+        },
+    );
+}
