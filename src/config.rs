@@ -89,6 +89,8 @@ pub(crate) struct ConsumerConfig {
     pub(crate) metadata_max_age: Duration,
     /// `client.rack`: fetch from a replica in this rack where the broker offers one (KIP-392).
     pub(crate) client_rack: Option<String>,
+    /// `enable.fetch.sessions`: incremental fetch sessions (KIP-227) where brokers offer them.
+    pub(crate) fetch_sessions: bool,
     pub(crate) net: NetConfig,
     /// librdkafka's `sasl.oauthbearer.config` (unsecured JWTs), resolved by [`ConsumerConfig::finish`].
     pub(crate) oauthbearer_config: Option<Secret>,
@@ -124,6 +126,7 @@ impl Default for ConsumerConfig {
             retry_backoff: Duration::from_millis(100),
             metadata_max_age: Duration::from_secs(300),
             client_rack: None,
+            fetch_sessions: true,
             net: NetConfig::default(),
             oauthbearer_config: None,
             oauthbearer_unsecure_jwt: false,
@@ -138,6 +141,7 @@ pub(crate) const KNOWN_PROPERTIES: &[&str] = &[
     "group.instance.id",
     "client.id",
     "client.rack",
+    "enable.fetch.sessions",
     "auto.offset.reset",
     "enable.auto.commit",
     "auto.commit.interval.ms",
@@ -234,6 +238,7 @@ impl ConsumerConfig {
                 }
             }
             "enable.auto.commit" => self.enable_auto_commit = parse_bool(key, value)?,
+            "enable.fetch.sessions" => self.fetch_sessions = parse_bool(key, value)?,
             "auto.commit.interval.ms" => self.auto_commit_interval = parse_ms(key, value)?,
             "session.timeout.ms" => self.session_timeout = parse_ms(key, value)?,
             "heartbeat.interval.ms" => self.heartbeat_interval = parse_ms(key, value)?,

@@ -204,6 +204,17 @@ impl ConsumerBuilder {
         self
     }
 
+    /// Incremental fetch sessions (KIP-227) — `enable.fetch.sessions`. With a session, a fetch
+    /// to a broker carries only the partitions whose position changed since the last one, and the
+    /// broker answers only for partitions with records or news: a consumer of many quiet
+    /// partitions sends and receives a fraction of the bytes. On by default, used with brokers
+    /// that offer sessions (Fetch v7+); a broker whose session cache is full simply serves full
+    /// fetches. Turn off to send every partition in every fetch (librdkafka's behaviour).
+    pub fn fetch_sessions(mut self, enabled: bool) -> Self {
+        self.config.fetch_sessions = enabled;
+        self
+    }
+
     /// `client.id`.
     pub fn client_id(mut self, id: impl Into<String>) -> Self {
         self.config.net.client_id = id.into();

@@ -31,6 +31,7 @@ mod plan;
 mod positions;
 mod request;
 mod response;
+mod session;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -47,6 +48,7 @@ use crate::error::Error;
 use crate::records::AbortedTransaction;
 use crate::types::{NodeId, TopicPartition};
 use crate::wire::KafkaCode;
+use session::Session;
 
 /// Fetches in flight to one broker at most, over disjoint sets of partitions. A partition is in at
 /// most one fetch, so the bytes in flight stay bounded by the partitions' fetch sizes, as with one.
@@ -74,6 +76,8 @@ pub(crate) struct FetchConfig {
     pub(crate) client_rack: Option<String>,
     /// How long a preferred read replica is used before the leader is asked again.
     pub(crate) preferred_replica_ttl: Duration,
+    /// Incremental fetch sessions (KIP-227) with brokers that offer them.
+    pub(crate) sessions: bool,
 }
 
 impl FetchConfig {
@@ -90,6 +94,7 @@ impl FetchConfig {
             retry_backoff: config.retry_backoff,
             client_rack: config.client_rack.clone(),
             preferred_replica_ttl: config.metadata_max_age,
+            sessions: config.fetch_sessions,
         }
     }
 
@@ -251,16 +256,21 @@ struct InFlightFetch {
     node: NodeId,
     may_wait: bool,
     asked: Vec<Asked>,
+    /// The session epoch it was sent with, if it is a session fetch (0: a full one that asks for
+    /// a new session).
+    session_epoch: Option<i32>,
 }
 
-/// Fetch traffic to one broker (the seat of a fetch session, KIP-227).
-#[derive(Debug, Clone, Copy, Default)]
+/// Fetch traffic to one broker.
+#[derive(Debug, Clone, Default)]
 struct BrokerFetch {
     in_flight: usize,
     /// One fetch in flight may be held by the broker for up to `fetch.wait.max.ms`.
     waiting: bool,
     /// After a failed fetch: no new one before this.
     retry_at: Option<Instant>,
+    /// The fetch session with this broker (KIP-227).
+    session: Session,
 }
 
 /// Positions and fetches, sans IO. See the module docs for how to drive it.

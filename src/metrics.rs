@@ -21,6 +21,11 @@ pub struct Metrics {
     pub partitions: Vec<PartitionMetrics>,
     /// Fetch requests sent.
     pub fetch_requests_total: u64,
+    /// Of them, incremental fetch-session requests (KIP-227), which carry only the partitions
+    /// whose position changed.
+    pub incremental_fetch_requests_total: u64,
+    /// Partition entries carried by fetch requests: what fetch sessions save.
+    pub fetch_partitions_sent_total: u64,
     /// Bytes of record batches fetched and handed to the partition streams.
     pub fetched_bytes_total: u64,
     /// Records the application pulled from the partition streams (owned partitions only: a
@@ -129,6 +134,18 @@ impl Metrics {
             "counter",
             "Fetch requests sent.",
             &mut one(self.fetch_requests_total as f64),
+        );
+        family(
+            "incremental_fetch_requests_total",
+            "counter",
+            "Incremental fetch-session requests sent (KIP-227).",
+            &mut one(self.incremental_fetch_requests_total as f64),
+        );
+        family(
+            "fetch_partitions_sent_total",
+            "counter",
+            "Partition entries carried by fetch requests.",
+            &mut one(self.fetch_partitions_sent_total as f64),
         );
         family(
             "fetched_bytes_total",
@@ -300,6 +317,8 @@ mod tests {
                 paused: true,
             }],
             fetch_requests_total: 4,
+            incremental_fetch_requests_total: 3,
+            fetch_partitions_sent_total: 5,
             fetched_bytes_total: 2000,
             records_total: 10,
             fetch_rate: 0.4,
@@ -343,5 +362,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("kafkit_up 1\n"));
+        assert!(
+            text.contains("kafkit_incremental_fetch_requests_total 3\n"),
+            "{text}"
+        );
+        assert!(text.contains("kafkit_fetch_partitions_sent_total 5\n"), "{text}");
     }
 }

@@ -17,6 +17,7 @@ mod coordinator;
 mod history;
 mod net;
 pub(crate) mod responses;
+mod sessions;
 pub(crate) mod world;
 
 #[cfg(fuzzing)]

@@ -410,8 +410,10 @@ impl EngineCore {
             let Some(request) = self.fetch.poll_request(coordinator, gate) else {
                 break;
             };
-            if let crate::fetch::FetchRequest::Fetch { node, .. } = &request {
+            if let crate::fetch::FetchRequest::Fetch { node, body, .. } = &request {
                 self.counters.fetch_requests += 1;
+                self.counters.incremental_fetches += u64::from(body.session_epoch > 0);
+                self.counters.fetch_partitions_sent += body.partitions.len() as u64;
                 *self.counters.fetches_by_node.entry(*node).or_default() += 1;
             }
             self.transmits.push_back(Transmit::Fetch(request));

@@ -18,6 +18,31 @@ pub(crate) enum FetchAction {
     Warn,
 }
 
+/// What the fetch core does about the top-level code of a Fetch answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TopAction {
+    /// No error: apply the partitions.
+    None,
+    /// The broker does not know the session (evicted, or it restarted): start a new one.
+    NewSession,
+    /// The session is out of step (epoch, topic ids): close it and start a new one.
+    ReplaceSession,
+    /// The fetch failed as a whole: back off, refresh metadata, start a new session.
+    Failed,
+}
+
+/// Classifies the top-level code of a Fetch response (v7+).
+pub(crate) fn classify_top(code: KafkaCode) -> TopAction {
+    match code {
+        KafkaCode::NONE => TopAction::None,
+        KafkaCode::FETCH_SESSION_ID_NOT_FOUND => TopAction::NewSession,
+        KafkaCode::INVALID_FETCH_SESSION_EPOCH | KafkaCode::FETCH_SESSION_TOPIC_ID_ERROR => {
+            TopAction::ReplaceSession
+        }
+        _ => TopAction::Failed,
+    }
+}
+
 /// Classifies a partition-level code of a Fetch response.
 pub(crate) fn classify(code: KafkaCode) -> FetchAction {
     match code {
@@ -60,6 +85,21 @@ mod tests {
         ];
         for (code, action) in table {
             assert_eq!(classify(KafkaCode(code)), action, "code {code}");
+        }
+    }
+
+    #[test]
+    fn every_top_level_fetch_code_has_its_action() {
+        use TopAction::*;
+        for (code, action) in [
+            (0, None),
+            (70, NewSession),
+            (71, ReplaceSession),
+            (106, ReplaceSession),
+            (-1, Failed),
+            (7, Failed),
+        ] {
+            assert_eq!(classify_top(KafkaCode(code)), action, "code {code}");
         }
     }
 }

@@ -68,6 +68,7 @@ impl FetchCore {
             let in_flight = broker.in_flight;
             if behind.is_empty() {
                 if in_flight == 0 {
+                    // Alone to its broker: a session fetch where sessions are on (see `session`).
                     self.send_fetch(node, caught_up, true);
                 }
                 continue;
@@ -89,7 +90,8 @@ impl FetchCore {
     }
 
     /// `may_wait`: no partition in it is known to be behind, so the broker may hold it for up to
-    /// `fetch.wait.max.ms`.
+    /// `fetch.wait.max.ms`; such a fetch goes alone to its broker, so it is the session fetch
+    /// when sessions are on (KIP-227). Other fetches are sessionless (id 0, epoch -1).
     fn send_fetch(&mut self, node: NodeId, tps: Vec<TopicPartition>, may_wait: bool) {
         let id = self.next_request_id();
         let mut asked = Vec::with_capacity(tps.len());
@@ -114,12 +116,19 @@ impl FetchCore {
         let broker = self.brokers.entry(node).or_default();
         broker.in_flight += 1;
         broker.waiting |= may_wait;
+        let (session_id, session_epoch, partitions, forgotten) = if may_wait && self.config.sessions {
+            let r = broker.session.request(partitions);
+            (r.id, r.epoch, r.partitions, r.forgotten)
+        } else {
+            (0, -1, partitions, Vec::new())
+        };
         self.fetches.insert(
             id,
             InFlightFetch {
                 node,
                 may_wait,
                 asked,
+                session_epoch: (session_epoch >= 0).then_some(session_epoch),
             },
         );
         let config = &self.config;
@@ -131,12 +140,46 @@ impl FetchCore {
                 min_bytes: config.fetch_min_bytes,
                 max_bytes: config.fetch_max_bytes,
                 isolation_level: config.isolation(),
-                session_id: 0,
-                session_epoch: -1,
+                session_id,
+                session_epoch,
                 partitions,
-                forgotten: Vec::new(),
+                forgotten,
                 rack_id: config.client_rack.clone().unwrap_or_default(),
             },
         });
+    }
+
+    /// Requests that close every fetch session (epoch -1, no partitions, no wait), for a consumer
+    /// that stops: the brokers free them at once instead of when they expire. Fire and forget.
+    pub(crate) fn close_sessions(&mut self) -> Vec<FetchRequest> {
+        let mut nodes: Vec<(NodeId, i32)> = self
+            .brokers
+            .iter()
+            .filter_map(|(node, b)| b.session.to_close().map(|id| (*node, id)))
+            .collect();
+        nodes.sort_unstable();
+        nodes
+            .into_iter()
+            .map(|(node, session_id)| {
+                if let Some(b) = self.brokers.get_mut(&node) {
+                    b.session = Default::default();
+                }
+                FetchRequest::Fetch {
+                    id: self.next_request_id(),
+                    node,
+                    body: FetchBody {
+                        max_wait_ms: 0,
+                        min_bytes: 0,
+                        max_bytes: self.config.fetch_max_bytes,
+                        isolation_level: self.config.isolation(),
+                        session_id,
+                        session_epoch: -1,
+                        partitions: Vec::new(),
+                        forgotten: Vec::new(),
+                        rack_id: String::new(),
+                    },
+                }
+            })
+            .collect()
     }
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::batches::complete_batches;
+use super::session::SessionAnswer;
 use super::{FetchAction, FetchCore, FetchEvent, PositionState, classify};
 use crate::error::{Error, Result};
 use crate::records::AbortedTransaction;
@@ -34,6 +35,11 @@ impl FetchCore {
             Ok(r) => r,
             Err(e) => {
                 tracing::debug!(node = fetch.node, error = %e, "fetch failed");
+                if fetch.session_epoch.is_some()
+                    && let Some(broker) = self.brokers.get_mut(&fetch.node)
+                {
+                    broker.session.lost();
+                }
                 self.fetch_failed(fetch.node);
                 if e.is_retriable() {
                     self.events.push_back(FetchEvent::RefreshMetadata);
@@ -43,12 +49,30 @@ impl FetchCore {
             }
         };
         let top = KafkaCode(response.error_code);
-        if top.is_error() {
-            // Without fetch sessions, only a broker-wide failure lands here.
-            tracing::warn!(node = fetch.node, code = %top, "fetch failed at the top level");
-            self.fetch_failed(fetch.node);
-            self.events.push_back(FetchEvent::RefreshMetadata);
-            return;
+        let answer =
+            match fetch.session_epoch {
+                Some(epoch) => self.brokers.entry(fetch.node).or_default().session.answer(
+                    epoch,
+                    top,
+                    response.session_id,
+                ),
+                None if top.is_error() => SessionAnswer::Failed,
+                None => SessionAnswer::Apply,
+            };
+        match answer {
+            SessionAnswer::Apply => {}
+            SessionAnswer::Retry { backoff } => {
+                if backoff {
+                    self.fetch_failed(fetch.node);
+                }
+                return;
+            }
+            SessionAnswer::Failed => {
+                tracing::warn!(node = fetch.node, code = %top, "fetch failed at the top level");
+                self.fetch_failed(fetch.node);
+                self.events.push_back(FetchEvent::RefreshMetadata);
+                return;
+            }
         }
         let mut by_tp: HashMap<(&str, i32), &crate::wire::FetchPartition> = HashMap::new();
         for topic in &response.responses {

@@ -28,6 +28,7 @@ fn config(group: bool) -> FetchConfig {
         retry_backoff: Duration::from_millis(100),
         client_rack: None,
         preferred_replica_ttl: Duration::from_secs(300),
+        sessions: true,
     }
 }
 

@@ -62,6 +62,8 @@ pub(crate) struct Case {
     pub(crate) latency_us: (u64, u64),
     /// Faults at chosen moments since the start, whatever the chaos phase draws.
     pub(crate) script: Vec<(Duration, Scripted)>,
+    /// The consumers use fetch sessions (KIP-227).
+    pub(crate) fetch_sessions: bool,
 }
 
 impl Case {
@@ -93,6 +95,7 @@ impl Case {
             initial_delay: Duration::ZERO,
             latency_us: (100, 2_000),
             script: vec![],
+            fetch_sessions: true,
         }
     }
 }
@@ -107,6 +110,8 @@ pub(crate) struct Outcome {
     pub(crate) all_delivered_at: Option<Duration>,
     /// Events handled.
     pub(crate) events: u64,
+    /// The fetch requests the brokers saw.
+    pub(crate) fetches: super::sessions::SessionCounts,
 }
 
 impl Outcome {
@@ -227,6 +232,7 @@ impl Case {
             slow: rng.chance(15),
             silent: rng.chance(15),
         };
+        case.fetch_sessions = !rng.chance(15);
         case
     }
 }

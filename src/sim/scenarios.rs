@@ -310,3 +310,85 @@ fn kill() {
         },
     );
 }
+
+/// A quiet consumer of many partitions (a trickle of records over 40 partitions): with fetch
+/// sessions, almost every fetch is incremental and carries only the partitions that moved; the
+/// same case without sessions sends all 40 in every fetch. Both deliver everything.
+#[test]
+fn fetch_sessions_send_only_what_moved() {
+    let quiet = |seed: u64, sessions: bool| {
+        let mut case = Case::new(seed, 40, 1);
+        case.brokers = 2;
+        case.records = 2;
+        case.more_records = 3;
+        case.chaos = Duration::from_secs(20);
+        case.settle = Duration::from_secs(30);
+        case.fetch_sessions = sessions;
+        case
+    };
+    for seed in 0..seeds().min(10) {
+        let with = World::run(quiet(seed, true));
+        with.assert_ok(&format!("with sessions, seed {seed}"));
+        let without = World::run(quiet(seed, false));
+        without.assert_ok(&format!("without sessions, seed {seed}"));
+        let (w, wo) = (with.fetches, without.fetches);
+        if seed == 0 {
+            eprintln!("with sessions: {w:?}\nwithout: {wo:?}");
+        }
+        assert!(
+            w.incremental > 4 * (w.full + w.sessionless),
+            "seed {seed}: mostly incremental fetches expected: {w:?}"
+        );
+        assert_eq!(
+            (wo.full, wo.incremental),
+            (0, 0),
+            "seed {seed}: sessions off: {wo:?}"
+        );
+        let carried = |c: super::sessions::SessionCounts| c.full_partitions + c.incremental_partitions;
+        let per_fetch = |c: super::sessions::SessionCounts| {
+            carried(c) as f64 / (c.full + c.incremental + c.sessionless).max(1) as f64
+        };
+        assert!(
+            per_fetch(w) * 4.0 < per_fetch(wo),
+            "seed {seed}: partitions per fetch with sessions {:.1}, without {:.1} ({w:?} / {wo:?})",
+            per_fetch(w),
+            per_fetch(wo)
+        );
+    }
+}
+
+/// Sessions under faults: brokers evict sessions (FETCH_SESSION_ID_NOT_FOUND), decline new ones,
+/// forget them all when they go down, and connections reset mid-fetch (the next request is full);
+/// every promise still holds, and new sessions were asked for more than once.
+#[test]
+fn fetch_sessions_survive_evictions_restarts_and_resets() {
+    each_seed(
+        "fetch_sessions_survive",
+        |seed| {
+            let mut case = steady(seed, 3, 12, 2);
+            case.more_records = 20;
+            case.faults.errors = true;
+            case.faults.disconnects = true;
+            let down = 1 + (coordinator(&case) % 3);
+            case.script.push((
+                Duration::from_secs(5),
+                Scripted::BrokerDown(down, Duration::from_secs(3)),
+            ));
+            case.script.push((
+                Duration::from_secs(8),
+                Scripted::LeaderMove {
+                    tp: tp(0),
+                    to: 1 + (coordinator(&case) + 1) % 3,
+                    publish_after: Duration::from_millis(300),
+                },
+            ));
+            case
+        },
+        |_, out| {
+            let f = out.fetches;
+            (f.full > 1 && f.incremental > 0)
+                .then_some(())
+                .ok_or_else(|| format!("expected sessions created again and incremental fetches: {f:?}"))
+        },
+    );
+}

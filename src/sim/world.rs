@@ -27,6 +27,7 @@ use super::cluster::Cluster;
 use super::coordinator::Coordinator;
 use super::history::{Expected, Fact, History, Report};
 use super::net::{Conn, ConnKey, Pool, Req, ReqState, deadline, failed, timed_out};
+use super::sessions::{Opened, Sessions};
 use crate::config::{Assignor, ConsumerConfig, OffsetReset};
 use crate::consumer::Partitions;
 use crate::engine::{EngineCore, HandoffEnds, Response, Transmit};
@@ -99,6 +100,9 @@ pub(crate) struct World {
     reqs: BTreeMap<u64, Req>,
     next_req: u64,
     held_fetches: Vec<u64>,
+    /// The brokers' fetch sessions, and how each held fetch stands with them.
+    sessions: Sessions,
+    opened_fetches: HashMap<u64, Opened>,
     down: Vec<NodeId>,
     errors: bool,
     slow: bool,
@@ -161,6 +165,8 @@ impl World {
             reqs: BTreeMap::new(),
             next_req: 1,
             held_fetches: vec![],
+            sessions: Sessions::default(),
+            opened_fetches: HashMap::new(),
             down: vec![],
             errors: false,
             slow: false,
@@ -320,6 +326,7 @@ impl World {
             report,
             all_delivered_at,
             events: self.events,
+            fetches: self.sessions.counts,
         }
     }
 
@@ -365,6 +372,7 @@ impl World {
             partition_buffer_bytes: 1500,
             total_buffer_bytes: 6000,
             close_timeout: Duration::from_secs(30),
+            fetch_sessions: c.fetch_sessions,
             ..ConsumerConfig::default()
         }
     }

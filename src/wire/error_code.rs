@@ -67,6 +67,8 @@ impl KafkaCode {
     pub const FENCED_INSTANCE_ID: KafkaCode = KafkaCode(82);
     /// The topic id is not known to the broker.
     pub const UNKNOWN_TOPIC_ID: KafkaCode = KafkaCode(100);
+    /// The fetch session's topic ids do not match the request's (KIP-516, Fetch v13+).
+    pub const FETCH_SESSION_TOPIC_ID_ERROR: KafkaCode = KafkaCode(106);
 
     /// Whether this is an error at all.
     pub fn is_error(self) -> bool {

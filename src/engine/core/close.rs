@@ -25,6 +25,11 @@ impl EngineCore {
         for part in self.parts.values() {
             part.end();
         }
+        // Free the brokers' fetch sessions now rather than when they expire (best effort: the
+        // answers are not waited for).
+        for request in self.fetch.close_sessions() {
+            self.transmits.push_back(crate::engine::Transmit::Fetch(request));
+        }
         self.commit.begin_close(self.now);
         match &mut self.group {
             Some(group) => group.membership.leave(LeaveReason::Close, self.now),

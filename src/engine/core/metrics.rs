@@ -25,6 +25,8 @@ struct Sample {
 #[derive(Debug, Default)]
 pub(super) struct Counters {
     pub(super) fetch_requests: u64,
+    pub(super) incremental_fetches: u64,
+    pub(super) fetch_partitions_sent: u64,
     pub(super) fetched_bytes: u64,
     /// Fetch requests per broker (a preferred read replica's share shows here).
     pub(super) fetches_by_node: std::collections::BTreeMap<crate::types::NodeId, u64>,
@@ -153,6 +155,8 @@ impl EngineCore {
             status: self.status,
             partitions,
             fetch_requests_total: c.fetch_requests,
+            incremental_fetch_requests_total: c.incremental_fetches,
+            fetch_partitions_sent_total: c.fetch_partitions_sent,
             fetched_bytes_total: c.fetched_bytes,
             records_total,
             fetch_rate,

@@ -78,7 +78,7 @@ use crate::fetch::FetchRequest;
 use crate::sim::coordinator::{Flavor, ReplyTo};
 use crate::sim::history::Fact;
 use crate::sim::net::{ConnKey, ReqState, connection_reset};
-use crate::sim::responses::{offset_commit_response, offset_fetch_response};
+use crate::sim::responses::{fetch_response, offset_commit_response, offset_fetch_response};
 use crate::wire::{ApiKey, KafkaCode};
 
 impl World {
@@ -169,15 +169,39 @@ impl World {
                     result: Ok(b),
                 })
             }
-            Work::Fetch(fid, body) => {
+            Work::Fetch(fid, mut body) => {
+                if self.errors && self.rng.chance(3) {
+                    self.sessions.evict_one(node);
+                }
+                let decline = self.errors && self.rng.chance(5);
+                let opened = match self.sessions.open(node, &mut body, version, decline) {
+                    Ok(opened) => opened,
+                    Err(code) => {
+                        let mut response = fetch_response(vec![]);
+                        response.error_code = code.0;
+                        return Some(Response::Fetch {
+                            id: fid,
+                            result: Ok(response),
+                        });
+                    }
+                };
+                // From here the request stands for the fetch its session makes (every partition
+                // of the session), when it is held and when it is answered.
+                if let Some(req) = self.reqs.get_mut(&id)
+                    && let Transmit::Fetch(FetchRequest::Fetch { body: held, .. }) = &mut req.transmit
+                {
+                    held.clone_from(&body);
+                }
                 if body.max_wait_ms <= 0 || self.cluster.has_data(node, &body) {
                     let faults = self.errors;
-                    let response = self.cluster.fetch(node, &body, version, &mut self.rng, faults);
+                    let mut response = self.cluster.fetch(node, &body, version, &mut self.rng, faults);
+                    self.sessions.answer(node, opened, &mut response);
                     Some(Response::Fetch {
                         id: fid,
                         result: Ok(response),
                     })
                 } else {
+                    self.opened_fetches.insert(id, opened);
                     let wait = Duration::from_millis(body.max_wait_ms as u64);
                     self.held_fetches.push(id);
                     self.at(now + wait, Ev::LongPollExpire(id));
@@ -318,7 +342,10 @@ impl World {
         };
         let fid = *fid;
         let faults = self.errors;
-        let response = self.cluster.fetch(node, body, version, &mut self.rng, faults);
+        let mut response = self.cluster.fetch(node, body, version, &mut self.rng, faults);
+        if let Some(opened) = self.opened_fetches.remove(&id) {
+            self.sessions.answer(node, opened, &mut response);
+        }
         self.answer(
             id,
             Response::Fetch {

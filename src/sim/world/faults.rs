@@ -177,6 +177,8 @@ impl World {
             Scripted::BrokerDown(b, d) => {
                 if b != self.coordinator_node && !self.down.contains(&b) {
                     self.down.push(b);
+                    // It restarts: its fetch sessions are gone.
+                    self.sessions.forget_node(b);
                     self.inject(Scripted::Disconnect {
                         member: None,
                         pool: None,
