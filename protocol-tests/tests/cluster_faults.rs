@@ -10,6 +10,10 @@
 //! acknowledgements, is what must be consumed). Redelivery may only come from the uncommitted
 //! window, and where the group did not rebalance there must be none at all.
 //!
+//! The members use fetch sessions (KIP-227, the default), so each scenario also checks that
+//! sessions carry consumption through the fault: a killed or restarted node forgets its sessions,
+//! and the members start new ones.
+//!
 //! The tests take the cluster one at a time ([`TestCluster::lock`]) and leave every node running.
 
 use std::time::Duration;
@@ -136,6 +140,16 @@ impl Scenario {
         let acked = self.producer.take().unwrap().stop().await;
         let expected = cluster::expected_after(&self.cluster.bootstrap, &self.topic, &acked).await;
         all_delivered(&self.history, &expected, Duration::from_secs(60)).await;
+        // Fetch sessions (KIP-227, on by default) carried the caught-up fetches through the fault.
+        let mut incremental = 0;
+        for (consumer, _) in &self.members {
+            incremental += consumer.metrics().await.unwrap().incremental_fetch_requests_total;
+        }
+        assert!(
+            incremental > 0,
+            "{}: no incremental fetch-session request was sent",
+            self.topic
+        );
         for (consumer, member) in std::mem::take(&mut self.members) {
             within(Duration::from_secs(30), "close", consumer.close())
                 .await
@@ -317,4 +331,60 @@ async fn topic_gains_partitions_while_consuming() {
     assert!(!assigned_new.is_empty(), "the new partitions were assigned");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let _ = s.finish().await;
+}
+
+/// Fetch sessions through pause and resume and a rebalance: the members pause the partitions they
+/// own (the sessions forget them), resume them (added back at their positions), and a third
+/// member joins (partitions move between sessions); nothing is lost and nothing is read twice
+/// outside the uncommitted window. (Leader moves, kills and restarts with sessions are the other
+/// scenarios here.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_sessions_through_pause_resume_and_rebalance() {
+    let mut s = Scenario::start("sessions", PARTITIONS).await;
+    let before: Vec<u64> = {
+        let mut v = Vec::new();
+        for (consumer, _) in &s.members {
+            v.push(consumer.metrics().await.unwrap().incremental_fetch_requests_total);
+        }
+        v
+    };
+    for (consumer, _) in &s.members {
+        let owned: Vec<_> = consumer
+            .metrics()
+            .await
+            .unwrap()
+            .partitions
+            .iter()
+            .map(|p| p.tp.clone())
+            .collect();
+        consumer.pause(&owned).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (consumer, _) in &s.members {
+        let paused: Vec<_> = consumer
+            .metrics()
+            .await
+            .unwrap()
+            .partitions
+            .iter()
+            .filter(|p| p.paused)
+            .map(|p| p.tp.clone())
+            .collect();
+        consumer.resume(&paused).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let consumer = s.consumer().build().unwrap();
+    let member = Member::start("c", &consumer, &s.history, 10);
+    s.members.push((consumer, member));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut after = Vec::new();
+    for (consumer, _) in &s.members[..2] {
+        after.push(consumer.metrics().await.unwrap().incremental_fetch_requests_total);
+    }
+    assert!(
+        after.iter().zip(&before).any(|(a, b)| a > b),
+        "incremental fetches went on after pause, resume and the rebalance: {before:?} -> {after:?}"
+    );
+    let (report, _s) = s.finish().await;
+    eprintln!("fetch sessions through pause/resume/rebalance: {report:?}");
 }
