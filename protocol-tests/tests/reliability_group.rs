@@ -148,6 +148,26 @@ async fn commits(history: &History, member: &str, n: usize) {
     .await;
 }
 
+/// Waits until every partition in `partitions` has an acknowledged commit (by any member) of at
+/// least `offset`.
+async fn committed_to(history: &History, partitions: &[i32], offset: i64) {
+    within(WAIT, "acknowledged commits of every partition", async {
+        loop {
+            let entries = history.entries();
+            let done = partitions.iter().all(|&p| {
+                entries.iter().any(|e| {
+                    matches!(e.kind, Kind::Committed { partition, offset: o } if partition == p && o >= offset)
+                })
+            });
+            if done {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
+
 /// Per partition: the first offset delivered to `member` after `t`, and the highest commit
 /// acknowledged (to anyone) before that delivery.
 fn resume_points(history: &History, member: &str, t: f64) -> BTreeMap<i32, (Option<i64>, Option<i64>)> {
@@ -714,8 +734,10 @@ async fn max_poll_exceeded_on(c: Cluster) {
         }
     })
     .await;
-    commits(&history, "a", 1).await;
-    commits(&history, "b", 1).await;
+    // Each partition's first ten records committed, by whichever member read them: with no
+    // initial rebalance delay A may join alone, read and commit both partitions before B joins,
+    // and B then has nothing to read (or commit) until A stops.
+    committed_to(&history, &[0, 1], 10).await;
 
     // A stops pulling; records arrive for both.
     let from_a = a.event_count();
