@@ -198,7 +198,10 @@ impl ConsumerBuilder {
     /// with a `replica.selector.class` (Kafka's `RackAwareReplicaSelector`) then point fetches to
     /// an in-sync replica in the same rack (KIP-392), which saves cross-zone traffic; kafkit fetches
     /// from it, and from the leader again if that replica errs or the preference expires
-    /// (`metadata.max.age.ms`). Default: none (always the leader).
+    /// (`metadata.max.age.ms`). The rack also goes in the group subscription: when this member
+    /// leads, the `range` and `cooperative-sticky` assignors give each member with a rack the
+    /// partitions that have a replica in it where balance allows (KIP-881, as Kafka's assignors
+    /// do; `roundrobin` ignores racks). Default: none (always the leader).
     pub fn client_rack(mut self, rack: impl Into<String>) -> Self {
         self.config.client_rack = Some(rack.into()).filter(|r| !r.is_empty());
         self

@@ -119,9 +119,14 @@ impl GroupHarness {
         self.machine.subscribe(topics, now);
     }
 
-    /// `GroupMachine::handle_partition_counts`.
-    pub fn handle_partition_counts(&mut self, counts: &BTreeMap<String, i32>, now: Instant) {
-        self.machine.handle_partition_counts(counts, now);
+    /// `GroupMachine::handle_partition_counts`, with the racks of each partition's replicas.
+    pub fn handle_partition_counts(
+        &mut self,
+        counts: &BTreeMap<String, i32>,
+        racks: &BTreeMap<TopicPartition, BTreeSet<String>>,
+        now: Instant,
+    ) {
+        self.machine.handle_partition_counts(counts, racks, now);
     }
 
     /// `GroupMachine::handle_response`.

@@ -12,7 +12,7 @@ mod manual;
 mod membership;
 mod request;
 
-pub(crate) use assignor::{AssignorKind, MemberSubscription};
+pub(crate) use assignor::{AssignorKind, MemberSubscription, PartitionRacks};
 pub(crate) use classify::{ErrorAction, classify};
 pub(crate) use config::GroupConfig;
 pub(crate) use machine::{GroupEvent, GroupMachine, LeaveReason};

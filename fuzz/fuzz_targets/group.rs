@@ -32,6 +32,8 @@ use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 
 const TOPICS: [&str; 3] = ["a", "b", "c"];
+/// Racks of members and replicas (rack-aware assignment, KIP-881).
+const RACKS: [&str; 3] = ["r0", "r1", "r2"];
 
 /// Group error codes the machine distinguishes, and a few others.
 const CODES: &[i16] = &[
@@ -113,7 +115,11 @@ fn member_metadata(u: &mut Unstructured) -> Result<Bytes> {
         user_data: if u.ratio(1, 4)? { Some(raw(u)?) } else { None },
         owned_partitions: partitions(u)?,
         generation_id: u.int_in_range(-1..=6)?,
-        rack_id: None,
+        rack_id: match u.int_in_range(0..=4)? {
+            0 => Some("".into()),
+            n @ 1..=3 => Some(RACKS[n as usize - 1].into()),
+            _ => None,
+        },
     };
     Ok(subscription.encode().unwrap_or_default())
 }
@@ -415,13 +421,25 @@ impl Run {
             4 => self.m.handle_commit_error(code(u)?, now),
             5 => {
                 let mut counts = BTreeMap::new();
+                let mut racks = BTreeMap::new();
                 for t in topic_subset(u)? {
                     let count = u.int_in_range(0..=10)?;
                     let max = self.max_counts.entry(t.clone()).or_insert(0);
                     *max = (*max).max(count);
+                    for p in 0..count {
+                        let mut on = BTreeSet::new();
+                        for r in RACKS {
+                            if u.ratio(1, 3)? {
+                                on.insert(r.to_owned());
+                            }
+                        }
+                        if !on.is_empty() {
+                            racks.insert(TopicPartition::new(t.as_str(), p), on);
+                        }
+                    }
                     counts.insert(t, count);
                 }
-                self.m.handle_partition_counts(&counts, now);
+                self.m.handle_partition_counts(&counts, &racks, now);
             }
             6 | 7 => {
                 let millis = if u.ratio(1, 16)? {

@@ -7,9 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::types::TopicPartition;
 
+mod racks;
 mod range;
 mod roundrobin;
 mod sticky;
+
+pub(crate) use racks::PartitionRacks;
 
 /// An assignment strategy (a JoinGroup "protocol").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -46,19 +49,23 @@ impl AssignorKind {
 
     /// Computes the assignment for every member (each member appears, possibly with nothing).
     ///
-    /// Topics missing from `counts` (or with a non-positive count) have no partitions.
+    /// Topics missing from `counts` (or with a non-positive count) have no partitions. `racks`
+    /// holds the racks of each partition's replicas: `range` and `cooperative-sticky` prefer
+    /// giving a member partitions with a replica in its rack (KIP-881) where balance allows, as
+    /// Kafka's assignors do; `roundrobin` ignores racks, as Kafka's does.
     pub(crate) fn assign(
         self,
         members: &[MemberSubscription],
         counts: &BTreeMap<String, i32>,
+        racks: &PartitionRacks,
     ) -> Assignments {
         let mut sorted: Vec<&MemberSubscription> = members.iter().collect();
         sorted.sort_by(|a, b| member_order(a, b));
         sorted.dedup_by(|a, b| a.member_id == b.member_id);
         match self {
-            AssignorKind::Range => range::assign(&sorted, counts),
+            AssignorKind::Range => range::assign(&sorted, counts, racks),
             AssignorKind::RoundRobin => roundrobin::assign(&sorted, counts),
-            AssignorKind::CooperativeSticky => sticky::assign(&sorted, counts),
+            AssignorKind::CooperativeSticky => sticky::assign(&sorted, counts, racks),
         }
     }
 }
@@ -76,6 +83,8 @@ pub(crate) struct MemberSubscription {
     pub(crate) owned: BTreeSet<TopicPartition>,
     /// The generation in which it owned them, or -1.
     pub(crate) generation: i32,
+    /// The member's `client.rack` (KIP-881), if it sent a non-empty one.
+    pub(crate) rack: Option<String>,
 }
 
 /// The assignment per member id.
@@ -110,3 +119,6 @@ fn empty_assignments(members: &[&MemberSubscription]) -> Assignments {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod rack_tests;

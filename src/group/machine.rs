@@ -27,7 +27,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{AssignorKind, ErrorAction, GroupConfig, MemberSubscription, RequestId, classify};
+use super::{
+    AssignorKind, ErrorAction, GroupConfig, MemberSubscription, PartitionRacks, RequestId, classify,
+};
 use crate::error::{Error, ErrorKind};
 use crate::types::TopicPartition;
 use crate::wire::{KafkaCode, LeaveGroupResponse};
@@ -147,6 +149,8 @@ pub(crate) struct GroupMachine {
     pending_assignments: Vec<(String, Bytes)>,
     /// Partition counts the current assignment was computed from (or seen at sync).
     snapshot: BTreeMap<String, i32>,
+    /// The racks of the replicas of the partitions in `counts` (KIP-881).
+    racks: PartitionRacks,
     rejoin_pending: bool,
     /// Why the next JoinGroup is sent (KIP-800, shown in the broker's logs from JoinGroup v8).
     join_reason: Option<&'static str>,
@@ -194,6 +198,7 @@ impl GroupMachine {
             fresh_counts: false,
             pending_assignments: vec![],
             snapshot: BTreeMap::new(),
+            racks: PartitionRacks::new(),
             rejoin_pending: false,
             join_reason: None,
             owned: BTreeSet::new(),
@@ -281,11 +286,21 @@ impl GroupMachine {
 
     /// Partition counts from metadata. The leader assigns once it knows all of the group's topics;
     /// a changed count for a topic of the current assignment triggers a rejoin.
-    pub(crate) fn handle_partition_counts(&mut self, counts: &BTreeMap<String, i32>, now: Instant) {
+    /// `racks`: the racks of the replicas of those topics' partitions; a change of them while
+    /// this member leads a group with racks rejoins, so the assignment follows (as Kafka's
+    /// consumer does for rack-aware assignors).
+    pub(crate) fn handle_partition_counts(
+        &mut self,
+        counts: &BTreeMap<String, i32>,
+        racks: &PartitionRacks,
+        now: Instant,
+    ) {
         self.now = now;
         for (topic, count) in counts {
             self.counts.insert(topic.clone(), *count);
         }
+        let racks_changed = racks != &self.racks;
+        self.racks = racks.clone();
         self.fresh_counts = true;
         match self.phase {
             Phase::AwaitCounts => self.try_assign(),
@@ -296,6 +311,8 @@ impl GroupMachine {
                     .any(|(t, old)| counts.get(t).is_some_and(|new| new != old));
                 if changed {
                     self.request_rejoin("partition count changed");
+                } else if racks_changed && self.leader && self.members.iter().any(|m| m.rack.is_some()) {
+                    self.request_rejoin("partition racks changed");
                 }
             }
             _ => {}

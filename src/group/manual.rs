@@ -14,8 +14,8 @@ use super::machine::Coordinator;
 use super::machine::responses::{decode, found_coordinator, is_fatal};
 use super::request::Body;
 use super::{
-    ErrorAction, GroupEvent, GroupRequest, LeaveReason, Membership, OutgoingRequest, RequestId, Target,
-    classify,
+    ErrorAction, GroupEvent, GroupRequest, LeaveReason, Membership, OutgoingRequest, PartitionRacks,
+    RequestId, Target, classify,
 };
 use crate::error::Error;
 use crate::types::NodeId;
@@ -93,7 +93,12 @@ impl Membership for ManualMembership {
     fn subscribe(&mut self, _topics: BTreeSet<String>, now: Instant) {
         self.now = now;
     }
-    fn handle_partition_counts(&mut self, _counts: &BTreeMap<String, i32>, now: Instant) {
+    fn handle_partition_counts(
+        &mut self,
+        _counts: &BTreeMap<String, i32>,
+        _racks: &PartitionRacks,
+        now: Instant,
+    ) {
         self.now = now;
     }
     fn handle_response(&mut self, id: RequestId, response: Result<Bytes, Error>, version: i16, now: Instant) {

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{GroupEvent, GroupMachine, LeaveReason, OutgoingRequest, RequestId};
+use super::{GroupEvent, GroupMachine, LeaveReason, OutgoingRequest, PartitionRacks, RequestId};
 use crate::error::Error;
 use crate::types::NodeId;
 use crate::wire::KafkaCode;
@@ -22,8 +22,14 @@ use crate::wire::KafkaCode;
 pub(crate) trait Membership: std::fmt::Debug + Send {
     /// Sets the subscription (joins, or rejoins when it changed).
     fn subscribe(&mut self, topics: BTreeSet<String>, now: Instant);
-    /// Partition counts from metadata, for [`Membership::topics_needed`].
-    fn handle_partition_counts(&mut self, counts: &BTreeMap<String, i32>, now: Instant);
+    /// Partition counts from metadata, for [`Membership::topics_needed`], and the racks of those
+    /// partitions' replicas (for rack-aware assignment).
+    fn handle_partition_counts(
+        &mut self,
+        counts: &BTreeMap<String, i32>,
+        racks: &PartitionRacks,
+        now: Instant,
+    );
     /// The response body (after the header) to request `id`, decoded at `version`, or the error
     /// that took its place.
     fn handle_response(&mut self, id: RequestId, response: Result<Bytes, Error>, version: i16, now: Instant);
@@ -62,8 +68,13 @@ impl Membership for GroupMachine {
     fn subscribe(&mut self, topics: BTreeSet<String>, now: Instant) {
         GroupMachine::subscribe(self, topics, now)
     }
-    fn handle_partition_counts(&mut self, counts: &BTreeMap<String, i32>, now: Instant) {
-        GroupMachine::handle_partition_counts(self, counts, now)
+    fn handle_partition_counts(
+        &mut self,
+        counts: &BTreeMap<String, i32>,
+        racks: &PartitionRacks,
+        now: Instant,
+    ) {
+        GroupMachine::handle_partition_counts(self, counts, racks, now)
     }
     fn handle_response(&mut self, id: RequestId, response: Result<Bytes, Error>, version: i16, now: Instant) {
         GroupMachine::handle_response(self, id, response, version, now)

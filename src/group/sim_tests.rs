@@ -22,6 +22,7 @@ use crate::wire::{ApiKey, Assignment, KafkaCode};
 mod fresh_counts;
 mod leaving;
 mod manual;
+mod racks;
 mod random_ops;
 mod scenarios;
 mod two_members;
@@ -209,7 +210,18 @@ impl Sim {
 
     pub(super) fn counts(&mut self, counts: &[(&str, i32)]) {
         let counts = counts.iter().map(|(t, c)| (t.to_string(), *c)).collect();
-        self.m.handle_partition_counts(&counts, self.now);
+        self.m
+            .handle_partition_counts(&counts, &Default::default(), self.now);
+    }
+
+    /// Partition counts with the racks of each partition's replicas.
+    pub(super) fn counts_and_racks(&mut self, counts: &[(&str, i32)], racks: &[((&str, i32), &str)]) {
+        let counts = counts.iter().map(|(t, c)| (t.to_string(), *c)).collect();
+        let racks = racks
+            .iter()
+            .map(|((t, p), r)| (TopicPartition::new(*t, *p), [r.to_string()].into()))
+            .collect();
+        self.m.handle_partition_counts(&counts, &racks, self.now);
     }
 }
 

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::EngineCore;
-use crate::cluster::ClusterMetadata;
+use crate::cluster::{ClusterMetadata, TopicMetadata};
 use crate::engine::transmit::Transmit;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, Status};
+use crate::group::PartitionRacks;
+use crate::types::TopicPartition;
 
 /// How soon a refresh follows when a subscribed topic is missing.
 const MISSING_TOPIC_RETRY: Duration = Duration::from_secs(1);
@@ -118,9 +120,11 @@ impl EngineCore {
         // Refresh periodically (metadata.max.age), sooner if a topic is still missing.
         let mut due = now + self.config.metadata_max_age;
         let mut counts = BTreeMap::new();
+        let mut racks = PartitionRacks::new();
         for topic in self.topics_needed() {
             match metadata.topic(&topic) {
                 Some(t) if t.error.is_none() && !t.partitions.is_empty() => {
+                    replica_racks(&metadata, t, &mut racks);
                     counts.insert(topic, t.partitions.len() as i32);
                 }
                 other => {
@@ -146,8 +150,25 @@ impl EngineCore {
             return;
         }
         match &mut self.group {
-            Some(group) => group.membership.handle_partition_counts(&counts, now),
+            Some(group) => group.membership.handle_partition_counts(&counts, &racks, now),
             None => self.assign_all(&counts),
+        }
+    }
+}
+
+/// Adds the racks of the replicas of `topic`'s partitions (the `broker.rack` of each replica's
+/// broker; partitions whose brokers have none are left out), for rack-aware assignment.
+fn replica_racks(metadata: &ClusterMetadata, topic: &TopicMetadata, out: &mut PartitionRacks) {
+    let name: Arc<str> = topic.name.as_str().into();
+    for p in &topic.partitions {
+        let racks: BTreeSet<String> = p
+            .replicas
+            .iter()
+            .filter_map(|&node| metadata.broker(node).and_then(|b| b.rack.clone()))
+            .filter(|r| !r.is_empty())
+            .collect();
+        if !racks.is_empty() {
+            out.insert(TopicPartition::new(name.clone(), p.partition), racks);
         }
     }
 }

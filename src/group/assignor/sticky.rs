@@ -9,14 +9,24 @@
 //! 4. KIP-429: a partition that ends up with a member other than the one that still owns it is
 //!    withheld from everyone this generation. Its owner sees it missing, revokes it and rejoins;
 //!    the next rebalance gives it to its new owner. Partitions that do not move are never revoked.
+//!
+//! Rack aware as Kafka's sticky assignors (KIP-881): where members and replicas have racks, a
+//! member keeps an owned partition only if a replica is in its rack; unowned partitions go to a
+//! least-loaded member of a replica's rack while under quota (those with the fewest such members
+//! first), and balancing moves partitions to members of their racks where it can.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Assignments, MemberSubscription, empty_assignments, partitions_of};
+use super::racks::Racks;
+use super::{Assignments, MemberSubscription, PartitionRacks, empty_assignments, partitions_of};
 use crate::types::TopicPartition;
 
-pub(super) fn assign(members: &[&MemberSubscription], counts: &BTreeMap<String, i32>) -> Assignments {
+pub(super) fn assign(
+    members: &[&MemberSubscription],
+    counts: &BTreeMap<String, i32>,
+    racks: &PartitionRacks,
+) -> Assignments {
     let mut out = empty_assignments(members);
     let n = members.len();
     let eligible =
@@ -27,6 +37,7 @@ pub(super) fn assign(members: &[&MemberSubscription], counts: &BTreeMap<String, 
         .flat_map(|m| m.topics.iter().map(String::as_str))
         .collect();
     let all: BTreeSet<TopicPartition> = topics.iter().flat_map(|t| partitions_of(t, counts)).collect();
+    let racks = Racks::new(members, |_| true, &all, racks);
 
     // Current owners of each partition: the claimants at the highest generation claimed for it.
     let mut claims: BTreeMap<&TopicPartition, (i32, Vec<usize>)> = BTreeMap::new();
@@ -57,23 +68,29 @@ pub(super) fn assign(members: &[&MemberSubscription], counts: &BTreeMap<String, 
         if !all.contains(*tp) {
             continue;
         }
-        let keeper = claimants
-            .iter()
-            .copied()
-            .find(|&m| eligible(m, tp) && load.get(m).is_some_and(|&l| l < max_quota));
+        let keeper = claimants.iter().copied().find(|&m| {
+            eligible(m, tp) && racks.matches(m, tp) && load.get(m).is_some_and(|&l| l < max_quota)
+        });
         if let Some(m) = keeper {
             owner.insert((*tp).clone(), m);
             bump(&mut load, m, true);
         }
     }
 
-    for tp in &all {
-        if owner.contains_key(tp) {
-            continue;
-        }
-        let best = (0..n)
-            .filter(|&m| eligible(m, tp))
-            .min_by_key(|&m| (load.get(m).copied().unwrap_or(usize::MAX), m));
+    // Partitions with the fewest same-rack members first, so they get one (all ties without racks).
+    let mut unowned: Vec<&TopicPartition> = all.iter().filter(|tp| !owner.contains_key(*tp)).collect();
+    if racks.on() {
+        unowned.sort_by_key(|tp| {
+            (0..n)
+                .filter(|&m| eligible(m, tp) && racks.same_rack(m, tp))
+                .count()
+        });
+    }
+    for tp in unowned {
+        let best = (0..n).filter(|&m| eligible(m, tp)).min_by_key(|&m| {
+            let l = load.get(m).copied().unwrap_or(usize::MAX);
+            (!(racks.same_rack(m, tp) && l < max_quota), l, m)
+        });
         if let Some(m) = best {
             owner.insert(tp.clone(), m);
             bump(&mut load, m, true);
@@ -89,16 +106,34 @@ pub(super) fn assign(members: &[&MemberSubscription], counts: &BTreeMap<String, 
             let load_a = load.get(a).copied().unwrap_or(0);
             let mut mine: Vec<&TopicPartition> =
                 owner.iter().filter(|&(_, &o)| o == a).map(|(tp, _)| tp).collect();
-            // Give away newly placed partitions before kept ones.
-            mine.sort_by_key(|tp| (kept_by(a, tp), Reverse(*tp)));
+            // Give away partitions outside its rack first, then newly placed before kept ones; to
+            // a member of the partition's rack where one can take it.
+            mine.sort_by_key(|tp| (racks.same_rack(a, tp), kept_by(a, tp), Reverse(*tp)));
+            let mut fallback = None;
             for tp in mine {
                 let target = (0..n)
                     .filter(|&b| b != a && eligible(b, tp) && load.get(b).is_some_and(|&l| l + 1 < load_a))
-                    .min_by_key(|&b| (load.get(b).copied().unwrap_or(usize::MAX), b));
-                if let Some(b) = target {
-                    step = Some((tp.clone(), a, b));
-                    break 'search;
+                    .min_by_key(|&b| {
+                        (
+                            !racks.matches(b, tp),
+                            load.get(b).copied().unwrap_or(usize::MAX),
+                            b,
+                        )
+                    });
+                match target {
+                    Some(b) if racks.matches(b, tp) || !racks.on() => {
+                        step = Some((tp.clone(), a, b));
+                        break 'search;
+                    }
+                    Some(b) => {
+                        fallback.get_or_insert((tp.clone(), a, b));
+                    }
+                    None => {}
                 }
+            }
+            if fallback.is_some() {
+                step = fallback;
+                break 'search;
             }
         }
         let Some((tp, a, b)) = step else { break };

@@ -38,7 +38,7 @@ fn names_match_kafka_and_librdkafka() {
 fn range_gives_contiguous_ranges_per_topic() {
     // Kafka's RangeAssignor example: t0, t1 with 3 partitions each, two members.
     let members = [member("c0", &["t0", "t1"]), member("c1", &["t0", "t1"])];
-    let out = AssignorKind::Range.assign(&members, &counts(&[("t0", 3), ("t1", 3)]));
+    let out = AssignorKind::Range.assign(&members, &counts(&[("t0", 3), ("t1", 3)]), &PartitionRacks::new());
     assert_eq!(out["c0"], tps(&[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)]));
     assert_eq!(out["c1"], tps(&[("t0", 2), ("t1", 2)]));
 }
@@ -46,7 +46,8 @@ fn range_gives_contiguous_ranges_per_topic() {
 #[test]
 fn roundrobin_deals_all_partitions_in_order() {
     let members = [member("c0", &["t0", "t1"]), member("c1", &["t0", "t1"])];
-    let out = AssignorKind::RoundRobin.assign(&members, &counts(&[("t0", 3), ("t1", 3)]));
+    let out =
+        AssignorKind::RoundRobin.assign(&members, &counts(&[("t0", 3), ("t1", 3)]), &PartitionRacks::new());
     assert_eq!(out["c0"], tps(&[("t0", 0), ("t0", 2), ("t1", 1)]));
     assert_eq!(out["c1"], tps(&[("t0", 1), ("t1", 0), ("t1", 2)]));
     // Members not subscribed to a topic are skipped.
@@ -55,7 +56,11 @@ fn roundrobin_deals_all_partitions_in_order() {
         member("b", &["t0", "t1"]),
         member("c", &["t0", "t1", "t2"]),
     ];
-    let out = AssignorKind::RoundRobin.assign(&members, &counts(&[("t0", 1), ("t1", 2), ("t2", 3)]));
+    let out = AssignorKind::RoundRobin.assign(
+        &members,
+        &counts(&[("t0", 1), ("t1", 2), ("t2", 3)]),
+        &PartitionRacks::new(),
+    );
     assert_eq!(out["a"], tps(&[("t0", 0)]));
     assert_eq!(out["b"], tps(&[("t1", 0)]));
     assert_eq!(out["c"], tps(&[("t1", 1), ("t2", 0), ("t2", 1), ("t2", 2)]));
@@ -66,7 +71,7 @@ fn static_members_sort_by_instance_id() {
     let mut a = member("zzz", &["t"]);
     a.group_instance_id = Some("instance-a".into());
     let b = member("aaa", &["t"]);
-    let out = AssignorKind::Range.assign(&[b, a], &counts(&[("t", 3)]));
+    let out = AssignorKind::Range.assign(&[b, a], &counts(&[("t", 3)]), &PartitionRacks::new());
     assert_eq!(out["zzz"], tps(&[("t", 0), ("t", 1)]));
     assert_eq!(out["aaa"], tps(&[("t", 2)]));
 }
@@ -78,14 +83,14 @@ fn cooperative_sticky_moves_only_what_balance_needs_in_two_phases() {
     a.generation = 5;
     let b = member("b", &["t"]);
     let c = counts(&[("t", 4)]);
-    let out = AssignorKind::CooperativeSticky.assign(&[a.clone(), b.clone()], &c);
+    let out = AssignorKind::CooperativeSticky.assign(&[a.clone(), b.clone()], &c, &PartitionRacks::new());
     // Two partitions move to b, but b does not get them while a still owns them.
     assert_eq!(out["a"].len(), 2);
     assert!(out["b"].is_empty(), "{out:?}");
     // a revoked the two; next generation b gets them and a keeps its two.
     a.owned = out["a"].clone();
     a.generation = 6;
-    let out2 = AssignorKind::CooperativeSticky.assign(&[a.clone(), b], &c);
+    let out2 = AssignorKind::CooperativeSticky.assign(&[a.clone(), b], &c, &PartitionRacks::new());
     assert_eq!(out2["a"], out["a"]);
     assert_eq!(out2["b"].len(), 2);
     assert!(out2["b"].is_disjoint(&out2["a"]));
@@ -99,7 +104,11 @@ fn cooperative_sticky_prefers_the_newest_generation_claim() {
     let mut current = member("b", &["t"]);
     current.owned = tps(&[("t", 0)]);
     current.generation = 4;
-    let out = AssignorKind::CooperativeSticky.assign(&[stale, current], &counts(&[("t", 2)]));
+    let out = AssignorKind::CooperativeSticky.assign(
+        &[stale, current],
+        &counts(&[("t", 2)]),
+        &PartitionRacks::new(),
+    );
     assert_eq!(out["b"], tps(&[("t", 0)]));
     assert_eq!(out["a"], tps(&[("t", 1)]));
 }
@@ -135,6 +144,7 @@ fn arb_members() -> impl Strategy<Value = (Vec<MemberSubscription>, BTreeMap<Str
                         topics: subscribed,
                         owned: BTreeSet::new(),
                         generation: -1,
+                        rack: None,
                     }
                 })
                 .collect();
@@ -176,11 +186,11 @@ proptest! {
     #[test]
     fn eager_assignors_assign_everything_once((members, c) in arb_members()) {
         for kind in [AssignorKind::Range, AssignorKind::RoundRobin] {
-            let out = kind.assign(&members, &c);
+            let out = kind.assign(&members, &c, &PartitionRacks::new());
             check_valid(&members, &c, &out);
             let assigned: BTreeSet<_> = out.values().flatten().cloned().collect();
             prop_assert_eq!(&assigned, &all_partitions(&members, &c));
-            prop_assert_eq!(kind.assign(&members, &c), out, "deterministic");
+            prop_assert_eq!(kind.assign(&members, &c, &PartitionRacks::new()), out, "deterministic");
         }
     }
 
@@ -189,11 +199,11 @@ proptest! {
         for m in &mut members {
             m.topics = ["t0", "t1"].iter().map(|t| t.to_string()).collect();
         }
-        let rr = AssignorKind::RoundRobin.assign(&members, &c);
+        let rr = AssignorKind::RoundRobin.assign(&members, &c, &PartitionRacks::new());
         prop_assert!(spread(&members, &rr) <= 1);
-        let sticky = AssignorKind::CooperativeSticky.assign(&members, &c);
+        let sticky = AssignorKind::CooperativeSticky.assign(&members, &c, &PartitionRacks::new());
         prop_assert!(spread(&members, &sticky) <= 1);
-        let range = AssignorKind::Range.assign(&members, &c);
+        let range = AssignorKind::Range.assign(&members, &c, &PartitionRacks::new());
         for topic in ["t0", "t1"] {
             let per: Vec<usize> = members.iter().map(|m| range[&m.member_id].iter().filter(|tp| &*tp.topic == topic).count()).collect();
             prop_assert!(per.iter().max().unwrap() - per.iter().min().unwrap() <= 1);
@@ -209,7 +219,7 @@ proptest! {
         removed in 0usize..3,
     ) {
         // A previous assignment among a possibly different set of members.
-        let previous = AssignorKind::RoundRobin.assign(&members, &c);
+        let previous = AssignorKind::RoundRobin.assign(&members, &c, &PartitionRacks::new());
         for (i, m) in members.iter_mut().enumerate() {
             m.owned = previous[&m.member_id].clone();
             m.generation = 7;
@@ -222,7 +232,7 @@ proptest! {
         members.truncate(keep);
         members.push(MemberSubscription { member_id: "new".into(), topics: ["t0".into(), "t3".into()].into(), ..Default::default() });
 
-        let out = AssignorKind::CooperativeSticky.assign(&members, &c);
+        let out = AssignorKind::CooperativeSticky.assign(&members, &c, &PartitionRacks::new());
         check_valid(&members, &c, &out);
         for m in &members {
             for tp in &out[&m.member_id] {
@@ -249,7 +259,7 @@ proptest! {
             m.owned.extend(out[&m.member_id].iter().cloned());
             m.generation = 8;
         }
-        let out2 = AssignorKind::CooperativeSticky.assign(&members, &c);
+        let out2 = AssignorKind::CooperativeSticky.assign(&members, &c, &PartitionRacks::new());
         check_valid(&members, &c, &out2);
         let identical = members.iter().all(|m| m.topics == members[0].topics);
         if identical {
@@ -269,7 +279,7 @@ proptest! {
                     m.owned.extend(out[&m.member_id].iter().cloned());
                     m.generation = 9 + round;
                 }
-                out = AssignorKind::CooperativeSticky.assign(&members, &c);
+                out = AssignorKind::CooperativeSticky.assign(&members, &c, &PartitionRacks::new());
                 check_valid(&members, &c, &out);
             }
             let assigned: BTreeSet<_> = out.values().flatten().cloned().collect();
@@ -285,7 +295,7 @@ fn cooperative_sticky_scales_to_large_groups() {
         .collect();
     let c = counts(&[("t0", 1000), ("t1", 1000)]);
     let start = std::time::Instant::now();
-    let first = AssignorKind::CooperativeSticky.assign(&members, &c);
+    let first = AssignorKind::CooperativeSticky.assign(&members, &c, &PartitionRacks::new());
     let mut next: Vec<MemberSubscription> = members
         .iter()
         .skip(1)
@@ -296,7 +306,7 @@ fn cooperative_sticky_scales_to_large_groups() {
         })
         .collect();
     next.push(member("new", &["t0", "t1"]));
-    let second = AssignorKind::CooperativeSticky.assign(&next, &c);
+    let second = AssignorKind::CooperativeSticky.assign(&next, &c, &PartitionRacks::new());
     let elapsed = start.elapsed();
     assert!(spread(&next, &second) <= 1);
     assert!(elapsed < std::time::Duration::from_secs(5), "{elapsed:?}");

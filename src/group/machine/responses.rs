@@ -153,7 +153,7 @@ impl GroupMachine {
             .iter()
             .map(|t| (t.clone(), self.counts.get(t).copied().unwrap_or(0)))
             .collect();
-        let assignments = protocol.assign(&self.members, &self.snapshot);
+        let assignments = protocol.assign(&self.members, &self.snapshot, &self.racks);
         self.pending_assignments = assignments
             .into_iter()
             .map(|(member, partitions)| {
@@ -349,6 +349,7 @@ fn member_subscription(m: &JoinGroupMember) -> (MemberSubscription, i16) {
                 );
             }
             out.generation = s.generation_id;
+            out.rack = s.rack_id.map(|r| r.to_string()).filter(|r| !r.is_empty());
             if s.generation_id < 0
                 && let Some(generation) = s.user_data.and_then(sticky_user_data_generation)
             {
