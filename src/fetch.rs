@@ -32,6 +32,7 @@ mod positions;
 mod request;
 mod response;
 mod session;
+mod validate;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -40,7 +41,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 pub(crate) use classify::{FetchAction, classify};
-pub(crate) use request::{FetchBody, FetchPartitionBody, ListOffsetsBody, OffsetFetchBody};
+pub(crate) use request::{
+    FetchBody, FetchPartitionBody, ListOffsetsBody, OffsetFetchBody, OffsetForLeaderEpochBody,
+};
 
 use crate::cluster::ClusterMetadata;
 use crate::config::{ConsumerConfig, IsolationLevel, OffsetReset};
@@ -104,6 +107,17 @@ impl FetchConfig {
 
     fn isolation(&self) -> i8 {
         i8::from(self.read_committed())
+    }
+}
+
+impl PartitionFetch {
+    /// Whether the position is known (fetching, or being validated before fetching on).
+    pub(crate) fn has_position(&self) -> bool {
+        self.position >= 0
+            && matches!(
+                self.state,
+                PositionState::Ready | PositionState::NeedValidation | PositionState::Validating(_)
+            )
     }
 }
 
@@ -171,6 +185,16 @@ pub(crate) enum PositionState {
     Resetting(u64),
     /// Known: fetching.
     Ready,
+    /// Known, but not fetched before the leader confirms it (KIP-320): the leader changed, or the
+    /// position came from a commit that names its leader epoch. OffsetForLeaderEpoch asks where
+    /// the epoch of the records before the position ends in the leader's log.
+    NeedValidation,
+    /// The OffsetForLeaderEpoch with this id is validating it.
+    Validating(u64),
+    /// The leader's log diverges from what was read: `epoch` (-1 unknown to the leader) ends at
+    /// `end_offset`. The engine answers [`FetchCore::handle_diverged`] with where the application
+    /// is, which decides whether records it read were truncated.
+    Diverged { epoch: i32, end_offset: i64 },
     /// Stopped: reset policy `none` and no offset; the stream got an error.
     Failed,
 }
@@ -181,6 +205,12 @@ pub(crate) struct PartitionFetch {
     pub(crate) state: PositionState,
     /// The next offset to fetch (-1 until known).
     pub(crate) position: i64,
+    /// The leader epoch of the last record batch read before `position` (-1 unknown): sent
+    /// with fetches (v12+) and validated after a leader change (KIP-320).
+    pub(crate) offset_epoch: i32,
+    /// Where the position was last set from outside the fetch path (the stream reads from there
+    /// until it yields its first record).
+    pub(crate) sought_at: i64,
     /// Bumped whenever the position is set from outside the fetch path (lookup, reset, seek), so
     /// an answer to a fetch from an older position is ignored.
     pub(crate) position_epoch: u64,
@@ -208,12 +238,14 @@ pub(crate) enum FetchEvent {
         start_at: i64,
         /// For read_committed: the answer's aborted transactions.
         aborted: Option<Vec<AbortedTransaction>>,
-        leader_epoch: i32,
     },
     /// The group's committed offset of `tp` (where its position now starts).
     Committed { tp: TopicPartition, offset: i64 },
     /// `tp` cannot be read (no offset and reset policy `none`): its stream gets `error`.
     Failed { tp: TopicPartition, error: Error },
+    /// `tp`'s log diverges from what was fetched (KIP-320): the engine drops what the stream
+    /// holds and answers [`FetchCore::handle_diverged`].
+    Diverged { tp: TopicPartition },
     /// An OffsetFetch met a group error (for the membership, as a commit's would).
     GroupError(KafkaCode),
     /// A transient problem, retried.
@@ -234,6 +266,12 @@ pub(crate) enum FetchRequest {
         id: u64,
         node: NodeId,
         body: ListOffsetsBody,
+    },
+    /// To a partition's leader (KIP-320).
+    OffsetForLeaderEpoch {
+        id: u64,
+        node: NodeId,
+        body: OffsetForLeaderEpochBody,
     },
     /// To the group coordinator.
     OffsetFetch {
@@ -289,6 +327,9 @@ pub(crate) struct FetchCore {
     resets: HashMap<u64, Vec<(TopicPartition, PositionState)>>,
     offset_fetch_retry_at: Option<Instant>,
     reset_retry_at: Option<Instant>,
+    /// OffsetForLeaderEpoch in flight, with the partitions each validates.
+    validations: HashMap<u64, Vec<TopicPartition>>,
+    validate_retry_at: Option<Instant>,
     /// A ready partition was left out of the last plan only because its buffer was full.
     blocked_by_buffers: bool,
     next_id: u64,
@@ -310,6 +351,8 @@ impl FetchCore {
             resets: HashMap::new(),
             offset_fetch_retry_at: None,
             reset_retry_at: None,
+            validations: HashMap::new(),
+            validate_retry_at: None,
             blocked_by_buffers: false,
             next_id: 1,
             next_position_epoch: 1,
@@ -358,6 +401,8 @@ impl FetchCore {
             PartitionFetch {
                 state: PositionState::NeedOffset,
                 position: -1,
+                offset_epoch: -1,
+                sought_at: -1,
                 position_epoch: 0,
                 leader,
                 leader_epoch,
@@ -406,12 +451,27 @@ impl FetchCore {
     /// Sets `tp`'s position: fetching continues from `offset` (an answer for the old position is
     /// ignored; an offset outside the log is reset by policy).
     pub(crate) fn seek(&mut self, tp: &TopicPartition, offset: i64, now: Instant) {
+        self.seek_in_epoch(tp, offset, -1, PositionState::Ready, now);
+    }
+
+    /// Sets `tp`'s position to `offset`, read in leader epoch `offset_epoch` (-1 unknown), in
+    /// `state` (ready, or to be validated first).
+    fn seek_in_epoch(
+        &mut self,
+        tp: &TopicPartition,
+        offset: i64,
+        offset_epoch: i32,
+        state: PositionState,
+        now: Instant,
+    ) {
         self.now = now;
         let epoch = self.bump_position_epoch();
         if let Some(part) = self.partitions.get_mut(tp) {
             part.position = offset;
+            part.offset_epoch = offset_epoch;
+            part.sought_at = offset;
             part.position_epoch = epoch;
-            part.state = PositionState::Ready;
+            part.state = state;
         }
     }
 
@@ -430,8 +490,13 @@ impl FetchCore {
             match metadata.partition(&tp.topic, tp.partition) {
                 Some(p) => {
                     if p.leader != part.leader || p.leader_epoch != part.leader_epoch {
-                        // A new leader (or epoch): ask it again which replica to read from.
+                        // A new leader (or epoch): ask it again which replica to read from, and
+                        // whether the log read so far is still its log (KIP-320).
                         part.preferred_replica = None;
+                        if part.state == PositionState::Ready && part.offset_epoch >= 0 && p.leader.is_some()
+                        {
+                            part.state = PositionState::NeedValidation;
+                        }
                     }
                     if part.preferred_replica.is_some_and(|(r, _)| !p.isr.contains(&r)) {
                         part.preferred_replica = None;
@@ -464,6 +529,7 @@ impl FetchCore {
     ) -> Option<FetchRequest> {
         if self.requests.is_empty() {
             self.plan_lookups(coordinator, &gate);
+            self.plan_validations(&gate);
             self.plan_fetches(&gate);
         }
         self.requests.pop_front()
@@ -497,6 +563,9 @@ impl FetchCore {
             )
         }) {
             consider(self.reset_retry_at);
+        }
+        if waiting_lookup(|s| *s == PositionState::NeedValidation) {
+            consider(self.validate_retry_at);
         }
         for broker in self.brokers.values() {
             consider(broker.retry_at);

@@ -22,6 +22,7 @@ mod list_offsets;
 mod metadata;
 mod offset_commit;
 mod offset_fetch;
+mod offset_for_leader_epoch;
 mod reader;
 mod request;
 mod sync_group;
@@ -45,6 +46,7 @@ pub use metadata::{
 };
 pub use offset_commit::{OffsetCommitPartition, OffsetCommitResponse, OffsetCommitTopic};
 pub use offset_fetch::{OffsetFetchPartition, OffsetFetchResponse, OffsetFetchTopic};
+pub use offset_for_leader_epoch::{EpochEndOffset, OffsetForLeaderEpochResponse, OffsetForLeaderEpochTopic};
 pub use reader::{Reader, Str};
 pub use request::{
     EncodeError, EncodedBody, KafkaRequest, RequestFrame, ResponseHeader, encode_body, encode_request,

@@ -1,7 +1,7 @@
 //! Every response decoder kafkit has, on hostile bodies.
 //!
 //! Input: `[api, version, body...]`.
-//! - `api % 14` picks one of the twelve APIs in `kafkit::wire::SUPPORTED` (through the public
+//! - `api % (SUPPORTED.len() + 2)` picks one of the APIs in `kafkit::wire::SUPPORTED` (through the public
 //!   `DecodeResponse` trait) or the consumer-protocol `Subscription` / `Assignment` decoders.
 //! - `version`: bit 7 reads a response header (`read_response_header`) before the body; bit 6
 //!   picks a version *outside* the supported range (which must be `UnsupportedVersion`, never a
@@ -16,6 +16,7 @@ use kafkit::wire::{
     ApiKey, ApiVersionsResponse, Assignment, CONSUMER_PROTOCOL_VERSION, DecodeError, DecodeResponse,
     DescribeGroupsResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse,
     LeaveGroupResponse, ListOffsetsResponse, MetadataResponse, OffsetCommitResponse, OffsetFetchResponse,
+    OffsetForLeaderEpochResponse,
     SUPPORTED, Subscription, SyncGroupResponse, read_response_header,
 };
 use libfuzzer_sys::fuzz_target;
@@ -112,6 +113,7 @@ fuzz_target!(|data: &[u8]| {
         ApiKey::ListOffsets => decode::<ListOffsetsResponse>(body, version, supported),
         ApiKey::OffsetFetch => decode::<OffsetFetchResponse>(body, version, supported),
         ApiKey::OffsetCommit => decode::<OffsetCommitResponse>(body, version, supported),
+        ApiKey::OffsetForLeaderEpoch => decode::<OffsetForLeaderEpochResponse>(body, version, supported),
         ApiKey::FindCoordinator => {
             if let Ok(r) = FindCoordinatorResponse::decode(body.clone(), version) {
                 std::hint::black_box(r.for_key("g"));

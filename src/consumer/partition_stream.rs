@@ -47,7 +47,6 @@ pub struct PartitionStream {
 struct Current {
     records: PartitionRecords,
     size: usize,
-    leader_epoch: i32,
 }
 
 impl std::fmt::Debug for PartitionStream {
@@ -272,7 +271,7 @@ impl Stream for PartitionStream {
                         let record = Record::new(
                             this.shared.tp.topic.clone(),
                             this.shared.tp.partition,
-                            current.leader_epoch,
+                            current.records.leader_epoch(),
                             inner,
                         );
                         this.delivered(record.offset());
@@ -313,11 +312,7 @@ impl Stream for PartitionStream {
                     if let Some(aborted) = chunk.aborted {
                         records = records.read_committed(aborted);
                     }
-                    this.current = Some(Current {
-                        records,
-                        size,
-                        leader_epoch: chunk.leader_epoch,
-                    });
+                    this.current = Some(Current { records, size });
                 }
                 Poll::Ready(Some(Delivery::Error(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(None) => return this.finish(),

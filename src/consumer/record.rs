@@ -78,7 +78,10 @@ impl Record {
         self.inner.headers()
     }
 
-    /// The leader epoch of the partition when the record was fetched, or -1 if unknown.
+    /// The leader epoch of the batch the record came in: the epoch of the partition leader that
+    /// appended it (Kafka's `ConsumerRecord.leaderEpoch()`), or -1 if the broker names none.
+    /// Committing the record commits it with this epoch, so a later reader can tell whether the
+    /// log was truncated below the commit (KIP-320).
     pub fn leader_epoch(&self) -> i32 {
         self.leader_epoch
     }

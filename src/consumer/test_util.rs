@@ -67,7 +67,6 @@ pub(super) fn chunk(from: i64, to: i64) -> Delivery {
         records: buf.freeze(),
         start_at: from,
         aborted: None,
-        leader_epoch: 1,
         seek_epoch: 0,
     })
 }

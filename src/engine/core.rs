@@ -233,6 +233,9 @@ impl EngineCore {
             }
             Response::ListOffsets { id, result } => self.fetch.handle_list_offsets(id, result, now),
             Response::OffsetFetch { id, result } => self.fetch.handle_offset_fetch(id, result, now),
+            Response::OffsetForLeaderEpoch { id, result } => {
+                self.fetch.handle_offset_for_leader_epoch(id, result, now)
+            }
             Response::Commit { id, result } => self.commit.handle_response(id, result, now),
         }
         self.pump();
@@ -425,9 +428,9 @@ impl EngineCore {
                     records,
                     start_at,
                     aborted,
-                    leader_epoch,
-                } => self.deliver(&tp, records, start_at, aborted, leader_epoch),
+                } => self.deliver(&tp, records, start_at, aborted),
                 FetchEvent::Committed { tp, offset } => self.commit.handle_committed_offset(&tp, offset),
+                FetchEvent::Diverged { tp } => self.diverged(&tp),
                 FetchEvent::Failed { tp, error } => {
                     if let Some(part) = self.parts.get(&tp) {
                         part.deliver(crate::handoff::Delivery::Error(error));

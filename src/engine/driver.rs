@@ -16,7 +16,10 @@ use crate::fetch::FetchRequest;
 use crate::group::{OutgoingRequest, Target};
 use crate::handoff::Command;
 use crate::net::{BrokerPool, Connection};
-use crate::wire::{ApiKey, FetchResponse, ListOffsetsResponse, OffsetCommitResponse, OffsetFetchResponse};
+use crate::wire::{
+    ApiKey, FetchResponse, ListOffsetsResponse, OffsetCommitResponse, OffsetFetchResponse,
+    OffsetForLeaderEpochResponse,
+};
 
 /// The engine's clock: the runtime's (paused tokio time drives it in tests).
 fn now() -> std::time::Instant {
@@ -244,6 +247,16 @@ async fn fetch_request(pool: BrokerPool, request: FetchRequest, tx: mpsc::Unboun
             }
             .await;
             Response::OffsetFetch { id, result }
+        }
+        FetchRequest::OffsetForLeaderEpoch { id, node, body } => {
+            let result = async {
+                let conn = pool.connection(node).await?;
+                let version = conn.api_versions().version_for(ApiKey::OffsetForLeaderEpoch)?;
+                conn.request_at::<_, OffsetForLeaderEpochResponse>(&body.to_request(version), version)
+                    .await
+            }
+            .await;
+            Response::OffsetForLeaderEpoch { id, result }
         }
     };
     let _ = tx.send(response);

@@ -10,7 +10,10 @@ use crate::error::Result;
 use crate::fetch::FetchRequest;
 use crate::group::{OutgoingRequest, RequestId};
 use crate::types::NodeId;
-use crate::wire::{FetchResponse, ListOffsetsResponse, OffsetCommitResponse, OffsetFetchResponse};
+use crate::wire::{
+    FetchResponse, ListOffsetsResponse, OffsetCommitResponse, OffsetFetchResponse,
+    OffsetForLeaderEpochResponse,
+};
 
 /// A coordinator's node id and `host:port`, registered with the group connections before a
 /// request to it is sent.
@@ -59,6 +62,10 @@ pub(crate) enum Response {
     OffsetFetch {
         id: u64,
         result: Result<OffsetFetchResponse>,
+    },
+    OffsetForLeaderEpoch {
+        id: u64,
+        result: Result<OffsetForLeaderEpochResponse>,
     },
     Commit {
         id: u64,

@@ -105,6 +105,7 @@ impl FetchCore {
                 tp: tp.clone(),
                 current_leader_epoch: part.leader_epoch,
                 fetch_offset: part.position,
+                last_fetched_epoch: part.offset_epoch,
                 partition_max_bytes: part.fetch_bytes,
             });
             asked.push(Asked {

@@ -198,7 +198,15 @@ impl FetchCore {
                     retry = true;
                 } else if p.committed_offset >= 0 {
                     tracing::debug!(partition = %tp, offset = p.committed_offset, "resuming from committed offset");
-                    self.seek(&tp, p.committed_offset, now);
+                    // A commit that names the leader epoch of the record before it is checked
+                    // against the leader's log before fetching (KIP-320): a log truncated below
+                    // it since the commit is caught here.
+                    let state = if p.committed_leader_epoch >= 0 {
+                        PositionState::NeedValidation
+                    } else {
+                        PositionState::Ready
+                    };
+                    self.seek_in_epoch(&tp, p.committed_offset, p.committed_leader_epoch, state, now);
                     self.events.push_back(FetchEvent::Committed {
                         tp,
                         offset: p.committed_offset,
@@ -262,7 +270,10 @@ impl FetchCore {
                             _ => p.offset,
                         };
                         tracing::info!(partition = %tp, offset, "position reset");
-                        self.seek(&tp, offset, now);
+                        // ListOffsets v4+ names the epoch of the offset it found (not of one
+                        // counted back from the end).
+                        let epoch = if offset == p.offset { p.leader_epoch } else { -1 };
+                        self.seek_in_epoch(&tp, offset, epoch, PositionState::Ready, now);
                     }
                 }
             }

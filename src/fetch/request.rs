@@ -4,8 +4,12 @@
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::offset_for_leader_epoch_request::{
+    OffsetForLeaderPartition, OffsetForLeaderTopic,
+};
 use kafka_protocol::messages::{
-    BrokerId, FetchRequest, GroupId, ListOffsetsRequest, OffsetFetchRequest, TopicName,
+    BrokerId, FetchRequest, GroupId, ListOffsetsRequest, OffsetFetchRequest, OffsetForLeaderEpochRequest,
+    TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -18,6 +22,9 @@ pub(crate) struct FetchPartitionBody {
     /// The leader epoch the consumer knows (sent from Fetch v9; -1 when unknown).
     pub(crate) current_leader_epoch: i32,
     pub(crate) fetch_offset: i64,
+    /// The leader epoch of the last record batch read before `fetch_offset` (sent from Fetch
+    /// v12, KIP-320: the broker answers with a diverging epoch if its log differs; -1 unknown).
+    pub(crate) last_fetched_epoch: i32,
     pub(crate) partition_max_bytes: i32,
 }
 
@@ -47,6 +54,14 @@ pub(crate) struct ListOffsetsBody {
     pub(crate) partitions: Vec<(TopicPartition, i32, i64)>,
 }
 
+/// An OffsetForLeaderEpoch request (KIP-320): per partition, the leader epoch the consumer knows
+/// (fencing stale metadata) and the epoch of the records it last read, whose end the leader names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OffsetForLeaderEpochBody {
+    /// `(partition, current leader epoch, epoch to look up)`.
+    pub(crate) partitions: Vec<(TopicPartition, i32, i32)>,
+}
+
 /// An OffsetFetch request for the group's committed offsets of `partitions`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OffsetFetchBody {
@@ -56,6 +71,34 @@ pub(crate) struct OffsetFetchBody {
 
 fn topic_name(topic: &str) -> TopicName {
     TopicName(StrBytes::from_string(topic.to_owned()))
+}
+
+impl OffsetForLeaderEpochBody {
+    /// The request at `version` (2–4): as a consumer (replica id -1, from v3).
+    pub(crate) fn to_request(&self, _version: i16) -> OffsetForLeaderEpochRequest {
+        let topics = by_topic(
+            &self.partitions,
+            |(tp, _, _)| tp,
+            |(tp, current, epoch)| {
+                OffsetForLeaderPartition::default()
+                    .with_partition(tp.partition)
+                    .with_current_leader_epoch(*current)
+                    .with_leader_epoch(*epoch)
+            },
+        );
+        OffsetForLeaderEpochRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(
+                topics
+                    .into_iter()
+                    .map(|(topic, partitions)| {
+                        OffsetForLeaderTopic::default()
+                            .with_topic(topic_name(&topic))
+                            .with_partitions(partitions)
+                    })
+                    .collect(),
+            )
+    }
 }
 
 impl FetchBody {
@@ -70,6 +113,7 @@ impl FetchBody {
                     .with_partition(p.tp.partition)
                     .with_current_leader_epoch(if epochs { p.current_leader_epoch } else { -1 })
                     .with_fetch_offset(p.fetch_offset)
+                    .with_last_fetched_epoch(if version >= 12 { p.last_fetched_epoch } else { -1 })
                     .with_partition_max_bytes(p.partition_max_bytes)
             },
         );
@@ -183,12 +227,14 @@ mod tests {
                     tp: TopicPartition::new("b", 1),
                     current_leader_epoch: 7,
                     fetch_offset: 42,
+                    last_fetched_epoch: 6,
                     partition_max_bytes: 1000,
                 },
                 FetchPartitionBody {
                     tp: TopicPartition::new("a", 0),
                     current_leader_epoch: 7,
                     fetch_offset: 5,
+                    last_fetched_epoch: -1,
                     partition_max_bytes: 1000,
                 },
             ],
@@ -205,6 +251,7 @@ mod tests {
                 (1, 42, 1000)
             );
             assert_eq!(p.current_leader_epoch, if v >= 9 { 7 } else { -1 }, "v{v}");
+            assert_eq!(p.last_fetched_epoch, if v >= 12 { 6 } else { -1 }, "v{v}");
             assert_eq!(r.max_wait_ms, 500);
             if v >= 4 {
                 assert_eq!(r.isolation_level, 1);
@@ -214,6 +261,28 @@ mod tests {
             }
             if v >= 11 {
                 assert_eq!(r.rack_id.as_str(), "rack-2", "client.rack from v11");
+            }
+        }
+    }
+
+    #[test]
+    fn offset_for_leader_epoch_bodies_encode_at_every_supported_version() {
+        let body = OffsetForLeaderEpochBody {
+            partitions: vec![
+                (TopicPartition::new("t", 2), 9, 4),
+                (TopicPartition::new("t", 0), 9, 3),
+            ],
+        };
+        for v in versions(ApiKey::OffsetForLeaderEpoch) {
+            let r: OffsetForLeaderEpochRequest = round_trip(&body.to_request(v), v);
+            let parts: Vec<_> = r.topics[0]
+                .partitions
+                .iter()
+                .map(|p| (p.partition, p.current_leader_epoch, p.leader_epoch))
+                .collect();
+            assert_eq!(parts, [(2, 9, 4), (0, 9, 3)], "v{v}");
+            if v >= 3 {
+                assert_eq!(r.replica_id.0, -1, "a consumer, not a follower");
             }
         }
     }

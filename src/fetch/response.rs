@@ -10,7 +10,7 @@ use super::session::SessionAnswer;
 use super::{FetchAction, FetchCore, FetchEvent, PositionState, classify};
 use crate::error::{Error, Result};
 use crate::records::AbortedTransaction;
-use crate::wire::{FetchResponse, KafkaCode};
+use crate::wire::{DivergingEpoch, FetchResponse, KafkaCode};
 
 impl FetchCore {
     /// The answer to fetch `id` (or the transport error that took its place).
@@ -84,6 +84,7 @@ impl FetchCore {
         let max_fetch = self.config.fetch_max_bytes.max(1);
         let default_fetch = self.config.max_partition_fetch_bytes;
         let mut refresh = false;
+        let mut diverged = Vec::new();
         for asked in &fetch.asked {
             let Some(part) = self.partitions.get_mut(&asked.tp) else {
                 continue;
@@ -107,6 +108,11 @@ impl FetchCore {
                 continue;
             }
             match classify(code) {
+                FetchAction::None if p.diverging_epoch != DivergingEpoch::UNKNOWN => {
+                    // KIP-320: the log diverges from the epoch last read (the answer carries no
+                    // records then).
+                    diverged.push((asked.tp.clone(), p.diverging_epoch));
+                }
                 FetchAction::None => {
                     if p.preferred_read_replica >= 0 && Some(p.preferred_read_replica) != Some(fetch.node) {
                         // KIP-392: the leader names a replica to read from (its answer carries no
@@ -126,8 +132,8 @@ impl FetchCore {
                         continue;
                     };
                     match complete_batches(records) {
-                        Some((len, next_offset)) => {
-                            let chunk: Bytes = records.slice(..len);
+                        Some(complete) => {
+                            let chunk: Bytes = records.slice(..complete.len);
                             let aborted = read_committed.then(|| {
                                 p.aborted_transactions
                                     .iter()
@@ -143,9 +149,11 @@ impl FetchCore {
                                 records: chunk,
                                 start_at: part.position,
                                 aborted,
-                                leader_epoch: part.leader_epoch,
                             });
-                            part.position = next_offset.max(part.position);
+                            part.position = complete.next_offset.max(part.position);
+                            if complete.last_epoch >= 0 {
+                                part.offset_epoch = complete.last_epoch;
+                            }
                             part.fetch_bytes = default_fetch;
                         }
                         None => {
@@ -173,6 +181,9 @@ impl FetchCore {
                     refresh = true;
                 }
             }
+        }
+        for (tp, at) in diverged {
+            self.apply_epoch_end(&tp, at.epoch, at.end_offset);
         }
         if refresh {
             self.events.push_back(FetchEvent::RefreshMetadata);

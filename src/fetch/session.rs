@@ -31,6 +31,7 @@ use crate::wire::KafkaCode;
 struct Held {
     offset: i64,
     leader_epoch: i32,
+    last_fetched_epoch: i32,
     max_bytes: i32,
 }
 
@@ -39,6 +40,7 @@ impl Held {
         Held {
             offset: p.fetch_offset,
             leader_epoch: p.current_leader_epoch,
+            last_fetched_epoch: p.last_fetched_epoch,
             max_bytes: p.partition_max_bytes,
         }
     }
@@ -187,6 +189,7 @@ mod tests {
             tp: TopicPartition::new("t", partition),
             current_leader_epoch: 3,
             fetch_offset: offset,
+            last_fetched_epoch: -1,
             partition_max_bytes: 1024,
         }
     }

@@ -67,11 +67,16 @@ impl Sim {
 
     /// Partitions `0..n` of "t", led by `leader(p)` at epoch 1.
     fn leaders(&mut self, n: i32, leader: impl Fn(i32) -> NodeId) {
+        self.leaders_at(n, leader, 1);
+    }
+
+    /// Partitions `0..n` of "t", led by `leader(p)` at leader epoch `epoch`.
+    fn leaders_at(&mut self, n: i32, leader: impl Fn(i32) -> NodeId, epoch: i32) {
         let parts: Vec<PartitionInfo> = (0..n)
             .map(|p| PartitionInfo {
                 tp: tp(p),
                 leader: Some(leader(p)),
-                leader_epoch: 1,
+                leader_epoch: epoch,
             })
             .collect();
         self.core
@@ -242,6 +247,7 @@ fn with_a_group_positions_come_from_committed_offsets_once_the_coordinator_is_kn
             FetchRequest::Fetch { .. } => "fetch",
             FetchRequest::ListOffsets { .. } => "list",
             FetchRequest::OffsetFetch { .. } => "committed",
+            FetchRequest::OffsetForLeaderEpoch { .. } => "validate",
         })
         .collect();
     // tp(1) resets; tp(0) fetches from 10; tp(2) and the new tp(3) wait out the retry backoff.
@@ -532,6 +538,13 @@ fn a_preferred_read_replica_serves_until_it_errs_the_leader_moves_or_it_expires(
         leader_epoch: 2,
     }];
     sim.core.handle_metadata(metadata(&[1, 2, 3], &parts, 2), sim.now);
+    // The new leader first confirms the position (KIP-320: see `epochs`), then serves it.
+    let reqs = sim.requests();
+    let Some(FetchRequest::OffsetForLeaderEpoch { id, node: 2, .. }) = reqs.first() else {
+        panic!("{reqs:?}")
+    };
+    let end = crate::sim::responses::epoch_end_response(&[(tp(0), KafkaCode::NONE, 1, 10)]);
+    sim.core.handle_offset_for_leader_epoch(*id, Ok(end), sim.now);
     let f = fetches(&sim.requests());
     assert_eq!(f[0].1, 2, "the new leader");
     // And a preference expires.
@@ -766,6 +779,13 @@ fn random_operations_keep_the_plans_consistent() {
                 .map(|(tp, p)| (tp.clone(), (p.position_epoch, p.position)))
                 .collect();
             in_flight.extend(sim.requests());
+            // The engine's side of a divergence: where the application reads.
+            for e in std::mem::take(&mut sim.events) {
+                if let FetchEvent::Diverged { tp } = e {
+                    let app_next = rng.below(60) as i64 - 1;
+                    sim.core.handle_diverged(&tp, app_next, sim.now);
+                }
+            }
             for (tp, p) in sim.core.partitions() {
                 if let Some((epoch, position)) = before.get(tp)
                     && *epoch == p.position_epoch
@@ -867,5 +887,24 @@ fn answer(sim: &mut Sim, rng: &mut crate::sim::Rng, r: FetchRequest) {
             };
             sim.core.handle_offset_fetch(id, result, now);
         }
+        FetchRequest::OffsetForLeaderEpoch { id, body, .. } => {
+            let result = if fail {
+                Err(err())
+            } else {
+                let codes = [KafkaCode::NONE, KafkaCode::NONE, KafkaCode::FENCED_LEADER_EPOCH];
+                let mut parts = vec![];
+                for (tp, _, epoch) in &body.partitions {
+                    if rng.below(5) != 0 {
+                        let code = codes[rng.below(codes.len() as u64) as usize];
+                        let end = rng.below(100) as i64 - 1;
+                        parts.push((tp.clone(), code, if end < 0 { -1 } else { *epoch }, end));
+                    }
+                }
+                Ok(crate::sim::responses::epoch_end_response(&parts))
+            };
+            sim.core.handle_offset_for_leader_epoch(id, result, now);
+        }
     }
 }
+
+mod epochs;

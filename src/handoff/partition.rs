@@ -22,8 +22,6 @@ pub(crate) struct Chunk {
     pub(crate) start_at: i64,
     /// For read_committed: the fetch response's aborted transactions.
     pub(crate) aborted: Option<Vec<AbortedTransaction>>,
-    /// Leader epoch at fetch time.
-    pub(crate) leader_epoch: i32,
     /// The partition's [`PartitionShared::seek_epoch`] when it was delivered: a chunk from before
     /// the latest seek is dropped unread.
     pub(crate) seek_epoch: u64,

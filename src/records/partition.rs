@@ -33,6 +33,8 @@ pub struct PartitionRecords {
     current: Option<Records>,
     /// The offset after the current batch, applied once it is exhausted.
     current_next_offset: i64,
+    /// The partition leader epoch of the current batch.
+    current_epoch: i32,
     next_offset: Option<i64>,
     start_offset: i64,
     done: bool,
@@ -47,6 +49,7 @@ impl PartitionRecords {
             config,
             current: None,
             current_next_offset: 0,
+            current_epoch: -1,
             next_offset: None,
             start_offset: i64::MIN,
             done: false,
@@ -71,6 +74,12 @@ impl PartitionRecords {
     /// once every record yielded has been handled. `None` before the first batch is done.
     pub fn next_offset(&self) -> Option<i64> {
         self.next_offset
+    }
+
+    /// The leader epoch of the batch the last record yielded came from (the epoch of the leader
+    /// that appended it), or -1 before the first record.
+    pub fn leader_epoch(&self) -> i32 {
+        self.current_epoch
     }
 
     /// The truncated last batch, once the iteration has reached it.
@@ -122,6 +131,7 @@ impl PartitionRecords {
                 BatchVerdict::Deliver if batch.last_offset() >= self.start_offset => {
                     self.current = Some(batch.records(&self.config)?);
                     self.current_next_offset = batch.next_offset();
+                    self.current_epoch = batch.header().partition_leader_epoch;
                 }
                 BatchVerdict::Deliver | BatchVerdict::SkipControl | BatchVerdict::SkipAborted => {
                     self.next_offset = Some(batch.next_offset());

@@ -70,6 +70,10 @@ pub(crate) fn failed(transmit: &Transmit, version: i16, error: Error) -> Respons
             id: *id,
             result: Err(error),
         },
+        Transmit::Fetch(FetchRequest::OffsetForLeaderEpoch { id, .. }) => Response::OffsetForLeaderEpoch {
+            id: *id,
+            result: Err(error),
+        },
         Transmit::Commit { commit, .. } => Response::Commit {
             id: commit.id,
             result: Err(error),

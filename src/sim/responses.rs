@@ -11,7 +11,8 @@ use crate::wire::{
     DivergingEpoch, FetchPartition, FetchResponse, FetchTopic, KafkaCode, LeaderIdAndEpoch,
     ListOffsetsPartition, ListOffsetsResponse, ListOffsetsTopic, MetadataBroker, MetadataPartition,
     MetadataResponse, MetadataTopic, OffsetCommitPartition, OffsetCommitResponse, OffsetCommitTopic,
-    OffsetFetchPartition, OffsetFetchResponse, OffsetFetchTopic, Str,
+    OffsetFetchPartition, OffsetFetchResponse, OffsetFetchTopic, OffsetForLeaderEpochResponse,
+    OffsetForLeaderEpochTopic, Str,
 };
 
 /// One partition as metadata describes it.
@@ -186,6 +187,34 @@ pub(crate) fn offset_commit_response(partitions: &[(TopicPartition, KafkaCode)])
             .into_iter()
             .map(|(name, partitions)| OffsetCommitTopic {
                 name: Str::from(&*name),
+                partitions,
+            })
+            .collect(),
+    }
+}
+
+/// An OffsetForLeaderEpoch answer: `(partition, code, epoch, its end offset)`.
+pub(crate) fn epoch_end_response(
+    partitions: &[(TopicPartition, KafkaCode, i32, i64)],
+) -> OffsetForLeaderEpochResponse {
+    let mut topics: BTreeMap<Arc<str>, Vec<crate::wire::EpochEndOffset>> = BTreeMap::new();
+    for (tp, code, epoch, end_offset) in partitions {
+        topics
+            .entry(tp.topic.clone())
+            .or_default()
+            .push(crate::wire::EpochEndOffset {
+                error_code: code.0,
+                partition: tp.partition,
+                leader_epoch: *epoch,
+                end_offset: *end_offset,
+            });
+    }
+    OffsetForLeaderEpochResponse {
+        throttle_time_ms: 0,
+        topics: topics
+            .into_iter()
+            .map(|(topic, partitions)| OffsetForLeaderEpochTopic {
+                topic: Str::from(&*topic),
                 partitions,
             })
             .collect(),

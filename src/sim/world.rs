@@ -602,7 +602,8 @@ impl World {
             },
             Transmit::Fetch(FetchRequest::Fetch { node, .. })
             | Transmit::Fetch(FetchRequest::ListOffsets { node, .. })
-            | Transmit::Fetch(FetchRequest::OffsetFetch { node, .. }) => (Pool::Data, *node),
+            | Transmit::Fetch(FetchRequest::OffsetFetch { node, .. })
+            | Transmit::Fetch(FetchRequest::OffsetForLeaderEpoch { node, .. }) => (Pool::Data, *node),
             Transmit::Commit { commit, .. } => (Pool::Group, commit.node),
         }
     }

@@ -449,3 +449,85 @@ fn fetch_and_offsets_requests_encode_at_every_supported_version() {
     check::<OffsetFetchRequest>();
     check::<OffsetCommitRequest>();
 }
+
+fn kp_epoch_end_offsets(g: &mut Gen, version: i16) -> kafka_protocol::messages::OffsetForLeaderEpochResponse {
+    use kafka_protocol::messages::offset_for_leader_epoch_response as kp;
+    let flexible = version >= 4;
+    let topics = (0..g.below(4))
+        .map(|_| {
+            let partitions = (0..g.below(5))
+                .map(|i| {
+                    kp::EpochEndOffset::default()
+                        .with_error_code(g.below(3) as i16)
+                        .with_partition(i as i32)
+                        .with_leader_epoch(g.i32())
+                        .with_end_offset(g.i64())
+                        .with_unknown_tagged_fields(g.unknown_tags(flexible, 0))
+                })
+                .collect();
+            kp::OffsetForLeaderTopicResult::default()
+                .with_topic(TopicName(g.str_bytes()))
+                .with_partitions(partitions)
+                .with_unknown_tagged_fields(g.unknown_tags(flexible, 0))
+        })
+        .collect();
+    kafka_protocol::messages::OffsetForLeaderEpochResponse::default()
+        .with_throttle_time_ms(g.i32())
+        .with_topics(topics)
+        .with_unknown_tagged_fields(g.unknown_tags(flexible, 0))
+}
+
+#[test]
+fn offset_for_leader_epoch_matches_reference_for_every_supported_version() {
+    let (min, max) = supported_range(ApiKey::OffsetForLeaderEpoch).unwrap();
+    assert_eq!((min, max), (2, 4));
+    for version in min..=max {
+        let mut g = Gen(version as u64 * 13 + 5);
+        for case in 0..300 {
+            let kp = kp_epoch_end_offsets(&mut g, version);
+            let bytes = encode(&kp, version);
+            let what = format!("OffsetForLeaderEpoch v{version} case {case}");
+            let ours: OffsetForLeaderEpochResponse = decode_and_check_prefixes(&bytes, version, &what);
+            let want = OffsetForLeaderEpochResponse {
+                throttle_time_ms: kp.throttle_time_ms,
+                topics: kp
+                    .topics
+                    .iter()
+                    .map(|t| OffsetForLeaderEpochTopic {
+                        topic: Str::from(t.topic.0.as_str()),
+                        partitions: t
+                            .partitions
+                            .iter()
+                            .map(|p| EpochEndOffset {
+                                error_code: p.error_code,
+                                partition: p.partition,
+                                leader_epoch: p.leader_epoch,
+                                end_offset: p.end_offset,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            };
+            assert_eq!(ours, want, "{what}");
+        }
+    }
+}
+
+#[test]
+fn offset_for_leader_epoch_refuses_other_versions_and_hostile_counts() {
+    for v in [0, 1, 5] {
+        assert!(
+            matches!(
+                OffsetForLeaderEpochResponse::decode(Bytes::new(), v),
+                Err(DecodeError::UnsupportedVersion { .. })
+            ),
+            "v{v}"
+        );
+    }
+    let body = [0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 0];
+    assert_count_rejected(
+        &OffsetForLeaderEpochResponse::decode(Bytes::copy_from_slice(&body), 3).unwrap_err(),
+        "topics",
+        0x7fff_ffff,
+    );
+}

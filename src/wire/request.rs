@@ -55,6 +55,7 @@ kafka_requests! {
     ListOffsetsRequest => ListOffsets,
     OffsetFetchRequest => OffsetFetch,
     OffsetCommitRequest => OffsetCommit,
+    OffsetForLeaderEpochRequest => OffsetForLeaderEpoch,
     FindCoordinatorRequest => FindCoordinator,
     JoinGroupRequest => JoinGroup,
     SyncGroupRequest => SyncGroup,

@@ -74,18 +74,29 @@ impl EngineCore {
                 format!("cannot seek {tp}: it is not assigned to this consumer now"),
             ));
         };
-        let shared = &part.shared;
-        // Nothing from the old position is processed from here on: commit only what the
-        // application moves past after the seek (the stream resets these too when it sees the
-        // new epoch; it is their writer while it runs).
-        shared.moved_past.store(-1, Ordering::Release);
-        shared.stored.store(-1, Ordering::Release);
-        shared.delivered_next.store(-1, Ordering::Release);
-        shared.seek_epoch.fetch_add(1, Ordering::AcqRel);
+        rewind_stream(&part.shared);
         self.fetch.seek_to(tp, target, self.now);
         self.commit.handle_seek(tp);
         tracing::debug!(partition = %tp, to = ?to, "seek");
         Ok(())
+    }
+
+    /// `tp`'s log diverges from what was fetched (KIP-320): the stream drops what it holds, as
+    /// at a seek, and the fetch core learns where the application was reading, which decides
+    /// whether records it read were truncated.
+    pub(super) fn diverged(&mut self, tp: &TopicPartition) {
+        // Read before the rewind: a record the stream yields between the two is fetched again
+        // (read twice), never skipped.
+        let app_next = match self.parts.get(tp) {
+            Some(part) => {
+                let next = part.shared.delivered_next.load(Ordering::Acquire);
+                rewind_stream(&part.shared);
+                next
+            }
+            None => -1,
+        };
+        self.commit.handle_seek(tp);
+        self.fetch.handle_diverged(tp, app_next, self.now);
     }
 
     fn set_paused(&mut self, partitions: Vec<TopicPartition>, paused: bool) -> crate::error::Result<()> {
@@ -140,4 +151,14 @@ impl EngineCore {
         self.replies.insert(id, reply);
         self.commit.commit(id, offsets, target.as_ref(), self.now);
     }
+}
+
+/// The stream's side of a position change: nothing from the old position is processed from
+/// here on, so commit only what the application moves past after it (the stream resets these
+/// too when it sees the new epoch; it is their writer while it runs), and drop what it holds.
+fn rewind_stream(shared: &crate::handoff::PartitionShared) {
+    shared.moved_past.store(-1, Ordering::Release);
+    shared.stored.store(-1, Ordering::Release);
+    shared.delivered_next.store(-1, Ordering::Release);
+    shared.seek_epoch.fetch_add(1, Ordering::AcqRel);
 }

@@ -131,9 +131,7 @@ impl EngineCore {
                 let position = if delivered >= 0 {
                     Some(delivered)
                 } else {
-                    fetch
-                        .filter(|f| f.state == crate::fetch::PositionState::Ready && f.position >= 0)
-                        .map(|f| f.position)
+                    fetch.filter(|f| f.has_position()).map(|f| f.position)
                 };
                 let high_watermark = fetch.map(|f| f.high_watermark).filter(|h| *h >= 0);
                 let buffered = shared.buffered.load(Ordering::Acquire) as u64;

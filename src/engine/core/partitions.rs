@@ -238,7 +238,6 @@ impl EngineCore {
         records: Bytes,
         start_at: i64,
         aborted: Option<Vec<AbortedTransaction>>,
-        leader_epoch: i32,
     ) {
         let Some(part) = self.parts.get_mut(tp) else {
             return;
@@ -261,7 +260,6 @@ impl EngineCore {
             records,
             start_at,
             aborted,
-            leader_epoch,
             seek_epoch: shared.seek_epoch.load(Ordering::Acquire),
         }));
         if !delivered {

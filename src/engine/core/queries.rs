@@ -197,7 +197,7 @@ impl EngineCore {
         Ok(self
             .fetch
             .partition(tp)
-            .filter(|f| f.state == crate::fetch::PositionState::Ready && f.position >= 0)
+            .filter(|f| f.has_position())
             .map(|f| f.position))
     }
 

@@ -59,6 +59,7 @@ enum Work {
     Fetch(u64, crate::fetch::FetchBody),
     ListOffsets(u64, crate::fetch::ListOffsetsBody),
     OffsetFetch(u64, crate::fetch::OffsetFetchBody),
+    OffsetForLeaderEpoch(u64, crate::fetch::OffsetForLeaderEpochBody),
     Commit(u64, crate::commit::OffsetCommitBody),
 }
 
@@ -138,6 +139,9 @@ impl World {
             Transmit::Fetch(FetchRequest::OffsetFetch { id, body, .. }) => {
                 Work::OffsetFetch(*id, body.clone())
             }
+            Transmit::Fetch(FetchRequest::OffsetForLeaderEpoch { id, body, .. }) => {
+                Work::OffsetForLeaderEpoch(*id, body.clone())
+            }
             Transmit::Commit { commit, .. } => Work::Commit(commit.id, commit.body.clone()),
         };
         match work {
@@ -208,6 +212,10 @@ impl World {
                     None
                 }
             }
+            Work::OffsetForLeaderEpoch(vid, body) => Some(Response::OffsetForLeaderEpoch {
+                id: vid,
+                result: Ok(self.cluster.epoch_ends(node, &body)),
+            }),
             Work::ListOffsets(lid, body) => Some(Response::ListOffsets {
                 id: lid,
                 result: Ok(self.cluster.list_offsets(node, &body)),
