@@ -321,11 +321,15 @@ bootstrap_list() {
 
 # Waits until node $1 answers and the metadata it serves lists every node.
 wait_ready() {
-	local n=$1 deadline=$2 port count
+	local n=$1 deadline=$2 port count m
 	port=$(state_value "port.$n")
-	count=$(node_count)
 	while [ "$SECONDS" -lt "$deadline" ]; do
 		node_pid "$n" >/dev/null || return 2
+		# As many brokers in the metadata as nodes run (a node may be down on purpose).
+		count=0
+		for m in $(seq 1 "$(node_count)"); do
+			if node_pid "$m" >/dev/null; then count=$((count + 1)); fi
+		done
 		if python3 "$probe" "127.0.0.1:$port" "$count" 2>/dev/null; then
 			return 0
 		fi

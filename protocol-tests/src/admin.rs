@@ -66,6 +66,51 @@ pub async fn create_topic_with(addr: &str, name: &str, partitions: i32, replicas
     }
 }
 
+/// Creates `name` with one partition on exactly `replicas` (the first is the preferred leader)
+/// and topic `configs`; panics on failure.
+pub async fn create_topic_on(addr: &str, name: &str, replicas: &[i32], configs: &[(&str, &str)]) {
+    use kafka_protocol::messages::BrokerId;
+    use kafka_protocol::messages::create_topics_request::{CreatableReplicaAssignment, CreatableTopicConfig};
+    let addr = addr.split(',').next().unwrap_or(addr);
+    let conn = connect(addr).await;
+    let v = version(&conn, ApiKey::CreateTopics, 7);
+    let request = CreateTopicsRequest::default()
+        .with_timeout_ms(10_000)
+        .with_topics(vec![
+            CreatableTopic::default()
+                .with_name(TopicName(StrBytes::from_string(name.to_owned())))
+                .with_num_partitions(-1)
+                .with_replication_factor(-1)
+                .with_assignments(vec![
+                    CreatableReplicaAssignment::default()
+                        .with_partition_index(0)
+                        .with_broker_ids(replicas.iter().map(|&r| BrokerId(r)).collect()),
+                ])
+                .with_configs(
+                    configs
+                        .iter()
+                        .map(|(k, v)| {
+                            CreatableTopicConfig::default()
+                                .with_name(StrBytes::from_string((*k).to_owned()))
+                                .with_value(Some(StrBytes::from_string((*v).to_owned())))
+                        })
+                        .collect(),
+                ),
+        ]);
+    let body = conn
+        .send_raw(ApiKey::CreateTopics, &request, v)
+        .await
+        .expect("CreateTopics");
+    let response = CreateTopicsResponse::decode(&mut body.clone(), v).expect("decode CreateTopics");
+    for topic in &response.topics {
+        assert_eq!(
+            topic.error_code, 0,
+            "creating topic {name}: error {:?} {:?}",
+            topic.error_code, topic.error_message
+        );
+    }
+}
+
 /// Deletes topic `name`; panics on failure.
 pub async fn delete_topic(addr: &str, name: &str) {
     use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
