@@ -44,6 +44,8 @@ impl BrokerInfo {
 pub struct TopicMetadata {
     /// Name.
     pub name: String,
+    /// The topic's id (Metadata v10+; `None` from older brokers).
+    pub topic_id: Option<[u8; 16]>,
     /// The topic-level error, e.g. `UNKNOWN_TOPIC_OR_PARTITION`.
     pub error: Option<KafkaCode>,
     /// Whether it is an internal topic.
@@ -116,6 +118,7 @@ impl ClusterMetadata {
                     name.clone(),
                     TopicMetadata {
                         name,
+                        topic_id: (t.topic_id != [0; 16]).then_some(t.topic_id),
                         error: error_of(t.error_code),
                         is_internal: t.is_internal,
                         partitions,
@@ -165,6 +168,11 @@ impl ClusterMetadata {
     /// One topic.
     pub fn topic(&self, name: &str) -> Option<&TopicMetadata> {
         self.topics.get(name)
+    }
+
+    /// A topic's id, if the broker named one.
+    pub fn topic_id(&self, topic: &str) -> Option<[u8; 16]> {
+        self.topics.get(topic)?.topic_id
     }
 
     /// One partition.

@@ -285,6 +285,8 @@ pub(crate) enum FetchRequest {
 #[derive(Debug, Clone)]
 struct Asked {
     tp: TopicPartition,
+    /// Its topic's id when asked (all zero: unknown).
+    topic_id: [u8; 16],
     position: i64,
     position_epoch: u64,
 }

@@ -76,6 +76,8 @@ struct ProxyState {
     mode: Mode,
     rules: Vec<Rule>,
     seen: Vec<Seen>,
+    /// Every answer passed on: when, its API key, its bytes (with the size prefix).
+    answered: Vec<(Instant, i16, usize)>,
 }
 
 /// A TCP proxy in front of a single-broker cluster. It rewrites the broker addresses in Metadata and
@@ -107,6 +109,7 @@ impl KafkaProxy {
             mode: Mode::Up,
             rules: Vec::new(),
             seen: Vec::new(),
+            answered: Vec::new(),
         }));
         let (kill, _) = watch::channel(0u64);
         let task = {
@@ -176,6 +179,15 @@ impl KafkaProxy {
             .into_iter()
             .filter(|s| s.api_key == api as i16)
             .collect()
+    }
+
+    /// The answers to `api` passed on between `from` and `to`: how many, and their bytes.
+    pub fn answered(&self, api: ApiKey, from: Instant, to: Instant) -> (usize, usize) {
+        let s = self.state.lock().unwrap();
+        s.answered
+            .iter()
+            .filter(|(at, key, _)| *key == api as i16 && *at >= from && *at < to)
+            .fold((0, 0), |(n, bytes), (_, _, len)| (n + 1, bytes + len))
     }
 }
 
@@ -274,6 +286,7 @@ impl Conn {
             }
         };
         let port = self.port;
+        let answered = self.state.clone();
         let answers = async move {
             while let Some(f) = read_frame(&mut sr).await {
                 if f.len() < 4 {
@@ -289,6 +302,11 @@ impl Conn {
                     _ => {}
                 }
                 let f = rewrite(api_key, version, f, port);
+                answered
+                    .lock()
+                    .unwrap()
+                    .answered
+                    .push((Instant::now(), api_key, f.len() + 4));
                 if cw.write_all(&frame(&f)).await.is_err() {
                     return;
                 }

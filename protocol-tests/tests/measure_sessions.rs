@@ -2,7 +2,7 @@
 //! 250) on Apache Kafka with a trickle of records (10 every 100 ms), with and without fetch
 //! sessions (KIP-227), and librdkafka (which has none) as the reference. Each consumer reads
 //! through a counting proxy; over a 20 s window after a 5 s warm-up it reports Fetch requests and
-//! their bytes per second, partition entries per request, the consumer process's CPU (which
+//! their bytes per second, the bytes of the Fetch answers, partition entries per request, the consumer process's CPU (which
 //! includes the proxy and the trickle producer, the same for every row) and, with
 //! `KAFKIT_BROKER_PID`, the broker's CPU.
 //!
@@ -43,6 +43,7 @@ struct Row {
     name: &'static str,
     fetches: usize,
     bytes: usize,
+    response_bytes: usize,
     entries_per_fetch: f64,
     consumer_cpu: f64,
     broker_cpu: Option<f64>,
@@ -77,6 +78,7 @@ async fn measure(
     tokio::time::sleep(WINDOW).await;
     let to = Instant::now();
     let (n, bytes) = fetches(proxy, from, to);
+    let (_, response_bytes) = proxy.answered(ApiKey::Fetch, from, to);
     let entries_per_fetch = match (entries0, entries()) {
         (Some((f0, e0)), Some((f1, e1))) => (e1 - e0) as f64 / (f1 - f0).max(1) as f64,
         _ => f64::NAN,
@@ -85,6 +87,7 @@ async fn measure(
         name,
         fetches: n,
         bytes,
+        response_bytes,
         entries_per_fetch,
         consumer_cpu: cpu_seconds("self") - cpu0,
         broker_cpu: broker
@@ -230,15 +233,16 @@ async fn measure_fetch_sessions_1000_partitions() {
     let _ = producer.await;
     let secs = WINDOW.as_secs_f64();
     println!(
-        "| consumer | Fetch req/s | Fetch request KB/s | partitions per request | consumer-process CPU % | broker CPU % | records/s |"
+        "| consumer | Fetch req/s | Fetch request KB/s | Fetch response KB/s | partitions per request | consumer-process CPU % | broker CPU % | records/s |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         println!(
-            "| {} | {:.1} | {:.1} | {} | {:.1} | {} | {:.0} |",
+            "| {} | {:.1} | {:.1} | {:.1} | {} | {:.1} | {} | {:.0} |",
             r.name,
             r.fetches as f64 / secs,
             r.bytes as f64 / secs / 1024.0,
+            r.response_bytes as f64 / secs / 1024.0,
             if r.entries_per_fetch.is_nan() {
                 "1000 (always all)".to_owned()
             } else {

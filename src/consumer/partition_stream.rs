@@ -198,11 +198,15 @@ impl PartitionStream {
     }
 
     #[inline]
-    fn delivered(&mut self, offset: i64) {
+    fn delivered(&mut self, offset: i64, leader_epoch: i32) {
         // Everything before this record is processed. This stream is the only writer of both
         // offsets and yields records in offset order, so plain stores keep them monotonic
         // (a `fetch_max` would be a locked read-modify-write per record).
         let shared = &*self.shared;
+        if leader_epoch != shared.delivered_epoch.load(Ordering::Relaxed) {
+            // Before the offsets, so whoever reads them sees this record's epoch or a later one.
+            shared.delivered_epoch.store(leader_epoch, Ordering::Release);
+        }
         if offset > shared.moved_past.load(Ordering::Relaxed) {
             shared.moved_past.store(offset, Ordering::Release);
         }
@@ -274,7 +278,7 @@ impl Stream for PartitionStream {
                             current.records.leader_epoch(),
                             inner,
                         );
-                        this.delivered(record.offset());
+                        this.delivered(record.offset(), record.leader_epoch());
                         return Poll::Ready(Some(Ok(record)));
                     }
                     Some(Err(e)) => {

@@ -374,7 +374,6 @@ impl EngineCore {
         loop {
             let mut progress = partitions::AppProgress {
                 parts: &mut self.parts,
-                fetch: &self.fetch,
             };
             let Some(commit) = self.commit.poll_request(target.as_ref(), &mut progress) else {
                 break;

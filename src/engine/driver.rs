@@ -221,7 +221,10 @@ async fn fetch_request(pool: BrokerPool, request: FetchRequest, tx: mpsc::Unboun
         FetchRequest::Fetch { id, node, body } => {
             let result = async {
                 let conn = pool.connection(node).await?;
-                let version = conn.api_versions().version_for(ApiKey::Fetch)?;
+                let version = conn
+                    .api_versions()
+                    .version_for(ApiKey::Fetch)?
+                    .min(body.max_version());
                 conn.request_at::<_, FetchResponse>(&body.to_request(version), version)
                     .await
             }

@@ -11,8 +11,9 @@ pub(crate) enum FetchAction {
     None,
     /// The position is outside the log: reset it by `auto.offset.reset`.
     ResetPosition,
-    /// Leadership moved or is moving (or the leader epoch is stale or ahead): forget the leader,
-    /// refresh metadata, resume at the same position on the new leader.
+    /// Leadership moved or is moving (or the leader epoch is stale or ahead, or the topic id is
+    /// unknown or out of date): forget the leader, refresh metadata, resume at the same position
+    /// on the new leader.
     RefreshLeader,
     /// Anything else: report it as a warning, refresh metadata, try again at the same position.
     Warn,
@@ -55,7 +56,8 @@ pub(crate) fn classify(code: KafkaCode) -> FetchAction {
         | KafkaCode::LEADER_NOT_AVAILABLE
         | KafkaCode::REPLICA_NOT_AVAILABLE
         | KafkaCode::KAFKA_STORAGE_ERROR
-        | KafkaCode::UNKNOWN_TOPIC_ID => FetchAction::RefreshLeader,
+        | KafkaCode::UNKNOWN_TOPIC_ID
+        | KafkaCode::INCONSISTENT_TOPIC_ID => FetchAction::RefreshLeader,
         _ => FetchAction::Warn,
     }
 }
@@ -79,6 +81,7 @@ mod tests {
             (75, RefreshLeader),
             (78, Warn),
             (100, RefreshLeader),
+            (103, RefreshLeader),
             (-1, Warn),
             (2, Warn),
             (29, Warn),

@@ -101,8 +101,14 @@ impl FetchCore {
                 continue;
             };
             part.in_fetch = Some(id);
+            let topic_id = self
+                .metadata
+                .as_ref()
+                .and_then(|m| m.topic_id(&tp.topic))
+                .unwrap_or_default();
             partitions.push(FetchPartitionBody {
                 tp: tp.clone(),
+                topic_id,
                 current_leader_epoch: part.leader_epoch,
                 fetch_offset: part.position,
                 last_fetched_epoch: part.offset_epoch,
@@ -110,6 +116,7 @@ impl FetchCore {
             });
             asked.push(Asked {
                 tp,
+                topic_id,
                 position: part.position,
                 position_epoch: part.position_epoch,
             });

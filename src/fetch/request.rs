@@ -1,7 +1,7 @@
 //! The requests the fetch core asks for, as semantic bodies: the engine encodes each at the
 //! version it negotiated with the broker it sends it to.
 
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::offset_for_leader_epoch_request::{
@@ -19,6 +19,8 @@ use crate::types::{TopicPartition, by_topic};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FetchPartitionBody {
     pub(crate) tp: TopicPartition,
+    /// The topic's id from metadata (all zero: unknown); Fetch v13+ names topics by id.
+    pub(crate) topic_id: [u8; 16],
     /// The leader epoch the consumer knows (sent from Fetch v9; -1 when unknown).
     pub(crate) current_leader_epoch: i32,
     pub(crate) fetch_offset: i64,
@@ -41,7 +43,8 @@ pub(crate) struct FetchBody {
     pub(crate) session_id: i32,
     pub(crate) session_epoch: i32,
     pub(crate) partitions: Vec<FetchPartitionBody>,
-    pub(crate) forgotten: Vec<TopicPartition>,
+    /// Partitions the session stops fetching, with their topic ids (v7+ sessions).
+    pub(crate) forgotten: Vec<(TopicPartition, [u8; 16])>,
     /// `client.rack` (sent from v11; empty: none).
     pub(crate) rack_id: String,
 }
@@ -101,10 +104,35 @@ impl OffsetForLeaderEpochBody {
     }
 }
 
+/// The newest Fetch version that names topics by name.
+pub(crate) const FETCH_BY_NAME_MAX: i16 = 12;
+
 impl FetchBody {
-    /// The request at `version`: versions below 9 cannot carry the leader epoch (sent as -1).
+    /// The newest version this body can be sent at: from v13 topics go by id, so a body with a
+    /// topic whose id is unknown stays at v12.
+    pub(crate) fn max_version(&self) -> i16 {
+        let known = |id: &[u8; 16]| *id != [0; 16];
+        if self.partitions.iter().all(|p| known(&p.topic_id))
+            && self.forgotten.iter().all(|(_, id)| known(id))
+        {
+            i16::MAX
+        } else {
+            FETCH_BY_NAME_MAX
+        }
+    }
+
+    /// The request at `version`: versions below 9 cannot carry the leader epoch (sent as -1);
+    /// from v13 topics are named by id (see [`FetchBody::max_version`]).
     pub(crate) fn to_request(&self, version: i16) -> FetchRequest {
         let epochs = version >= 9;
+        let by_id = version > FETCH_BY_NAME_MAX;
+        let ids: std::collections::HashMap<&str, [u8; 16]> = self
+            .partitions
+            .iter()
+            .map(|p| (&*p.tp.topic, p.topic_id))
+            .chain(self.forgotten.iter().map(|(tp, id)| (&*tp.topic, *id)))
+            .collect();
+        let id_of = |topic: &str| uuid::Uuid::from_bytes(ids.get(topic).copied().unwrap_or_default());
         let topics = by_topic(
             &self.partitions,
             |p| &p.tp,
@@ -133,12 +161,30 @@ impl FetchBody {
                 topics
                     .into_iter()
                     .map(|(topic, partitions)| {
-                        FetchTopic::default()
-                            .with_topic(topic_name(&topic))
-                            .with_partitions(partitions)
+                        let t = FetchTopic::default().with_partitions(partitions);
+                        if by_id {
+                            t.with_topic_id(id_of(&topic))
+                        } else {
+                            t.with_topic(topic_name(&topic))
+                        }
                     })
                     .collect(),
             )
+            .with_forgotten_topics_data(if version >= 7 {
+                by_topic(&self.forgotten, |(tp, _)| tp, |(tp, _)| tp.partition)
+                    .into_iter()
+                    .map(|(topic, partitions)| {
+                        let t = ForgottenTopic::default().with_partitions(partitions);
+                        if by_id {
+                            t.with_topic_id(id_of(&topic))
+                        } else {
+                            t.with_topic(topic_name(&topic))
+                        }
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            })
     }
 }
 
@@ -225,6 +271,7 @@ mod tests {
             partitions: vec![
                 FetchPartitionBody {
                     tp: TopicPartition::new("b", 1),
+                    topic_id: [0xb; 16],
                     current_leader_epoch: 7,
                     fetch_offset: 42,
                     last_fetched_epoch: 6,
@@ -232,19 +279,40 @@ mod tests {
                 },
                 FetchPartitionBody {
                     tp: TopicPartition::new("a", 0),
+                    topic_id: [0xa; 16],
                     current_leader_epoch: 7,
                     fetch_offset: 5,
                     last_fetched_epoch: -1,
                     partition_max_bytes: 1000,
                 },
             ],
-            forgotten: vec![],
+            forgotten: vec![(TopicPartition::new("c", 3), [0xc; 16])],
             rack_id: "rack-2".into(),
         };
+        assert_eq!(body.max_version(), i16::MAX, "every topic id known");
         for v in versions(ApiKey::Fetch) {
             let r: FetchRequest = round_trip(&body.to_request(v), v);
             assert_eq!(r.topics.len(), 2);
-            assert_eq!(r.topics[0].topic.0.as_str(), "a", "topics in name order");
+            if v >= 13 {
+                assert_eq!(
+                    r.topics[0].topic_id.as_bytes(),
+                    &[0xa; 16],
+                    "v{v}: by id, in name order"
+                );
+                assert_eq!(r.topics[1].topic_id.as_bytes(), &[0xb; 16]);
+            } else {
+                assert_eq!(r.topics[0].topic.0.as_str(), "a", "topics in name order");
+            }
+            if v >= 7 {
+                let f = &r.forgotten_topics_data;
+                assert_eq!(f.len(), 1, "v{v}: forgotten partitions are sent");
+                assert_eq!(f[0].partitions, [3]);
+                if v >= 13 {
+                    assert_eq!(f[0].topic_id.as_bytes(), &[0xc; 16]);
+                } else {
+                    assert_eq!(f[0].topic.0.as_str(), "c");
+                }
+            }
             let p = &r.topics[1].partitions[0];
             assert_eq!(
                 (p.partition, p.fetch_offset, p.partition_max_bytes),
@@ -263,6 +331,33 @@ mod tests {
                 assert_eq!(r.rack_id.as_str(), "rack-2", "client.rack from v11");
             }
         }
+    }
+
+    #[test]
+    fn a_topic_without_a_known_id_keeps_a_fetch_at_the_newest_version_by_name() {
+        let mut body = FetchBody {
+            max_wait_ms: 0,
+            min_bytes: 1,
+            max_bytes: 1,
+            isolation_level: 0,
+            session_id: 0,
+            session_epoch: -1,
+            partitions: vec![FetchPartitionBody {
+                tp: TopicPartition::new("a", 0),
+                topic_id: [1; 16],
+                current_leader_epoch: -1,
+                fetch_offset: 0,
+                last_fetched_epoch: -1,
+                partition_max_bytes: 1,
+            }],
+            forgotten: vec![(TopicPartition::new("b", 0), [0; 16])],
+            rack_id: String::new(),
+        };
+        assert_eq!(body.max_version(), FETCH_BY_NAME_MAX);
+        body.forgotten.clear();
+        assert_eq!(body.max_version(), i16::MAX);
+        body.partitions[0].topic_id = [0; 16];
+        assert_eq!(body.max_version(), FETCH_BY_NAME_MAX);
     }
 
     #[test]

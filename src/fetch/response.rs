@@ -74,10 +74,26 @@ impl FetchCore {
                 return;
             }
         }
+        // From v13 the answer names topics by id: back to names through what was asked.
+        let names: HashMap<[u8; 16], &str> = fetch
+            .asked
+            .iter()
+            .filter(|a| a.topic_id != [0; 16])
+            .map(|a| (a.topic_id, &*a.tp.topic))
+            .collect();
         let mut by_tp: HashMap<(&str, i32), &crate::wire::FetchPartition> = HashMap::new();
         for topic in &response.responses {
+            let name = if topic.topic.is_empty() && topic.topic_id != [0; 16] {
+                match names.get(&topic.topic_id) {
+                    Some(name) => *name,
+                    // Not a topic of this fetch (or of this incarnation of it): nothing to apply.
+                    None => continue,
+                }
+            } else {
+                topic.topic.as_str()
+            };
             for p in &topic.partitions {
-                by_tp.insert((topic.topic.as_str(), p.partition_index), p);
+                by_tp.insert((name, p.partition_index), p);
             }
         }
         let read_committed = self.config.read_committed();

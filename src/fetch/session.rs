@@ -29,6 +29,7 @@ use crate::wire::KafkaCode;
 /// What the broker's session holds for one partition: what the last request said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Held {
+    topic_id: [u8; 16],
     offset: i64,
     leader_epoch: i32,
     last_fetched_epoch: i32,
@@ -38,6 +39,7 @@ struct Held {
 impl Held {
     fn of(p: &FetchPartitionBody) -> Held {
         Held {
+            topic_id: p.topic_id,
             offset: p.fetch_offset,
             leader_epoch: p.current_leader_epoch,
             last_fetched_epoch: p.last_fetched_epoch,
@@ -64,7 +66,7 @@ pub(super) struct SessionRequest {
     pub(super) id: i32,
     pub(super) epoch: i32,
     pub(super) partitions: Vec<FetchPartitionBody>,
-    pub(super) forgotten: Vec<TopicPartition>,
+    pub(super) forgotten: Vec<(TopicPartition, [u8; 16])>,
 }
 
 /// What an answer means for the partitions it carries.
@@ -88,6 +90,23 @@ impl Session {
     /// set, not only the changed ones). A full request (epoch 0) carries them all; an incremental
     /// one the changed and new ones, and forgets the ones not wanted any more.
     pub(super) fn request(&mut self, wanted: Vec<FetchPartitionBody>) -> SessionRequest {
+        // A session names its topics by id (Fetch v13+) or by name throughout, and the broker
+        // keys it by topic id: a topic whose id changed (deleted and created again) or a switch
+        // between ids and names starts a new session.
+        let by_id = |id: &[u8; 16]| *id != [0; 16];
+        let mode_changed = wanted
+            .iter()
+            .any(|p| self.held.get(&p.tp).is_some_and(|h| h.topic_id != p.topic_id))
+            || (!self.held.is_empty()
+                && self.held.values().all(|h| by_id(&h.topic_id))
+                    != wanted.iter().all(|p| by_id(&p.topic_id)));
+        if mode_changed && self.epoch != 0 {
+            tracing::debug!(
+                session = self.id,
+                "topic ids changed; starting a new fetch session"
+            );
+            self.restart(true);
+        }
         let full = self.epoch == 0;
         let mut held = BTreeMap::new();
         let mut partitions = Vec::new();
@@ -104,9 +123,9 @@ impl Session {
             Vec::new()
         } else {
             self.held
-                .keys()
-                .filter(|tp| !held.contains_key(*tp))
-                .cloned()
+                .iter()
+                .filter(|(tp, _)| !held.contains_key(*tp))
+                .map(|(tp, h)| (tp.clone(), h.topic_id))
                 .collect()
         };
         self.held = held;
@@ -187,6 +206,7 @@ mod tests {
     fn p(partition: i32, offset: i64) -> FetchPartitionBody {
         FetchPartitionBody {
             tp: TopicPartition::new("t", partition),
+            topic_id: [7; 16],
             current_leader_epoch: 3,
             fetch_offset: offset,
             last_fetched_epoch: -1,
@@ -219,7 +239,7 @@ mod tests {
         let r = s.request(vec![p(0, 10), p(1, 25), p(3, 0)]);
         assert_eq!(r.epoch, 2);
         assert_eq!(parts(&r), [(1, 25), (3, 0)]);
-        assert_eq!(r.forgotten, [TopicPartition::new("t", 2)]);
+        assert_eq!(r.forgotten, [(TopicPartition::new("t", 2), [7; 16])]);
         assert_eq!(s.answer(2, KafkaCode::NONE, 77), SessionAnswer::Apply);
 
         // A new leader epoch or a grown fetch size is a change too.
@@ -241,6 +261,28 @@ mod tests {
         assert_eq!((r.id, r.epoch), (0, 0));
         assert_eq!(parts(&r), [(0, 1)], "a full request carries everything");
         assert_eq!(s.to_close(), None);
+    }
+
+    #[test]
+    fn a_topic_id_that_changed_or_a_switch_to_names_starts_a_new_session() {
+        let mut s = Session::default();
+        s.request(vec![p(0, 1), p(1, 1)]);
+        s.answer(0, KafkaCode::NONE, 9);
+        assert_eq!(s.request(vec![p(0, 1), p(1, 1)]).epoch, 1);
+        s.answer(1, KafkaCode::NONE, 9);
+        // The topic was deleted and created again: a new id.
+        let mut recreated = p(1, 0);
+        recreated.topic_id = [8; 16];
+        let r = s.request(vec![p(0, 1), recreated.clone()]);
+        assert_eq!((r.id, r.epoch), (9, 0), "closes session 9, asks for a new one");
+        assert_eq!(parts(&r), [(0, 1), (1, 0)]);
+        assert!(r.forgotten.is_empty());
+        s.answer(0, KafkaCode::NONE, 10);
+        // A topic whose id is unknown: the request goes by name (v12), so a new session too.
+        let mut unknown = p(2, 0);
+        unknown.topic_id = [0; 16];
+        let r = s.request(vec![p(0, 1), recreated, unknown]);
+        assert_eq!((r.id, r.epoch), (10, 0));
     }
 
     #[test]

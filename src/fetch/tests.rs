@@ -908,3 +908,4 @@ fn answer(sim: &mut Sim, rng: &mut crate::sim::Rng, r: FetchRequest) {
 }
 
 mod epochs;
+mod topic_ids;

@@ -1,7 +1,7 @@
 //! One partition's handoff: the channel of deliveries, the state both sides share, and the signal
 //! that the application let go of the partition.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Waker};
 
@@ -57,6 +57,9 @@ pub(crate) struct PartitionShared {
     pub(crate) stored: AtomicI64,
     /// The offset after the last record handed to the application, or -1.
     pub(crate) delivered_next: AtomicI64,
+    /// The leader epoch of the batch of the last record handed to the application (-1 none):
+    /// what commits name (KIP-320), never an epoch of records the application did not get.
+    pub(crate) delivered_epoch: AtomicI32,
     /// Set when the partition is revoked or lost: the stream stops yielding at once.
     pub(crate) ended: AtomicBool,
     /// Paused by the application: not fetched, and the stream yields nothing until resumed.
@@ -88,6 +91,7 @@ impl PartitionShared {
             moved_past: AtomicI64::new(-1),
             stored: AtomicI64::new(-1),
             delivered_next: AtomicI64::new(-1),
+            delivered_epoch: AtomicI32::new(-1),
             ended: AtomicBool::new(false),
             paused: AtomicBool::new(false),
             seek_epoch: AtomicU64::new(0),

@@ -32,6 +32,9 @@ pub(crate) struct Faults {
     /// A member's connection to a broker goes silent (half-open: requests are taken and never
     /// answered) until the member closes it.
     pub(crate) silent: bool,
+    /// Unclean leader elections: a partition's new leader lost its last records, and the lost
+    /// offsets are written again with other records (KIP-320's case).
+    pub(crate) unclean: bool,
 }
 
 /// One simulated case.
@@ -168,6 +171,15 @@ pub(crate) enum Scripted {
     Slow(Duration),
     /// The member's connections of `pool` to `node` go half-open: taken, never answered.
     Silent { member: usize, pool: Pool, node: NodeId },
+    /// An unclean leader election: `to` leads `tp` in a new epoch with the last `lose` records
+    /// gone (to a batch boundary), and as many are written again at once (other records at the
+    /// same offsets); metadata follows `publish_after` later.
+    UncleanElection {
+        tp: TopicPartition,
+        to: NodeId,
+        lose: i64,
+        publish_after: Duration,
+    },
 }
 
 impl Case {
@@ -231,8 +243,10 @@ impl Case {
             stalls: rng.chance(25),
             slow: rng.chance(15),
             silent: rng.chance(15),
+            unclean: false,
         };
         case.fetch_sessions = !rng.chance(15);
+        case.faults.unclean = rng.chance(15);
         case
     }
 }

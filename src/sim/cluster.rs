@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use super::Rng;
 use super::batch::{encode_batch, value};
 use super::responses::{
-    PartitionInfo, epoch_end_response, fetch_response, fetched, list_offsets_response, metadata,
+    PartitionInfo, at_version, epoch_end_response, fetch_response, fetched, list_offsets_response, metadata,
 };
 use crate::cluster::ClusterMetadata;
 use crate::fetch::{FetchBody, ListOffsetsBody, OffsetForLeaderEpochBody};
@@ -269,7 +269,7 @@ impl Cluster {
                 (p.tp.clone(), fetched(KafkaCode::NONE, log.end, records))
             })
             .collect();
-        fetch_response(partitions)
+        at_version(fetch_response(partitions), version)
     }
 
     /// The answer of broker `node` to an OffsetForLeaderEpoch.
@@ -335,6 +335,7 @@ mod tests {
             session_epoch: -1,
             partitions: vec![FetchPartitionBody {
                 tp: TopicPartition::new("t", 0),
+                topic_id: [0; 16],
                 current_leader_epoch: current,
                 fetch_offset: offset,
                 last_fetched_epoch,

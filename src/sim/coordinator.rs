@@ -92,6 +92,8 @@ pub(crate) struct Coordinator {
     mock_session_timeout: Duration,
     /// The group's committed offsets.
     pub(crate) committed: BTreeMap<TopicPartition, i64>,
+    /// The leader epoch each committed offset names (KIP-320), -1 if none.
+    pub(crate) committed_epochs: BTreeMap<TopicPartition, i32>,
     replies: Vec<(ReplyTo, Bytes)>,
 }
 
@@ -155,6 +157,7 @@ impl Coordinator {
             initial: false,
             mock_session_timeout: Duration::from_secs(10),
             committed: BTreeMap::new(),
+            committed_epochs: BTreeMap::new(),
             replies: vec![],
         }
     }
@@ -489,6 +492,7 @@ impl Coordinator {
         let mut backwards = vec![];
         for o in &body.offsets {
             let old = self.committed.insert(o.tp.clone(), o.offset);
+            self.committed_epochs.insert(o.tp.clone(), o.leader_epoch);
             if let Some(old) = old
                 && old > o.offset
             {

@@ -15,6 +15,12 @@
 //!    while one of them was stuck (the promise is for a well-behaved application).
 //! 6. **Commits never backwards**: the group's committed offset of a partition, as the coordinator
 //!    applied commits, never decreases (recorded by the simulated coordinator).
+//!
+//! An unclean leader election ([`Fact::Truncated`]) takes back what the log promised: the
+//! offsets from the truncation point on must be delivered again (they hold other records now),
+//! each run of the partition may step back once to exactly that point (where it had read past
+//! it), commits acknowledged beyond it no longer bound where runs start (a run may start exactly
+//! at a truncation point), and the group's offset may go back to it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -41,6 +47,9 @@ pub(crate) enum Fact {
     /// so no-two-owners does not hold for it meanwhile (the coordinator hands its partitions on
     /// after the rebalance timeout while it may still be processing).
     Stalled(Duration),
+    /// An unclean leader election cut the partition's log back to this offset; the offsets from
+    /// there are written again with other records (recorded by the simulated cluster).
+    Truncated(TopicPartition, i64),
 }
 
 #[derive(Debug, Clone)]
@@ -94,15 +103,22 @@ impl History {
         });
     }
 
-    /// Offsets of `tp` delivered to anyone.
+    /// Offsets of `tp` delivered to anyone (since the last truncation, for offsets it took back:
+    /// those hold other records now).
     pub(crate) fn delivered(&self, tp: &TopicPartition) -> BTreeSet<i64> {
-        self.entries
-            .iter()
-            .filter_map(|e| match &e.fact {
-                Fact::Delivered(t, o) if t == tp => Some(*o),
-                _ => None,
-            })
-            .collect()
+        let mut out = BTreeSet::new();
+        for e in &self.entries {
+            match &e.fact {
+                Fact::Delivered(t, o) if t == tp => {
+                    out.insert(*o);
+                }
+                Fact::Truncated(t, to) if t == tp => {
+                    out.split_off(to);
+                }
+                _ => {}
+            }
+        }
+        out
     }
 
     /// Checks every promise; the violations found, if any.
@@ -134,6 +150,9 @@ impl History {
         let mut open: BTreeMap<Key, Duration> = BTreeMap::new();
         let mut owned: BTreeMap<TopicPartition, Vec<Ownership>> = BTreeMap::new();
         let mut stalls: BTreeMap<String, Vec<(Duration, Duration)>> = BTreeMap::new();
+        // Truncation points each run may step back to once, and every truncation so far.
+        let mut step_back: BTreeMap<Key, BTreeSet<i64>> = BTreeMap::new();
+        let mut truncations: BTreeMap<TopicPartition, Vec<i64>> = BTreeMap::new();
         let close = |open: &mut BTreeMap<Key, Duration>,
                      owned: &mut BTreeMap<TopicPartition, Vec<Ownership>>,
                      member: &str,
@@ -193,6 +212,9 @@ impl History {
                     let key = (e.member.clone(), tp.clone());
                     open.entry(key.clone()).or_insert(t);
                     match run_last.get(&key) {
+                        Some(&last)
+                            if o <= last
+                                && step_back.get_mut(&key).is_some_and(|points| points.remove(&o)) => {}
                         Some(&last) => {
                             let want = next_produced(tp, last);
                             if Some(o) != want {
@@ -205,7 +227,10 @@ impl History {
                         None => {
                             report.runs += 1;
                             let floor = committed.get(tp).copied().unwrap_or(first_produced(tp));
-                            if o < floor {
+                            // Validation moves a start from a commit of records since truncated
+                            // back to the truncation point.
+                            let at_truncation = truncations.get(tp).is_some_and(|points| points.contains(&o));
+                            if o < floor && !at_truncation {
                                 v(format!(
                                     "{} started {tp} at {o}, behind the acknowledged commit {floor} at {t:?}",
                                     e.member
@@ -248,10 +273,29 @@ impl History {
                     *c = (*c).max(n);
                 }
                 Fact::Stalled(until) => stalls.entry(e.member.clone()).or_default().push((t, *until)),
-                Fact::CommitBackwards(tp, from, to) => v(format!(
-                    "{}'s commit moved the group's offset of {tp} back from {from} to {to} at {t:?}",
-                    e.member
-                )),
+                Fact::CommitBackwards(tp, from, to) => {
+                    let truncated_below = truncations
+                        .get(tp)
+                        .is_some_and(|points| points.iter().any(|p| p <= to && to < from));
+                    if !truncated_below {
+                        v(format!(
+                            "{}'s commit moved the group's offset of {tp} back from {from} to {to} at {t:?}",
+                            e.member
+                        ));
+                    }
+                }
+                Fact::Truncated(tp, to) => {
+                    let to = *to;
+                    truncations.entry(tp.clone()).or_default().push(to);
+                    seen.retain(|(t, o)| t != tp || *o < to);
+                    if let Some(c) = committed.get_mut(tp) {
+                        *c = (*c).min(to);
+                    }
+                    // Runs of it, and owners whose run starts later from records fetched before.
+                    for key in run_last.keys().chain(open.keys()).filter(|(_, t)| t == tp) {
+                        step_back.entry(key.clone()).or_default().insert(to);
+                    }
+                }
             }
         }
         let end = self.entries.last().map_or(Duration::ZERO, |e| e.t) + Duration::from_secs(1 << 30);

@@ -62,7 +62,7 @@ pub(crate) fn metadata(
             .map(|(name, partitions)| MetadataTopic {
                 error_code: 0,
                 name: Some(Str::from(&*name)),
-                topic_id: [0; 16],
+                topic_id: topic_id(&name),
                 is_internal: false,
                 partitions,
                 topic_authorized_operations: crate::wire::AUTHORIZED_OPERATIONS_UNKNOWN,
@@ -71,6 +71,31 @@ pub(crate) fn metadata(
         cluster_authorized_operations: crate::wire::AUTHORIZED_OPERATIONS_UNKNOWN,
     };
     Arc::new(ClusterMetadata::from_response(&response, generation))
+}
+
+/// The simulated topic id of `topic` (never all zero).
+pub(crate) fn topic_id(topic: &str) -> [u8; 16] {
+    // FNV-1a, twice over: stable across runs, distinct for distinct names in practice.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in topic.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&h.to_be_bytes());
+    id[8..].copy_from_slice(&(h ^ 0x5555_5555_5555_5555).to_be_bytes());
+    id[15] |= 1;
+    id
+}
+
+/// A Fetch answer as a broker gives it at `version`: from v13 topics are named by id only.
+pub(crate) fn at_version(mut response: FetchResponse, version: i16) -> FetchResponse {
+    if version >= 13 {
+        for t in &mut response.responses {
+            t.topic_id = topic_id(t.topic.as_str());
+            t.topic = Str::default();
+        }
+    }
+    response
 }
 
 /// One partition of a Fetch answer: `code`, the high watermark (also the last stable offset) and
@@ -105,6 +130,7 @@ pub(crate) fn fetch_response(partitions: Vec<(TopicPartition, FetchPartition)>) 
             .into_iter()
             .map(|(topic, partitions)| FetchTopic {
                 topic: Str::from(&*topic),
+                topic_id: [0; 16],
                 partitions,
             })
             .collect(),

@@ -117,7 +117,7 @@ impl Sessions {
                 for p in &body.partitions {
                     session.partitions.insert(p.tp.clone(), p.clone());
                 }
-                for tp in &body.forgotten {
+                for (tp, _) in &body.forgotten {
                     session.partitions.remove(tp);
                     session.answered_hw.remove(tp);
                 }
@@ -143,7 +143,12 @@ impl Sessions {
             return;
         };
         for topic in &mut response.responses {
-            let name = topic.topic.as_str().to_owned();
+            // From v13 the answer names topics by id only.
+            let name = if topic.topic.is_empty() {
+                format!("{:?}", topic.topic_id)
+            } else {
+                topic.topic.as_str().to_owned()
+            };
             topic.partitions.retain(|p| {
                 let tp = TopicPartition::new(name.as_str(), p.partition_index);
                 let previous = session.answered_hw.insert(tp, p.high_watermark);

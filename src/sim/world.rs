@@ -213,6 +213,7 @@ impl World {
         }
         let faults = self.case.faults;
         let any_fault = faults.silent
+            || faults.unclean
             || faults.disconnects
             || faults.errors
             || faults.leader_moves
@@ -612,6 +613,8 @@ impl World {
         let (pool, node) = self.route(&transmit);
         let version = match &transmit {
             Transmit::Group { request, .. } => self.versions.group(request.request.api()),
+            // As the driver: from v13 only when every topic's id is known.
+            Transmit::Fetch(FetchRequest::Fetch { body, .. }) => self.versions.fetch.min(body.max_version()),
             _ => self.versions.fetch,
         };
         let id = self.next_req;

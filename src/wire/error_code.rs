@@ -67,6 +67,8 @@ impl KafkaCode {
     pub const FENCED_INSTANCE_ID: KafkaCode = KafkaCode(82);
     /// The topic id is not known to the broker.
     pub const UNKNOWN_TOPIC_ID: KafkaCode = KafkaCode(100);
+    /// The topic id does not match the topic's current id (it was deleted and created again).
+    pub const INCONSISTENT_TOPIC_ID: KafkaCode = KafkaCode(103);
     /// The fetch session's topic ids do not match the request's (KIP-516, Fetch v13+).
     pub const FETCH_SESSION_TOPIC_ID_ERROR: KafkaCode = KafkaCode(106);
 
@@ -122,6 +124,8 @@ impl KafkaCode {
             81 => "GROUP_MAX_SIZE_REACHED",
             82 => "FENCED_INSTANCE_ID",
             100 => "UNKNOWN_TOPIC_ID",
+            103 => "INCONSISTENT_TOPIC_ID",
+            106 => "FETCH_SESSION_TOPIC_ID_ERROR",
             _ => return None,
         })
     }

@@ -1,4 +1,4 @@
-//! Fetch response (API key 1), versions 4–12.
+//! Fetch response (API key 1), versions 4–17.
 //!
 //! Zero-copy: each partition's record data is a [`Bytes`] slice of the response buffer. Nothing
 //! here parses records; the `records/` reader does that where the records are consumed.
@@ -10,6 +10,10 @@
 //! - v11: `preferred_read_replica` (KIP-392, fetch from followers).
 //! - v12: flexible encoding; per partition, tagged fields `diverging_epoch` (tag 0),
 //!   `current_leader` (tag 1) and `snapshot_id` (tag 2, for KRaft followers only: skipped).
+//! - v13: topic ids (KIP-516) instead of topic names; v14 may answer
+//!   OFFSET_MOVED_TO_TIERED_STORAGE (for followers); v15 changes only the request's replica
+//!   fields; v16 adds the top-level tagged `node_endpoints` (KIP-951: skipped, metadata names the
+//!   brokers); v17 only the request's directory id.
 
 use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
@@ -32,8 +36,10 @@ pub struct FetchResponse {
 /// One topic of a Fetch response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchTopic {
-    /// The topic name.
+    /// The topic name (up to v12; empty from v13, which names topics by id).
     pub topic: Str,
+    /// The topic id (v13+; all zero before).
+    pub topic_id: [u8; 16],
     /// The partitions.
     pub partitions: Vec<FetchPartition>,
 }
@@ -138,10 +144,13 @@ impl DecodeResponse for FetchResponse {
         } else {
             (0, 0)
         };
-        // topic name + partitions array (+ tags): 1+1+1 compact, 2+4 classic.
-        let count = r
-            .field("responses")
-            .array_len(flexible, if flexible { 3 } else { 6 })?;
+        // topic name (or id from v13) + partitions array (+ tags): 1+1+1 compact, 2+4 classic.
+        let min_topic = match (version >= 13, flexible) {
+            (true, _) => 16 + 1 + 1,
+            (false, true) => 3,
+            (false, false) => 6,
+        };
+        let count = r.field("responses").array_len(flexible, min_topic)?;
         let mut responses = Vec::with_capacity(count);
         for _ in 0..count {
             responses.push(decode_topic(&mut r, version, flexible)?);
@@ -160,7 +169,11 @@ impl DecodeResponse for FetchResponse {
 }
 
 fn decode_topic(r: &mut Reader, version: i16, flexible: bool) -> Result<FetchTopic, DecodeError> {
-    let topic = r.field("topic").string(flexible)?;
+    let (topic, topic_id) = if version >= 13 {
+        (Str::default(), r.field("topic_id").uuid()?)
+    } else {
+        (r.field("topic").string(flexible)?, [0; 16])
+    };
     let count = r
         .field("partitions")
         .array_len(flexible, min_partition_size(version, flexible))?;
@@ -171,7 +184,11 @@ fn decode_topic(r: &mut Reader, version: i16, flexible: bool) -> Result<FetchTop
     if flexible {
         r.skip_tagged_fields()?;
     }
-    Ok(FetchTopic { topic, partitions })
+    Ok(FetchTopic {
+        topic,
+        topic_id,
+        partitions,
+    })
 }
 
 fn decode_partition(r: &mut Reader, version: i16, flexible: bool) -> Result<FetchPartition, DecodeError> {

@@ -75,8 +75,13 @@ fn kp_fetch(g: &mut Gen, version: i16) -> kp::FetchResponse {
             let partitions = (0..g.below(5))
                 .map(|i| kp_partition(g, version, i as i32))
                 .collect();
-            kp::FetchableTopicResponse::default()
-                .with_topic(TopicName(g.str_bytes()))
+            let topic = kp::FetchableTopicResponse::default();
+            let topic = if version >= 13 {
+                topic.with_topic_id(uuid::Uuid::from_u64_pair(g.i64() as u64, g.i64() as u64))
+            } else {
+                topic.with_topic(TopicName(g.str_bytes()))
+            };
+            topic
                 .with_partitions(partitions)
                 .with_unknown_tagged_fields(g.unknown_tags(flexible, 0))
         })
@@ -100,6 +105,7 @@ fn expected_fetch(kp: &kp::FetchResponse) -> FetchResponse {
             .iter()
             .map(|t| FetchTopic {
                 topic: Str::from(t.topic.0.as_str()),
+                topic_id: *t.topic_id.as_bytes(),
                 partitions: t
                     .partitions
                     .iter()
@@ -152,7 +158,7 @@ fn assert_records_point_into(decoded: &FetchResponse, buf: &Bytes) {
 #[test]
 fn fetch_matches_reference_for_every_supported_version() {
     let (min, max) = supported_range(ApiKey::Fetch).unwrap();
-    assert_eq!((min, max), (4, 12));
+    assert_eq!((min, max), (4, 17));
     for version in min..=max {
         let mut g = Gen(version as u64 * 31337 + 5);
         for case in 0..300 {
@@ -169,7 +175,7 @@ fn fetch_matches_reference_for_every_supported_version() {
 #[test]
 fn fetch_trailing_byte_is_ignored_like_kafkas_clients_do() {
     let mut g = Gen(1);
-    for version in 4..=12 {
+    for version in 4..=17 {
         let kp = kp_fetch(&mut g, version);
         let exact = FetchResponse::decode(encode(&kp, version), version).unwrap();
         let mut buf = BytesMut::from(&encode(&kp, version)[..]);
@@ -184,7 +190,7 @@ fn fetch_trailing_byte_is_ignored_like_kafkas_clients_do() {
 
 #[test]
 fn fetch_versions_outside_the_supported_range_are_refused() {
-    for version in [0, 3, 13, 17, -1] {
+    for version in [0, 3, 18, 19, -1] {
         assert_eq!(
             FetchResponse::decode(Bytes::new(), version),
             Err(DecodeError::UnsupportedVersion {

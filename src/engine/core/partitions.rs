@@ -11,7 +11,7 @@ use crate::commit::Progress;
 use crate::config::ConsumerConfig;
 use crate::error::Error;
 use crate::events::{Event, Status};
-use crate::fetch::{FetchCore, Gate};
+use crate::fetch::Gate;
 use crate::handoff::{Chunk, CommitOffset, Delivery, PartitionHandoff, partition_handoff};
 use crate::records::AbortedTransaction;
 use crate::types::TopicPartition;
@@ -19,7 +19,6 @@ use crate::types::TopicPartition;
 /// The application's side of each partition, as the commit core reads it.
 pub(super) struct AppProgress<'a> {
     pub(super) parts: &'a mut BTreeMap<TopicPartition, PartitionHandoff>,
-    pub(super) fetch: &'a FetchCore,
 }
 
 impl Progress for AppProgress<'_> {
@@ -30,7 +29,10 @@ impl Progress for AppProgress<'_> {
         } else {
             shared.committable()?
         };
-        let leader_epoch = self.fetch.partition(tp).map_or(-1, |p| p.leader_epoch);
+        // The epoch of the last record the application got (as Kafka's consumer commits the
+        // consumed record's epoch): never the leader's current one, which may name a log that
+        // no longer holds what was read.
+        let leader_epoch = shared.delivered_epoch.load(Ordering::Acquire);
         Some(CommitOffset {
             tp: tp.clone(),
             offset,
@@ -111,7 +113,6 @@ impl EngineCore {
             // What a close would commit for them: everything handed to the application.
             let progress = AppProgress {
                 parts: &mut self.parts,
-                fetch: &self.fetch,
             };
             let offsets: Vec<CommitOffset> = gone
                 .iter()

@@ -22,7 +22,7 @@ impl Versions {
                 sync: 5,
                 heartbeat: 4,
                 leave: 5,
-                fetch: 12,
+                fetch: 17,
             },
             // The caps the reliability suite puts on librdkafka's mock.
             Flavor::RdkafkaMock => Versions {
@@ -234,7 +234,15 @@ impl World {
                             (tp.clone(), KafkaCode::NONE, c)
                         })
                         .collect();
-                    offset_fetch_response(KafkaCode::NONE, &parts)
+                    let mut response = offset_fetch_response(KafkaCode::NONE, &parts);
+                    for t in &mut response.topics {
+                        for p in &mut t.partitions {
+                            let tp = crate::types::TopicPartition::new(t.name.as_str(), p.partition_index);
+                            p.committed_leader_epoch =
+                                self.coordinator.committed_epochs.get(&tp).copied().unwrap_or(-1);
+                        }
+                    }
+                    response
                 };
                 Some(Response::OffsetFetch {
                     id: oid,

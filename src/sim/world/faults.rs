@@ -67,6 +67,7 @@ impl World {
             (f.stalls, 6),
             (f.slow, 7),
             (f.silent, 8),
+            (f.unclean, 9),
         ]
         .into_iter()
         .filter_map(|(on, kind)| on.then_some(kind))
@@ -120,6 +121,16 @@ impl World {
                 let m = *live.get(self.rng.below(live.len() as u64) as usize)?;
                 let max_poll = self.case.max_poll_interval;
                 Scripted::Stall(m, max_poll + self.rng.millis(0, max_poll.as_millis() as u64))
+            }
+            9 => {
+                let tps: Vec<TopicPartition> = self.cluster.logs.keys().cloned().collect();
+                let tp = tps[self.rng.below(tps.len() as u64) as usize].clone();
+                Scripted::UncleanElection {
+                    tp,
+                    to: 1 + self.rng.below(brokers) as i32,
+                    lose: 1 + self.rng.below(12) as i64,
+                    publish_after: self.rng.millis(0, 500),
+                }
             }
             _ => Scripted::Slow(self.rng.millis(100, 3000)),
         })
@@ -204,6 +215,24 @@ impl World {
             }
             Scripted::Silent { member, pool, node } => {
                 self.silent.insert((member, pool, node));
+            }
+            Scripted::UncleanElection {
+                tp,
+                to,
+                lose,
+                publish_after,
+            } => {
+                let Some(end) = self.cluster.logs.get(&tp).map(|l| l.end) else {
+                    return;
+                };
+                let new_end = self.cluster.truncate(&tp, end - lose, to);
+                self.history
+                    .record(t, "cluster", Fact::Truncated(tp.clone(), new_end));
+                // Written again: the same offsets (the checker's produced set has them) with
+                // records of the new epoch.
+                let batch = 1 + self.rng.below(6) as i64;
+                self.cluster.produce(&tp, end - new_end, batch);
+                self.at(self.now + publish_after, Ev::Publish);
             }
             Scripted::Kill(_) | Scripted::Close(_) | Scripted::Stall(..) => {}
         }
