@@ -41,29 +41,14 @@ pub async fn create_topic(addr: &str, name: &str, partitions: i32) {
 /// Creates `name` with `partitions` partitions of `replicas` replicas each; panics on failure.
 /// `addr` may be a comma-separated bootstrap list (the first entry is used).
 pub async fn create_topic_with(addr: &str, name: &str, partitions: i32, replicas: i16) {
-    let addr = addr.split(',').next().unwrap_or(addr);
-    let conn = connect(addr).await;
-    let v = version(&conn, ApiKey::CreateTopics, 7);
-    let request = CreateTopicsRequest::default()
-        .with_timeout_ms(10_000)
-        .with_topics(vec![
-            CreatableTopic::default()
-                .with_name(TopicName(StrBytes::from_string(name.to_owned())))
-                .with_num_partitions(partitions)
-                .with_replication_factor(replicas),
-        ]);
-    let body = conn
-        .send_raw(ApiKey::CreateTopics, &request, v)
-        .await
-        .expect("CreateTopics");
-    let response = CreateTopicsResponse::decode(&mut body.clone(), v).expect("decode CreateTopics");
-    for topic in &response.topics {
-        assert_eq!(
-            topic.error_code, 0,
-            "creating topic {name}: error {:?} {:?}",
-            topic.error_code, topic.error_message
-        );
-    }
+    create(
+        addr,
+        CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_string(name.to_owned())))
+            .with_num_partitions(partitions)
+            .with_replication_factor(replicas),
+    )
+    .await;
 }
 
 /// Creates `name` with one partition on exactly `replicas` (the first is the preferred leader)
@@ -71,32 +56,40 @@ pub async fn create_topic_with(addr: &str, name: &str, partitions: i32, replicas
 pub async fn create_topic_on(addr: &str, name: &str, replicas: &[i32], configs: &[(&str, &str)]) {
     use kafka_protocol::messages::BrokerId;
     use kafka_protocol::messages::create_topics_request::{CreatableReplicaAssignment, CreatableTopicConfig};
+    create(
+        addr,
+        CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_string(name.to_owned())))
+            .with_num_partitions(-1)
+            .with_replication_factor(-1)
+            .with_assignments(vec![
+                CreatableReplicaAssignment::default()
+                    .with_partition_index(0)
+                    .with_broker_ids(replicas.iter().map(|&r| BrokerId(r)).collect()),
+            ])
+            .with_configs(
+                configs
+                    .iter()
+                    .map(|(k, v)| {
+                        CreatableTopicConfig::default()
+                            .with_name(StrBytes::from_string((*k).to_owned()))
+                            .with_value(Some(StrBytes::from_string((*v).to_owned())))
+                    })
+                    .collect(),
+            ),
+    )
+    .await;
+}
+
+/// Sends one CreateTopics for `topic` to the first broker of `addr`; panics unless it is created.
+async fn create(addr: &str, topic: CreatableTopic) {
     let addr = addr.split(',').next().unwrap_or(addr);
     let conn = connect(addr).await;
     let v = version(&conn, ApiKey::CreateTopics, 7);
+    let name = topic.name.0.to_string();
     let request = CreateTopicsRequest::default()
         .with_timeout_ms(10_000)
-        .with_topics(vec![
-            CreatableTopic::default()
-                .with_name(TopicName(StrBytes::from_string(name.to_owned())))
-                .with_num_partitions(-1)
-                .with_replication_factor(-1)
-                .with_assignments(vec![
-                    CreatableReplicaAssignment::default()
-                        .with_partition_index(0)
-                        .with_broker_ids(replicas.iter().map(|&r| BrokerId(r)).collect()),
-                ])
-                .with_configs(
-                    configs
-                        .iter()
-                        .map(|(k, v)| {
-                            CreatableTopicConfig::default()
-                                .with_name(StrBytes::from_string((*k).to_owned()))
-                                .with_value(Some(StrBytes::from_string((*v).to_owned())))
-                        })
-                        .collect(),
-                ),
-        ]);
+        .with_topics(vec![topic]);
     let body = conn
         .send_raw(ApiKey::CreateTopics, &request, v)
         .await

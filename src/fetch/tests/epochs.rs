@@ -24,19 +24,19 @@ fn validations(requests: &[FetchRequest]) -> Vec<Validation> {
         .collect()
 }
 
+/// The fetch due now, answered with records 0..5 of `t/0` (written in leader epoch 1).
+fn answer_first_fetch(sim: &mut Sim) {
+    let f = fetches(&sim.requests());
+    let answer = fetched(KafkaCode::NONE, 5, Some(records(0, 5)));
+    sim.core
+        .handle_fetch(f[0].0, Ok(fetch_response(vec![(tp(0), answer)])), sim.now);
+}
+
 /// `t/0` at broker 1, read from 0 to 5 in leader epoch 1 (the batch's epoch).
 fn read_to_five(sim: &mut Sim) {
     sim.leaders(1, |_| 1);
     sim.ready_at(1, 0);
-    let f = fetches(&sim.requests());
-    sim.core.handle_fetch(
-        f[0].0,
-        Ok(fetch_response(vec![(
-            tp(0),
-            fetched(KafkaCode::NONE, 5, Some(records(0, 5))),
-        )])),
-        sim.now,
-    );
+    answer_first_fetch(sim);
     assert_eq!(sim.delivered(), vec![(tp(0), 0)]);
     let part = sim.core.partition(&tp(0)).unwrap();
     assert_eq!((part.position, part.offset_epoch), (5, 1));
@@ -166,15 +166,7 @@ fn reset_policy_none_stops_a_truncated_partition_with_an_error_that_says_so() {
     let mut sim = Sim::with(c);
     sim.leaders(1, |_| 1);
     sim.core.assign(tp(0), sim.now);
-    let f = fetches(&sim.requests());
-    sim.core.handle_fetch(
-        f[0].0,
-        Ok(fetch_response(vec![(
-            tp(0),
-            fetched(KafkaCode::NONE, 5, Some(records(0, 5))),
-        )])),
-        sim.now,
-    );
+    answer_first_fetch(&mut sim);
     let id = leader_moves(&mut sim);
     epoch_end(&mut sim, id, KafkaCode::NONE, 1, 3);
     assert!(diverged(&mut sim));
