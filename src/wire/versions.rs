@@ -22,6 +22,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::LeaveGroup, 1, 5),
     (ApiKey::SyncGroup, 1, 5),
     (ApiKey::DescribeGroups, 0, 6),
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
 ];
 
 /// The version range kafkit supports for `api`, if it uses that API.
