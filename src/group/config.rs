@@ -28,8 +28,41 @@ pub(crate) struct GroupConfig {
     /// JoinGroup and SyncGroup get `rebalance_timeout` + 5 s, since the coordinator holds them for
     /// the whole rebalance.
     pub(crate) request_timeout: Duration,
-    /// `client.rack`, sent in the subscription (KIP-881).
+    /// `client.rack`, sent in the subscription (KIP-881), or in ConsumerGroupHeartbeat.
     pub(crate) client_rack: Option<String>,
+    /// `group.remote.assignor` (consumer protocol only): the broker-side assignor to ask for, or
+    /// `None` for the broker's default.
+    pub(crate) remote_assignor: Option<RemoteAssignor>,
+}
+
+/// A broker-side assignor of the consumer protocol (KIP-848), as Kafka's
+/// `group.consumer.assignors` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RemoteAssignor {
+    /// `uniform`: spreads partitions evenly, sticky (Kafka's default).
+    Uniform,
+    /// `range`: co-partitions topics, as the classic range assignor does.
+    Range,
+}
+
+impl RemoteAssignor {
+    /// The name the broker knows it by.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            RemoteAssignor::Uniform => "uniform",
+            RemoteAssignor::Range => "range",
+        }
+    }
+
+    /// The assignor called `name`, if it is one.
+    #[allow(dead_code)] // the `group.remote.assignor` property parser
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "uniform" => Some(RemoteAssignor::Uniform),
+            "range" => Some(RemoteAssignor::Range),
+            _ => None,
+        }
+    }
 }
 
 impl GroupConfig {
@@ -47,6 +80,7 @@ impl GroupConfig {
             retry_backoff: Duration::from_millis(100),
             request_timeout: Duration::from_secs(30),
             client_rack: None,
+            remote_assignor: None,
         }
     }
 

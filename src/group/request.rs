@@ -82,10 +82,6 @@ pub(super) enum Body {
         member_id: String,
         reason: String,
     },
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "the consumer-protocol machine, next, builds it")
-    )]
     /// KIP-848. `None` fields are "unchanged since the last heartbeat" (sent as null / -1).
     ConsumerGroupHeartbeat {
         group_id: String,
