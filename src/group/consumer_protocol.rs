@@ -107,7 +107,13 @@ pub(crate) struct ConsumerMachine {
     owned: BTreeMap<TopicPartition, TopicId>,
     /// Partitions handed to the engine in a `Revoke`, not yet done.
     revoking: Option<BTreeMap<TopicPartition, TopicId>>,
-    /// Leave once the revoke is done.
+    /// When the coordinator fences this member unless it has heard that the revoke under way is
+    /// done: the rebalance timeout after the answer that asked for it. Cleared only by a
+    /// successful answer to the heartbeat that reported the release.
+    revoke_deadline: Option<Instant>,
+    /// The heartbeat that reported the end of a revoke.
+    release_report: Option<RequestId>,
+    /// Closing: leave once the revoke is done (heartbeating until then, taking nothing new).
     leave_after_revoke: bool,
 }
 
@@ -140,6 +146,8 @@ impl ConsumerMachine {
             target: None,
             owned: BTreeMap::new(),
             revoking: None,
+            revoke_deadline: None,
+            release_report: None,
             leave_after_revoke: false,
         }
     }
@@ -190,7 +198,7 @@ impl ConsumerMachine {
     /// Whether the assignment names topic ids that metadata has not resolved yet: the engine
     /// should refresh metadata now.
     pub(crate) fn wants_topic_ids(&self) -> bool {
-        self.phase == Phase::Active && !self.unresolved().is_empty()
+        self.phase == Phase::Active && !self.leave_after_revoke && !self.unresolved().is_empty()
     }
 
     // ----- inputs -----
@@ -200,6 +208,10 @@ impl ConsumerMachine {
     pub(crate) fn subscribe(&mut self, topics: BTreeSet<String>, now: Instant) {
         self.now = now;
         if topics == self.subscription && !matches!(self.phase, Phase::Idle | Phase::Left) {
+            return;
+        }
+        if self.leave_after_revoke {
+            // Closing: the subscription no longer matters.
             return;
         }
         self.subscription = topics;
@@ -237,8 +249,14 @@ impl ConsumerMachine {
         if self.revoking.take().is_none() {
             return;
         }
-        if std::mem::take(&mut self.leave_after_revoke) {
-            self.begin_leave();
+        if self.leave_after_revoke {
+            if self.owned.is_empty() {
+                self.leave_after_revoke = false;
+                self.begin_leave();
+            } else {
+                // Closing during a reconciliation's revoke: now the rest goes.
+                self.revoke_all_owned();
+            }
         } else if self.phase == Phase::Active {
             self.heartbeat_at = Some(now);
             self.reconcile();
@@ -260,6 +278,9 @@ impl ConsumerMachine {
     /// heartbeat follows (epoch -1, or -2 for a static member).
     pub(crate) fn leave(&mut self, reason: LeaveReason, now: Instant) {
         self.now = now;
+        if self.leave_after_revoke && reason == LeaveReason::Close {
+            return;
+        }
         match self.phase {
             Phase::Fatal | Phase::Leave | Phase::Leaving | Phase::Left => return,
             Phase::Idle => {
@@ -270,19 +291,15 @@ impl ConsumerMachine {
         }
         match reason {
             LeaveReason::Close => {
-                if !self.owned.is_empty() {
-                    let gone = std::mem::take(&mut self.owned);
-                    let revoking = self.revoking.get_or_insert_with(BTreeMap::new);
-                    self.events
-                        .push_back(GroupEvent::Revoke(gone.keys().cloned().collect()));
-                    revoking.extend(gone);
+                // The leave follows the revoke of everything owned. Heartbeats go on meanwhile
+                // (reporting the partitions still held), or the coordinator would drop the
+                // member after its session and hand them on while the application still has
+                // them. One revoke at a time: one under way finishes first.
+                if self.revoking.is_none() && !self.owned.is_empty() {
+                    self.revoke_all_owned();
                 }
                 if self.revoking.is_some() {
                     self.leave_after_revoke = true;
-                    // No more heartbeats: the leave follows the revoke.
-                    self.session += 1;
-                    self.heartbeat_at = None;
-                    self.set_phase(Phase::Leave);
                 } else {
                     self.begin_leave();
                 }
@@ -310,9 +327,21 @@ impl ConsumerMachine {
     }
 
     /// Timers: a member that heard no successful answer for its session (or rebalance timeout,
-    /// if shorter) gives its partitions up; heartbeats and backoffs go out through `poll_request`.
+    /// if shorter), or whose revoke outlived the rebalance timeout (the coordinator fences it
+    /// then), gives its partitions up and rejoins; heartbeats and backoffs go out through
+    /// `poll_request`.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
+        if self.revoke_deadline.is_some_and(|d| now >= d) {
+            let error = Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "revoked partitions were not released, or their release not acknowledged, within the rebalance timeout (max.poll.interval, {} ms): the coordinator fences the member and hands its partitions on",
+                    self.config.rebalance_timeout.as_millis()
+                ),
+            );
+            self.lose_and_rejoin(error, false);
+        }
         if self.phase == Phase::Active
             && self.member_epoch > 0
             && now >= self.last_heartbeat_ok + self.fence_after()
@@ -353,8 +382,12 @@ impl ConsumerMachine {
                 if self.heartbeat_in_flight == Some(id) {
                     self.heartbeat_in_flight = None;
                 }
+                let reported_release = self.release_report == Some(id);
+                if reported_release {
+                    self.release_report = None;
+                }
                 if session == self.session && self.phase == Phase::Active {
-                    self.on_heartbeat(decode(response, version));
+                    self.on_heartbeat(decode(response, version), reported_release);
                 }
             }
             Kind::Leave if self.phase == Phase::Leaving => {
@@ -376,6 +409,7 @@ impl ConsumerMachine {
     /// When `handle_timeout` should next be called.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let mut deadlines: Vec<Instant> = vec![];
+        deadlines.extend(self.revoke_deadline);
         if self.phase == Phase::Active {
             if self.coordinator.is_none() {
                 if !self.find_in_flight {
@@ -453,10 +487,27 @@ impl ConsumerMachine {
         }
     }
 
+    /// Hands every owned partition to the engine to revoke (none may be under way).
+    fn revoke_all_owned(&mut self) {
+        let gone = std::mem::take(&mut self.owned);
+        self.start_revoke(gone);
+    }
+
+    /// Hands `gone` to the engine to revoke; the coordinator waits for it for the rebalance
+    /// timeout.
+    pub(super) fn start_revoke(&mut self, gone: BTreeMap<TopicPartition, TopicId>) {
+        self.events
+            .push_back(GroupEvent::Revoke(gone.keys().cloned().collect()));
+        self.revoking = Some(gone);
+        self.revoke_deadline = Some(self.now + self.config.rebalance_timeout);
+    }
+
     /// Every owned and revoking partition is lost (no clean revoke possible).
     fn lose_all(&mut self, error: Error) {
         let mut lost = std::mem::take(&mut self.owned);
         lost.extend(self.revoking.take().unwrap_or_default());
+        self.revoke_deadline = None;
+        self.release_report = None;
         if !lost.is_empty() {
             self.events
                 .push_back(GroupEvent::Lost(lost.into_keys().collect(), error));
@@ -490,6 +541,7 @@ impl ConsumerMachine {
     }
 
     fn begin_leave(&mut self) {
+        self.leave_after_revoke = false;
         self.session += 1;
         self.heartbeat_at = None;
         self.heartbeat_in_flight = None;
@@ -501,6 +553,8 @@ impl ConsumerMachine {
     }
 
     fn finish_leave(&mut self) {
+        self.revoke_deadline = None;
+        self.release_report = None;
         self.member_epoch = JOIN_EPOCH;
         self.target = None;
         self.owned.clear();

@@ -48,8 +48,20 @@ impl ConsumerMachine {
             {
                 self.heartbeat_at = Some(now + self.heartbeat_interval);
                 let body = self.heartbeat_body();
+                let reports_release = self.revoking.is_none()
+                    && self.revoke_deadline.is_some()
+                    && matches!(
+                        &body,
+                        Body::ConsumerGroupHeartbeat {
+                            topic_partitions: Some(_),
+                            ..
+                        }
+                    );
                 let request = self.send(Kind::Heartbeat, target, body);
                 self.heartbeat_in_flight = Some(request.id);
+                if reports_release {
+                    self.release_report = Some(request.id);
+                }
                 Some(request)
             }
             Phase::Leave => {

@@ -16,7 +16,12 @@ use crate::wire::ConsumerGroupHeartbeatResponse;
 const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(100);
 
 impl ConsumerMachine {
-    pub(super) fn on_heartbeat(&mut self, response: Result<ConsumerGroupHeartbeatResponse, Error>) {
+    /// `reported_release`: the heartbeat told the coordinator that a revoke is done.
+    pub(super) fn on_heartbeat(
+        &mut self,
+        response: Result<ConsumerGroupHeartbeatResponse, Error>,
+        reported_release: bool,
+    ) {
         let r = match response {
             Ok(r) => r,
             Err(e) if e.kind() == ErrorKind::UnsupportedVersion => {
@@ -34,6 +39,10 @@ impl ConsumerMachine {
         }
         self.failures = 0;
         self.last_heartbeat_ok = self.now;
+        if reported_release && self.revoking.is_none() {
+            // The coordinator knows the revoked partitions are gone: it no longer fences us.
+            self.revoke_deadline = None;
+        }
         if let Some(id) = r.member_id.as_ref().filter(|id| !id.as_str().is_empty())
             && id.as_str() != self.member_id
         {
@@ -81,7 +90,7 @@ impl ConsumerMachine {
     /// `handle_revoke_done`), then announces the additions whose topic ids metadata has named.
     /// The next heartbeat (sent at once) reports the owned set.
     pub(super) fn reconcile(&mut self) {
-        if self.phase != Phase::Active || self.revoking.is_some() {
+        if self.phase != Phase::Active || self.revoking.is_some() || self.leave_after_revoke {
             return;
         }
         let Some(target) = &self.target else { return };
@@ -97,9 +106,7 @@ impl ConsumerMachine {
             for tp in revoked.keys() {
                 self.owned.remove(tp);
             }
-            self.events
-                .push_back(GroupEvent::Revoke(revoked.keys().cloned().collect()));
-            self.revoking = Some(revoked);
+            self.start_revoke(revoked);
             return;
         }
         let mut added: Vec<(TopicPartition, TopicId)> = vec![];
