@@ -44,6 +44,8 @@ impl BrokerInfo {
 pub struct TopicMetadata {
     /// Name.
     pub name: String,
+    /// Topic id (KIP-516; Metadata v10+), all zeroes when the broker sent none.
+    pub topic_id: [u8; 16],
     /// The topic-level error, e.g. `UNKNOWN_TOPIC_OR_PARTITION`.
     pub error: Option<KafkaCode>,
     /// Whether it is an internal topic.
@@ -116,6 +118,7 @@ impl ClusterMetadata {
                     name.clone(),
                     TopicMetadata {
                         name,
+                        topic_id: t.topic_id,
                         error: error_of(t.error_code),
                         is_internal: t.is_internal,
                         partitions,

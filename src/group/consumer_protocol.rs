@@ -227,7 +227,6 @@ impl ConsumerMachine {
     }
 
     /// Topic names by id from metadata: assignments waiting for them are reconciled.
-    #[allow(dead_code)] // through `Membership::handle_topic_ids`, which the engine calls once its metadata keeps ids
     pub(crate) fn handle_topic_ids(&mut self, ids: &BTreeMap<TopicId, String>, now: Instant) {
         self.now = now;
         let mut new = false;

@@ -37,7 +37,6 @@ pub(crate) trait Membership: std::fmt::Debug + Send {
     );
     /// Topic names by id from metadata (v10+). The consumer protocol's assignments name topics
     /// by id; the classic protocol needs none of this.
-    #[allow(dead_code)] // the engine calls it once its metadata snapshot keeps topic ids
     fn handle_topic_ids(&mut self, ids: &BTreeMap<TopicId, String>, now: Instant) {
         let _ = (ids, now);
     }
