@@ -15,7 +15,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Fetch, 4, 12),
     (ApiKey::ListOffsets, 1, 7),
     (ApiKey::OffsetFetch, 1, 7),
-    (ApiKey::OffsetCommit, 2, 8),
+    // v9 is the first that consumer-protocol (KIP-848) members may use; the same as v8.
+    (ApiKey::OffsetCommit, 2, 9),
     (ApiKey::FindCoordinator, 1, 4),
     (ApiKey::JoinGroup, 2, 9),
     (ApiKey::Heartbeat, 1, 4),
