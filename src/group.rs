@@ -17,8 +17,9 @@ mod request;
 
 pub(crate) use assignor::{AssignorKind, MemberSubscription, PartitionRacks};
 pub(crate) use classify::{ErrorAction, classify};
-#[allow(unused_imports)] // the `group.protocol=consumer` configuration, next
-pub(crate) use config::{GroupConfig, RemoteAssignor};
+pub(crate) use config::GroupConfig;
+#[cfg(test)]
+pub(crate) use config::RemoteAssignor;
 pub(crate) use consumer_protocol::ConsumerMachine;
 pub(crate) use machine::{GroupEvent, GroupMachine, LeaveReason};
 pub(crate) use manual::ManualMembership;

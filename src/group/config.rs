@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::AssignorKind;
+pub(crate) use crate::config::RemoteAssignor;
 use crate::error::{Error, ErrorKind};
 
 /// How this member takes part in its group.
@@ -33,36 +34,6 @@ pub(crate) struct GroupConfig {
     /// `group.remote.assignor` (consumer protocol only): the broker-side assignor to ask for, or
     /// `None` for the broker's default.
     pub(crate) remote_assignor: Option<RemoteAssignor>,
-}
-
-/// A broker-side assignor of the consumer protocol (KIP-848), as Kafka's
-/// `group.consumer.assignors` names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RemoteAssignor {
-    /// `uniform`: spreads partitions evenly, sticky (Kafka's default).
-    Uniform,
-    /// `range`: co-partitions topics, as the classic range assignor does.
-    Range,
-}
-
-impl RemoteAssignor {
-    /// The name the broker knows it by.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            RemoteAssignor::Uniform => "uniform",
-            RemoteAssignor::Range => "range",
-        }
-    }
-
-    /// The assignor called `name`, if it is one.
-    #[allow(dead_code)] // the `group.remote.assignor` property parser
-    pub(crate) fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "uniform" => Some(RemoteAssignor::Uniform),
-            "range" => Some(RemoteAssignor::Range),
-            _ => None,
-        }
-    }
 }
 
 impl GroupConfig {

@@ -119,7 +119,6 @@ pub(crate) struct ConsumerMachine {
 
 impl ConsumerMachine {
     /// A member of `config.group_id` that does nothing until [`ConsumerMachine::subscribe`].
-    #[allow(dead_code)] // the engine builds it once `group.protocol=consumer` is configurable
     pub(crate) fn new(config: GroupConfig, now: Instant) -> Self {
         let heartbeat_interval = config.heartbeat_interval;
         ConsumerMachine {
@@ -267,7 +266,15 @@ impl ConsumerMachine {
     /// heartbeat brings the epoch the commit should be retried with.
     pub(crate) fn handle_commit_error(&mut self, code: KafkaCode, now: Instant) {
         self.now = now;
-        if self.phase == Phase::Active || super::classify(code) == ErrorAction::Fatal {
+        let acts = match super::classify(code) {
+            ErrorAction::Fatal => true,
+            ErrorAction::ResetGenerationAndRejoin
+            | ErrorAction::ResetMemberAndRejoin
+            | ErrorAction::FindCoordinator => self.phase == Phase::Active && self.member_epoch > 0,
+            // Retried by the commit itself; the heartbeats carry on undisturbed.
+            _ => false,
+        };
+        if acts {
             self.on_error_code(code, None, "OffsetCommit");
         }
     }

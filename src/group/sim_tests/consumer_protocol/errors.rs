@@ -259,9 +259,21 @@ fn a_commit_fenced_by_the_coordinator_loses_and_rejoins() {
         .m
         .handle_commit_error(KafkaCode::STALE_MEMBER_EPOCH, now);
     w.settle();
+    let events = w.take_events(a);
     assert!(
-        lost(&w.take_events(a)).is_empty(),
-        "stale epoch: the commit is retried, nothing lost"
+        events.is_empty(),
+        "stale epoch: the commit is retried, the membership untouched: {events:?}"
+    );
+    let sent = w.clients[a].heartbeats.len();
+    w.clients[a]
+        .m
+        .handle_commit_error(KafkaCode::REQUEST_TIMED_OUT, now);
+    w.settle();
+    assert!(w.take_events(a).is_empty());
+    assert_eq!(
+        w.clients[a].heartbeats.len(),
+        sent,
+        "no heartbeat moved by a commit's retriable error"
     );
     w.clients[a]
         .m
