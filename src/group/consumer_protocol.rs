@@ -101,6 +101,9 @@ pub(crate) struct ConsumerMachine {
 
     /// Topic names by id, from metadata.
     names: BTreeMap<TopicId, String>,
+    /// An assignment named topic ids unknown to metadata, and no metadata arrived since: ask for
+    /// it once (a refresh that still lacks them waits for the regular ones).
+    ids_wanted: bool,
     /// The latest assignment the coordinator sent, by topic id.
     target: Option<BTreeMap<TopicId, BTreeSet<i32>>>,
     /// The partitions owned now, with their topic ids (not counting those being revoked).
@@ -142,6 +145,7 @@ impl ConsumerMachine {
             last_heartbeat_ok: now,
             sent: SentFields::default(),
             names: BTreeMap::new(),
+            ids_wanted: false,
             target: None,
             owned: BTreeMap::new(),
             revoking: None,
@@ -194,10 +198,13 @@ impl ConsumerMachine {
         self.subscription.clone()
     }
 
-    /// Whether the assignment names topic ids that metadata has not resolved yet: the engine
-    /// should refresh metadata now.
+    /// Whether the assignment names topic ids that metadata has not resolved yet, and no
+    /// metadata arrived since it did: the engine should refresh metadata now.
     pub(crate) fn wants_topic_ids(&self) -> bool {
-        self.phase == Phase::Active && !self.leave_after_revoke && !self.unresolved().is_empty()
+        self.ids_wanted
+            && self.phase == Phase::Active
+            && !self.leave_after_revoke
+            && !self.unresolved().is_empty()
     }
 
     // ----- inputs -----
@@ -228,6 +235,7 @@ impl ConsumerMachine {
     /// Topic names by id from metadata: assignments waiting for them are reconciled.
     pub(crate) fn handle_topic_ids(&mut self, ids: &BTreeMap<TopicId, String>, now: Instant) {
         self.now = now;
+        self.ids_wanted = false;
         let mut new = false;
         for (id, name) in ids {
             if *id != [0; 16] && self.names.get(id) != Some(name) {

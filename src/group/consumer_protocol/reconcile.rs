@@ -82,6 +82,7 @@ impl ConsumerMachine {
                     .extend(t.partitions.into_iter().filter(|p| *p >= 0));
             }
             self.target = Some(target);
+            self.ids_wanted = !self.unresolved().is_empty();
         }
         self.reconcile();
     }

@@ -278,6 +278,12 @@ fn an_assignment_for_an_unknown_topic_id_waits_for_metadata() {
     assert_eq!(w.holds(a), tps(&[("a", 0), ("a", 1)]));
     assert!(w.clients[a].m.wants_topic_ids(), "metadata should be refreshed");
     assert_eq!(owned_in(w.last_heartbeat(a)), Some([(T1, 0), (T1, 1)].into()));
+    // Metadata that still lacks the id: no more asking at once (no refresh loop).
+    let now = w.now;
+    w.clients[a]
+        .m
+        .handle_topic_ids(&[(T1, "a".to_owned())].into(), now);
+    assert!(!w.clients[a].m.wants_topic_ids());
     w.advance(Duration::from_secs(4));
     assert_eq!(w.holds(a).len(), 2);
     w.clients[a]
