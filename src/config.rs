@@ -54,6 +54,46 @@ impl Assignor {
     }
 }
 
+/// The group membership protocol (`group.protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum GroupProtocol {
+    /// The classic protocol (JoinGroup, SyncGroup, Heartbeat): one member, the leader, assigns
+    /// with `partition.assignment.strategy`; every broker since Kafka 0.9 speaks it. The default.
+    #[default]
+    Classic,
+    /// The consumer protocol of KIP-848 (`consumer`, Kafka 4.0+): membership through
+    /// ConsumerGroupHeartbeat, the broker assigns (`group.remote.assignor`) and rebalances
+    /// incrementally, member by member. The broker sets the session timeout and the heartbeat
+    /// interval (`group.consumer.session.timeout.ms`, `group.consumer.heartbeat.interval.ms`);
+    /// `partition.assignment.strategy` and `heartbeat.interval.ms` are not used, and
+    /// `session.timeout.ms` only bounds how long kafkit keeps partitions without a heartbeat
+    /// answer. A broker without the protocol makes the consumer fail with an error saying to use
+    /// [`GroupProtocol::Classic`].
+    Consumer,
+}
+
+/// A broker-side assignor of the consumer protocol (`group.remote.assignor`), as Kafka's
+/// `group.consumer.assignors` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RemoteAssignor {
+    /// `uniform`: partitions spread evenly, sticky (Kafka's default).
+    Uniform,
+    /// `range`: co-partitioned topics assigned together, as the classic range assignor does.
+    Range,
+}
+
+impl RemoteAssignor {
+    /// The name the broker knows it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            RemoteAssignor::Uniform => "uniform",
+            RemoteAssignor::Range => "range",
+        }
+    }
+}
+
 /// Everything a consumer is configured with. Built by [`crate::ConsumerBuilder`].
 #[derive(Debug, Clone)]
 pub(crate) struct ConsumerConfig {
@@ -75,6 +115,10 @@ pub(crate) struct ConsumerConfig {
     pub(crate) heartbeat_interval: Duration,
     pub(crate) max_poll_interval: Duration,
     pub(crate) assignors: Vec<Assignor>,
+    /// `group.protocol`.
+    pub(crate) group_protocol: GroupProtocol,
+    /// `group.remote.assignor` (consumer protocol): `None` for the broker's default.
+    pub(crate) remote_assignor: Option<RemoteAssignor>,
     pub(crate) fetch_min_bytes: i32,
     pub(crate) fetch_max_bytes: i32,
     pub(crate) max_partition_fetch_bytes: i32,
@@ -116,6 +160,8 @@ impl Default for ConsumerConfig {
             heartbeat_interval: Duration::from_secs(3),
             max_poll_interval: Duration::from_secs(300),
             assignors: vec![Assignor::Range, Assignor::RoundRobin],
+            group_protocol: GroupProtocol::Classic,
+            remote_assignor: None,
             fetch_min_bytes: 1,
             fetch_max_bytes: 50 * 1024 * 1024,
             max_partition_fetch_bytes: 1024 * 1024,
@@ -149,6 +195,8 @@ pub(crate) const KNOWN_PROPERTIES: &[&str] = &[
     "heartbeat.interval.ms",
     "max.poll.interval.ms",
     "partition.assignment.strategy",
+    "group.protocol",
+    "group.remote.assignor",
     "fetch.min.bytes",
     "fetch.max.bytes",
     "max.partition.fetch.bytes",
@@ -254,6 +302,21 @@ impl ConsumerConfig {
                     });
                 }
                 self.assignors = assignors;
+            }
+            "group.protocol" => {
+                self.group_protocol = match value.trim().to_ascii_lowercase().as_str() {
+                    "classic" => GroupProtocol::Classic,
+                    "consumer" => GroupProtocol::Consumer,
+                    _ => return Err(invalid(key, value, "classic or consumer")),
+                }
+            }
+            "group.remote.assignor" => {
+                self.remote_assignor = match value.trim() {
+                    "" => None,
+                    "uniform" => Some(RemoteAssignor::Uniform),
+                    "range" => Some(RemoteAssignor::Range),
+                    _ => return Err(invalid(key, value, "uniform or range")),
+                }
             }
             "fetch.min.bytes" => self.fetch_min_bytes = parse_i32(key, value)?,
             "fetch.max.bytes" => self.fetch_max_bytes = parse_i32(key, value)?,
@@ -438,6 +501,12 @@ impl ConsumerConfig {
         }
         if self.group_instance_id.is_some() && self.group_id.is_none() {
             return fail("group.instance.id needs a group.id".into());
+        }
+        if self.remote_assignor.is_some() && self.group_protocol != GroupProtocol::Consumer {
+            return fail(
+                "group.remote.assignor is for group.protocol=consumer; the classic protocol uses partition.assignment.strategy"
+                    .into(),
+            );
         }
         if self.group_id.is_some() {
             if self.heartbeat_interval >= self.session_timeout {
@@ -668,5 +737,41 @@ mod tests {
         c.heartbeat_interval = Duration::from_secs(1);
         c.assignors = vec![Assignor::Range, Assignor::CooperativeSticky];
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn group_protocol_and_remote_assignor_properties() {
+        let mut c = ConsumerConfig {
+            bootstrap: vec!["a:1".into()],
+            topics: vec!["t".into()],
+            group_id: Some("g".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            c.group_protocol,
+            GroupProtocol::Classic,
+            "classic stays the default"
+        );
+        c.set_property("group.remote.assignor", "uniform").unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("group.protocol=consumer"), "{err}");
+        c.set_property("group.protocol", "CONSUMER").unwrap();
+        assert_eq!(c.group_protocol, GroupProtocol::Consumer);
+        c.validate().unwrap();
+        c.set_property("group.remote.assignor", "range").unwrap();
+        assert_eq!(c.remote_assignor, Some(RemoteAssignor::Range));
+        let err = c
+            .set_property("group.remote.assignor", "sticky")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("uniform or range"), "{err}");
+        let err = c
+            .set_property("group.protocol", "streams")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("classic or consumer"), "{err}");
+        c.set_property("group.protocol", "classic").unwrap();
+        c.set_property("group.remote.assignor", "").unwrap();
+        c.validate().unwrap();
     }
 }

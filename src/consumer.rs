@@ -18,7 +18,7 @@ pub use partitions::Partitions;
 pub use record::Record;
 pub use record_stream::RecordStream;
 
-use crate::config::{Assignor, ConsumerConfig, IsolationLevel, OffsetReset};
+use crate::config::{Assignor, ConsumerConfig, GroupProtocol, IsolationLevel, OffsetReset, RemoteAssignor};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Events, Health, Reporter};
@@ -53,6 +53,21 @@ impl ConsumerBuilder {
     /// topics from the reset position and commits nothing.
     pub fn group_id(mut self, group: impl Into<String>) -> Self {
         self.config.group_id = Some(group.into());
+        self
+    }
+
+    /// The group membership protocol — `group.protocol`. [`GroupProtocol::Classic`] (the
+    /// default) works with every broker; [`GroupProtocol::Consumer`] (KIP-848, Kafka 4.0+) lets
+    /// the broker assign and rebalance member by member, without stopping the group.
+    pub fn group_protocol(mut self, protocol: GroupProtocol) -> Self {
+        self.config.group_protocol = protocol;
+        self
+    }
+
+    /// The broker-side assignor for [`GroupProtocol::Consumer`] — `group.remote.assignor`.
+    /// Default: the broker's (`uniform` on Kafka). An error with the classic protocol.
+    pub fn group_remote_assignor(mut self, assignor: RemoteAssignor) -> Self {
+        self.config.remote_assignor = Some(assignor);
         self
     }
 

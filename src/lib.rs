@@ -95,7 +95,7 @@ mod sim;
 mod types;
 pub mod wire;
 
-pub use config::{Assignor, IsolationLevel, OffsetReset};
+pub use config::{Assignor, GroupProtocol, IsolationLevel, OffsetReset, RemoteAssignor};
 pub use consumer::{Consumer, ConsumerBuilder, PartitionStream, Partitions, Record, RecordStream};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, Events, Health, Status};

@@ -9,6 +9,7 @@
 //! This is kafkit's low-level layer; most applications never touch it.
 
 mod api_versions;
+mod consumer_group_heartbeat;
 mod consumer_protocol;
 mod describe_groups;
 mod error_code;
@@ -29,6 +30,7 @@ mod sync_group;
 mod versions;
 
 pub use api_versions::{ApiVersionRange, ApiVersionsResponse};
+pub use consumer_group_heartbeat::{ConsumerGroupHeartbeatResponse, HeartbeatTopicPartitions};
 pub use consumer_protocol::{Assignment, CONSUMER_PROTOCOL_VERSION, Subscription, TopicPartitions};
 pub use describe_groups::{DescribeGroupsResponse, DescribedGroup, DescribedGroupMember};
 pub use error_code::KafkaCode;

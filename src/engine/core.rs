@@ -39,11 +39,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::transmit::{Response, Transmit};
 use crate::commit::{CommitConfig, CommitCore, CommitEvent, CommitTarget};
-use crate::config::ConsumerConfig;
+use crate::config::{ConsumerConfig, GroupProtocol};
 use crate::error::Result;
 use crate::events::{Event, Reporter, Status};
 use crate::fetch::{FetchConfig, FetchCore, FetchEvent};
-use crate::group::{GroupConfig, GroupMachine, ManualMembership, Membership};
+use crate::group::{ConsumerMachine, GroupConfig, GroupMachine, ManualMembership, Membership};
 use crate::handoff::{Clock, Command, NewPartition, PartitionHandoff, RejoinSignal};
 use crate::types::TopicPartition;
 
@@ -127,7 +127,8 @@ impl EngineCore {
         Ok(())
     }
 
-    /// The core for `config` (validated), with the classic membership machine if it has a group.
+    /// The core for `config` (validated), with the membership machine of its `group.protocol`
+    /// if it has a group.
     pub(crate) fn new(config: ConsumerConfig, ends: HandoffEnds, now: Instant) -> Result<Self> {
         let manual = config.assignment.clone();
         let group = match &config.group_id {
@@ -143,7 +144,10 @@ impl EngineCore {
             Some(_) => {
                 let g = group_config(&config);
                 g.validate()?;
-                let membership: Box<dyn Membership> = Box::new(GroupMachine::new(g, now));
+                let membership: Box<dyn Membership> = match config.group_protocol {
+                    GroupProtocol::Classic => Box::new(GroupMachine::new(g, now)),
+                    GroupProtocol::Consumer => Box::new(ConsumerMachine::new(g, now)),
+                };
                 Some(Group {
                     membership,
                     subscribed: false,
@@ -481,6 +485,7 @@ fn group_config(config: &ConsumerConfig) -> GroupConfig {
         .collect();
     g.retry_backoff = config.retry_backoff;
     g.client_rack = config.client_rack.clone();
+    g.remote_assignor = config.remote_assignor;
     g.request_timeout = config.net.request_timeout;
     g
 }

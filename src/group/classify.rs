@@ -5,7 +5,8 @@
 use crate::wire::KafkaCode;
 
 /// What the membership machine does about an error code in a group response (FindCoordinator,
-/// JoinGroup, SyncGroup, Heartbeat, LeaveGroup, or OffsetCommit's group errors).
+/// JoinGroup, SyncGroup, Heartbeat, LeaveGroup, ConsumerGroupHeartbeat, or OffsetCommit's group
+/// errors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ErrorAction {
     /// No error.
@@ -38,7 +39,10 @@ pub(crate) fn classify(code: KafkaCode) -> ErrorAction {
         KafkaCode::NOT_COORDINATOR | KafkaCode::COORDINATOR_NOT_AVAILABLE => ErrorAction::FindCoordinator,
         KafkaCode::COORDINATOR_LOAD_IN_PROGRESS => ErrorAction::RetryLoading,
         KafkaCode::REBALANCE_IN_PROGRESS => ErrorAction::Rejoin,
-        KafkaCode::ILLEGAL_GENERATION => ErrorAction::ResetGenerationAndRejoin,
+        // KIP-848's FENCED_MEMBER_EPOCH is the consumer protocol's ILLEGAL_GENERATION.
+        KafkaCode::ILLEGAL_GENERATION | KafkaCode::FENCED_MEMBER_EPOCH => {
+            ErrorAction::ResetGenerationAndRejoin
+        }
         KafkaCode::UNKNOWN_MEMBER_ID => ErrorAction::ResetMemberAndRejoin,
         KafkaCode::MEMBER_ID_REQUIRED => ErrorAction::RejoinWithMemberId,
         KafkaCode::FENCED_INSTANCE_ID
@@ -47,7 +51,10 @@ pub(crate) fn classify(code: KafkaCode) -> ErrorAction {
         | KafkaCode::INCONSISTENT_GROUP_PROTOCOL
         | KafkaCode::GROUP_MAX_SIZE_REACHED
         | KafkaCode::INVALID_GROUP_ID
-        | KafkaCode::UNSUPPORTED_VERSION => ErrorAction::Fatal,
+        | KafkaCode::UNSUPPORTED_VERSION
+        | KafkaCode::UNRELEASED_INSTANCE_ID
+        | KafkaCode::UNSUPPORTED_ASSIGNOR
+        | KafkaCode::INVALID_REGULAR_EXPRESSION => ErrorAction::Fatal,
         _ => ErrorAction::Retry,
     }
 }
@@ -77,6 +84,11 @@ mod tests {
             (79, RejoinWithMemberId),
             (81, Fatal),
             (82, Fatal),
+            (110, ResetGenerationAndRejoin),
+            (111, Fatal),
+            (112, Fatal),
+            (113, Retry),
+            (128, Fatal),
         ];
         for (code, action) in table {
             assert_eq!(classify(KafkaCode(code)), action, "code {code}");

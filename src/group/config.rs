@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::AssignorKind;
+pub(crate) use crate::config::RemoteAssignor;
 use crate::error::{Error, ErrorKind};
 
 /// How this member takes part in its group.
@@ -28,8 +29,11 @@ pub(crate) struct GroupConfig {
     /// JoinGroup and SyncGroup get `rebalance_timeout` + 5 s, since the coordinator holds them for
     /// the whole rebalance.
     pub(crate) request_timeout: Duration,
-    /// `client.rack`, sent in the subscription (KIP-881).
+    /// `client.rack`, sent in the subscription (KIP-881), or in ConsumerGroupHeartbeat.
     pub(crate) client_rack: Option<String>,
+    /// `group.remote.assignor` (consumer protocol only): the broker-side assignor to ask for, or
+    /// `None` for the broker's default.
+    pub(crate) remote_assignor: Option<RemoteAssignor>,
 }
 
 impl GroupConfig {
@@ -47,6 +51,7 @@ impl GroupConfig {
             retry_backoff: Duration::from_millis(100),
             request_timeout: Duration::from_secs(30),
             client_rack: None,
+            remote_assignor: None,
         }
     }
 

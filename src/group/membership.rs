@@ -12,10 +12,15 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{GroupEvent, GroupMachine, LeaveReason, OutgoingRequest, PartitionRacks, RequestId};
+use super::{
+    ConsumerMachine, GroupEvent, GroupMachine, LeaveReason, OutgoingRequest, PartitionRacks, RequestId,
+};
 use crate::error::Error;
 use crate::types::NodeId;
 use crate::wire::KafkaCode;
+
+/// A topic id (KIP-516), as metadata and the consumer protocol carry it.
+pub(crate) type TopicId = [u8; 16];
 
 /// Group membership, sans IO, in the `handle_*` / `poll_*` style (see [`super::machine`] for the
 /// calling order, which every implementation follows).
@@ -30,6 +35,11 @@ pub(crate) trait Membership: std::fmt::Debug + Send {
         racks: &PartitionRacks,
         now: Instant,
     );
+    /// Topic names by id from metadata (v10+). The consumer protocol's assignments name topics
+    /// by id; the classic protocol needs none of this.
+    fn handle_topic_ids(&mut self, ids: &BTreeMap<TopicId, String>, now: Instant) {
+        let _ = (ids, now);
+    }
     /// The response body (after the header) to request `id`, decoded at `version`, or the error
     /// that took its place.
     fn handle_response(&mut self, id: RequestId, response: Result<Bytes, Error>, version: i16, now: Instant);
@@ -59,8 +69,8 @@ pub(crate) trait Membership: std::fmt::Debug + Send {
     fn is_left(&self) -> bool;
     /// Topics whose partition counts the membership needs.
     fn topics_needed(&self) -> BTreeSet<String>;
-    /// Whether it waits for partition counts fetched from now on (a classic leader about to
-    /// assign): metadata should be refreshed at once.
+    /// Whether it waits for metadata fetched from now on (a classic leader about to assign, or a
+    /// consumer-protocol member with topic ids to resolve): metadata should be refreshed at once.
     fn wants_partition_counts(&self) -> bool;
 }
 
@@ -120,5 +130,67 @@ impl Membership for GroupMachine {
     }
     fn wants_partition_counts(&self) -> bool {
         GroupMachine::wants_partition_counts(self)
+    }
+}
+
+impl Membership for ConsumerMachine {
+    fn subscribe(&mut self, topics: BTreeSet<String>, now: Instant) {
+        ConsumerMachine::subscribe(self, topics, now)
+    }
+    fn handle_partition_counts(
+        &mut self,
+        _counts: &BTreeMap<String, i32>,
+        _racks: &PartitionRacks,
+        _now: Instant,
+    ) {
+        // The coordinator assigns: partition counts and racks are its business.
+    }
+    fn handle_topic_ids(&mut self, ids: &BTreeMap<TopicId, String>, now: Instant) {
+        ConsumerMachine::handle_topic_ids(self, ids, now)
+    }
+    fn handle_response(&mut self, id: RequestId, response: Result<Bytes, Error>, version: i16, now: Instant) {
+        ConsumerMachine::handle_response(self, id, response, version, now)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        ConsumerMachine::handle_timeout(self, now)
+    }
+    fn handle_revoke_done(&mut self, now: Instant) {
+        ConsumerMachine::handle_revoke_done(self, now)
+    }
+    fn handle_commit_error(&mut self, code: KafkaCode, now: Instant) {
+        ConsumerMachine::handle_commit_error(self, code, now)
+    }
+    fn leave(&mut self, reason: LeaveReason, now: Instant) {
+        ConsumerMachine::leave(self, reason, now)
+    }
+    fn rejoin(&mut self, now: Instant) {
+        ConsumerMachine::rejoin(self, now)
+    }
+    fn poll_event(&mut self) -> Option<GroupEvent> {
+        ConsumerMachine::poll_event(self)
+    }
+    fn poll_request(&mut self) -> Option<OutgoingRequest> {
+        ConsumerMachine::poll_request(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        ConsumerMachine::poll_timeout(self)
+    }
+    fn generation(&self) -> Option<(i32, String)> {
+        ConsumerMachine::generation(self)
+    }
+    fn coordinator(&self) -> Option<NodeId> {
+        ConsumerMachine::coordinator(self)
+    }
+    fn coordinator_address(&self) -> Option<(NodeId, &str, i32)> {
+        ConsumerMachine::coordinator_address(self)
+    }
+    fn is_left(&self) -> bool {
+        ConsumerMachine::is_left(self)
+    }
+    fn topics_needed(&self) -> BTreeSet<String> {
+        ConsumerMachine::topics_needed(self)
+    }
+    fn wants_partition_counts(&self) -> bool {
+        ConsumerMachine::wants_topic_ids(self)
     }
 }

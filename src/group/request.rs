@@ -6,11 +6,13 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions as HeartbeatTopicPartitions;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
-    FindCoordinatorRequest, GroupId, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest,
+    ConsumerGroupHeartbeatRequest, FindCoordinatorRequest, GroupId, HeartbeatRequest, JoinGroupRequest,
+    LeaveGroupRequest, SyncGroupRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -80,6 +82,19 @@ pub(super) enum Body {
         member_id: String,
         reason: String,
     },
+    /// KIP-848. `None` fields are "unchanged since the last heartbeat" (sent as null / -1).
+    ConsumerGroupHeartbeat {
+        group_id: String,
+        member_id: String,
+        member_epoch: i32,
+        instance_id: Option<String>,
+        rack_id: Option<String>,
+        rebalance_timeout_ms: Option<i32>,
+        subscribed_topic_names: Option<Vec<String>>,
+        server_assignor: Option<String>,
+        /// The owned partitions, by topic id.
+        topic_partitions: Option<Vec<([u8; 16], Vec<i32>)>>,
+    },
 }
 
 fn sb(s: &str) -> StrBytes {
@@ -95,6 +110,7 @@ impl GroupRequest {
             Body::SyncGroup { .. } => ApiKey::SyncGroup,
             Body::Heartbeat { .. } => ApiKey::Heartbeat,
             Body::LeaveGroup { .. } => ApiKey::LeaveGroup,
+            Body::ConsumerGroupHeartbeat { .. } => ApiKey::ConsumerGroupHeartbeat,
         }
     }
 
@@ -211,6 +227,42 @@ impl GroupRequest {
                 };
                 encode_body(api, &r, version)
             }
+            Body::ConsumerGroupHeartbeat {
+                group_id,
+                member_id,
+                member_epoch,
+                instance_id,
+                rack_id,
+                rebalance_timeout_ms,
+                subscribed_topic_names,
+                server_assignor,
+                topic_partitions,
+            } => {
+                let r = ConsumerGroupHeartbeatRequest::default()
+                    .with_group_id(GroupId(sb(group_id)))
+                    .with_member_id(sb(member_id))
+                    .with_member_epoch(*member_epoch)
+                    .with_instance_id(instance_id.as_deref().map(sb))
+                    .with_rack_id(rack_id.as_deref().map(sb))
+                    .with_rebalance_timeout_ms(rebalance_timeout_ms.unwrap_or(-1))
+                    .with_subscribed_topic_names(
+                        subscribed_topic_names
+                            .as_ref()
+                            .map(|names| names.iter().map(|n| TopicName(sb(n))).collect()),
+                    )
+                    .with_server_assignor(server_assignor.as_deref().map(sb))
+                    .with_topic_partitions(topic_partitions.as_ref().map(|topics| {
+                        topics
+                            .iter()
+                            .map(|(id, partitions)| {
+                                HeartbeatTopicPartitions::default()
+                                    .with_topic_id(uuid::Uuid::from_bytes(*id))
+                                    .with_partitions(partitions.clone())
+                            })
+                            .collect()
+                    }));
+                encode_body(api, &r, version)
+            }
         }
     }
 }
@@ -218,7 +270,8 @@ impl GroupRequest {
 #[cfg(test)]
 mod tests {
     use kafka_protocol::messages::{
-        FindCoordinatorRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest,
+        ConsumerGroupHeartbeatRequest, FindCoordinatorRequest, HeartbeatRequest, JoinGroupRequest,
+        LeaveGroupRequest, SyncGroupRequest,
     };
     use kafka_protocol::protocol::Decodable;
 
@@ -304,6 +357,59 @@ mod tests {
             };
             assert_eq!(member.as_str(), "m");
         }
+    }
+
+    #[test]
+    fn consumer_group_heartbeat_sends_null_for_unchanged_fields() {
+        let full = GroupRequest(Body::ConsumerGroupHeartbeat {
+            group_id: "g".into(),
+            member_id: "m".into(),
+            member_epoch: 0,
+            instance_id: Some("i".into()),
+            rack_id: Some("r".into()),
+            rebalance_timeout_ms: Some(300_000),
+            subscribed_topic_names: Some(vec!["a".into(), "b".into()]),
+            server_assignor: Some("uniform".into()),
+            topic_partitions: Some(vec![([7; 16], vec![0, 2])]),
+        });
+        for v in each_version(ApiKey::ConsumerGroupHeartbeat) {
+            let r: ConsumerGroupHeartbeatRequest = decode(&full, v);
+            assert_eq!(
+                (r.group_id.as_str(), r.member_id.as_str(), r.member_epoch),
+                ("g", "m", 0)
+            );
+            assert_eq!(r.instance_id.as_deref(), Some("i"));
+            assert_eq!(r.rack_id.as_deref(), Some("r"));
+            assert_eq!(r.rebalance_timeout_ms, 300_000);
+            let names: Vec<&str> = r
+                .subscribed_topic_names
+                .iter()
+                .flatten()
+                .map(|t| t.as_str())
+                .collect();
+            assert_eq!(names, ["a", "b"]);
+            assert_eq!(r.server_assignor.as_deref(), Some("uniform"));
+            let owned = r.topic_partitions.unwrap();
+            assert_eq!(owned[0].topic_id.as_bytes(), &[7; 16]);
+            assert_eq!(owned[0].partitions, [0, 2]);
+            assert_eq!(r.subscribed_topic_regex, None);
+        }
+        let incremental = GroupRequest(Body::ConsumerGroupHeartbeat {
+            group_id: "g".into(),
+            member_id: "m".into(),
+            member_epoch: 5,
+            instance_id: None,
+            rack_id: None,
+            rebalance_timeout_ms: None,
+            subscribed_topic_names: None,
+            server_assignor: None,
+            topic_partitions: None,
+        });
+        let r: ConsumerGroupHeartbeatRequest = decode(&incremental, 0);
+        assert_eq!(r.member_epoch, 5);
+        assert_eq!(r.rebalance_timeout_ms, -1);
+        assert!(r.subscribed_topic_names.is_none() && r.topic_partitions.is_none());
+        assert!(r.server_assignor.is_none() && r.instance_id.is_none() && r.rack_id.is_none());
     }
 
     #[test]

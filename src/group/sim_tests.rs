@@ -19,6 +19,7 @@ use crate::error::{Error, ErrorKind};
 use crate::types::TopicPartition;
 use crate::wire::{ApiKey, Assignment, KafkaCode};
 
+mod consumer_protocol;
 mod fresh_counts;
 mod leaving;
 mod manual;

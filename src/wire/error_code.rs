@@ -71,6 +71,16 @@ impl KafkaCode {
     pub const INCONSISTENT_TOPIC_ID: KafkaCode = KafkaCode(103);
     /// The fetch session's topic ids do not match the request's (KIP-516, Fetch v13+).
     pub const FETCH_SESSION_TOPIC_ID_ERROR: KafkaCode = KafkaCode(106);
+    /// The member epoch is fenced (KIP-848): give up every partition and rejoin at epoch 0.
+    pub const FENCED_MEMBER_EPOCH: KafkaCode = KafkaCode(110);
+    /// Another member still holds this `group.instance.id` in a consumer-protocol group.
+    pub const UNRELEASED_INSTANCE_ID: KafkaCode = KafkaCode(111);
+    /// The group does not support the requested server-side assignor.
+    pub const UNSUPPORTED_ASSIGNOR: KafkaCode = KafkaCode(112);
+    /// The member epoch is stale (an OffsetCommit raced a new epoch); retry with the new one.
+    pub const STALE_MEMBER_EPOCH: KafkaCode = KafkaCode(113);
+    /// The subscription's regular expression is invalid.
+    pub const INVALID_REGULAR_EXPRESSION: KafkaCode = KafkaCode(128);
 
     /// Whether this is an error at all.
     pub fn is_error(self) -> bool {
@@ -126,6 +136,11 @@ impl KafkaCode {
             100 => "UNKNOWN_TOPIC_ID",
             103 => "INCONSISTENT_TOPIC_ID",
             106 => "FETCH_SESSION_TOPIC_ID_ERROR",
+            110 => "FENCED_MEMBER_EPOCH",
+            111 => "UNRELEASED_INSTANCE_ID",
+            112 => "UNSUPPORTED_ASSIGNOR",
+            113 => "STALE_MEMBER_EPOCH",
+            128 => "INVALID_REGULAR_EXPRESSION",
             _ => return None,
         })
     }

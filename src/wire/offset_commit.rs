@@ -1,8 +1,9 @@
-//! OffsetCommit response (API key 8), versions 2–8.
+//! OffsetCommit response (API key 8), versions 2–9.
 //!
 //! Version notes (from Kafka's `OffsetCommitRequest/Response.json`): v3 adds `throttle_time_ms`;
 //! v5 drops the request's retention time; v6 adds the request's `committed_leader_epoch`; v7 adds
-//! the request's `group_instance_id` (KIP-345); v8 is flexible. The response body is otherwise
+//! the request's `group_instance_id` (KIP-345); v8 is flexible; v9 is v8 for consumer-protocol
+//! (KIP-848) members, whose generation is their member epoch. The response body is otherwise
 //! the same in every version.
 
 use bytes::Bytes;

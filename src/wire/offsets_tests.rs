@@ -218,7 +218,7 @@ fn expected_offset_commit(kp: &kp_oc::OffsetCommitResponse) -> OffsetCommitRespo
 #[test]
 fn offset_commit_matches_reference_for_every_supported_version() {
     let (min, max) = supported_range(ApiKey::OffsetCommit).unwrap();
-    assert_eq!((min, max), (2, 8));
+    assert_eq!((min, max), (2, 9));
     for version in min..=max {
         let mut g = Gen(version as u64 * 19 + 23);
         for case in 0..300 {
@@ -244,7 +244,7 @@ fn offsets_versions_outside_the_supported_range_are_refused() {
             "v{v}"
         );
     }
-    for v in [1, 9, 10] {
+    for v in [1, 10, 11] {
         assert!(
             refused(OffsetCommitResponse::decode(Bytes::new(), v).map(drop)),
             "v{v}"

@@ -15,7 +15,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Fetch, 4, 17),
     (ApiKey::ListOffsets, 1, 7),
     (ApiKey::OffsetFetch, 1, 7),
-    (ApiKey::OffsetCommit, 2, 8),
+    // v9 is the first that consumer-protocol (KIP-848) members may use; the same as v8.
+    (ApiKey::OffsetCommit, 2, 9),
     (ApiKey::OffsetForLeaderEpoch, 2, 4),
     (ApiKey::FindCoordinator, 1, 4),
     (ApiKey::JoinGroup, 2, 9),
@@ -23,6 +24,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::LeaveGroup, 1, 5),
     (ApiKey::SyncGroup, 1, 5),
     (ApiKey::DescribeGroups, 0, 6),
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
 ];
 
 /// The version range kafkit supports for `api`, if it uses that API.

@@ -11,7 +11,7 @@ use crate::cluster::{ClusterMetadata, TopicMetadata};
 use crate::engine::transmit::Transmit;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, Status};
-use crate::group::PartitionRacks;
+use crate::group::{PartitionRacks, TopicId};
 use crate::types::TopicPartition;
 
 /// How soon a refresh follows when a subscribed topic is missing.
@@ -140,6 +140,12 @@ impl EngineCore {
                 }
             }
         }
+        // The consumer protocol's assignments name topics by id.
+        let ids: BTreeMap<TopicId, String> = self
+            .topics_needed()
+            .into_iter()
+            .filter_map(|t| metadata.topic_id(&t).map(|id| (id, t)))
+            .collect();
         self.metadata.due = Some(self.metadata.due.map_or(due, |d| d.min(due)));
         self.metadata.current = Some(metadata.clone());
         self.fetch.handle_metadata(metadata, now);
@@ -150,7 +156,10 @@ impl EngineCore {
             return;
         }
         match &mut self.group {
-            Some(group) => group.membership.handle_partition_counts(&counts, &racks, now),
+            Some(group) => {
+                group.membership.handle_partition_counts(&counts, &racks, now);
+                group.membership.handle_topic_ids(&ids, now);
+            }
             None => self.assign_all(&counts),
         }
     }
