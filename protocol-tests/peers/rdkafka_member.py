@@ -20,6 +20,7 @@ from confluent_kafka import Consumer
 
 bootstrap, group, topic, strategy, name, out_path = sys.argv[1:7]
 manual = len(sys.argv) > 7 and sys.argv[7] == "manual"
+protocol = sys.argv[8] if len(sys.argv) > 8 else "classic"
 out = open(out_path, "a", buffering=1)
 
 
@@ -37,14 +38,25 @@ def stop(*_):
 
 signal.signal(signal.SIGTERM, stop)
 
+config = {
+    "bootstrap.servers": bootstrap,
+    "group.id": group,
+    "auto.offset.reset": "earliest",
+    "group.protocol": protocol,
+}
+if protocol == "classic":
+    config.update(
+        {
+            "partition.assignment.strategy": strategy,
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 1000,
+        }
+    )
+elif strategy != "-":
+    config["group.remote.assignor"] = strategy
 consumer = Consumer(
     {
-        "bootstrap.servers": bootstrap,
-        "group.id": group,
-        "auto.offset.reset": "earliest",
-        "partition.assignment.strategy": strategy,
-        "session.timeout.ms": 6000,
-        "heartbeat.interval.ms": 1000,
+        **config,
         "enable.auto.commit": not manual,
         "auto.commit.interval.ms": 500,
         # Manual mode: an offset is stored only once its record is logged, so no commit can run
@@ -63,7 +75,8 @@ def commit_stored(c):
     for tp in committed or []:
         if tp.error is None and tp.offset >= 0:
             emit("commit", partition=tp.partition, offset=tp.offset)
-cooperative = strategy == "cooperative-sticky"
+# The consumer protocol (KIP-848) is incremental, like cooperative-sticky.
+cooperative = strategy == "cooperative-sticky" or protocol == "consumer"
 
 
 def on_assign(c, partitions):

@@ -19,13 +19,23 @@ use crate::history::{Expected, History};
 
 /// Which client a member process runs.
 #[derive(Debug, Clone)]
+/// Each with the `group.protocol` it uses (`classic` or `consumer`).
 pub enum Client {
     /// kafkit's `kafkit-member` binary (pass `env!("CARGO_BIN_EXE_kafkit-member")`).
-    Kafkit(PathBuf),
+    Kafkit(PathBuf, &'static str),
     /// librdkafka through confluent-kafka (`KAFKIT_PYTHON`).
-    Rdkafka,
-    /// The Java `KafkaConsumer`, with the given `group.protocol` (`classic` or `consumer`).
+    Rdkafka(&'static str),
+    /// The Java `KafkaConsumer`.
     Java(&'static str),
+}
+
+impl Client {
+    /// The `group.protocol` it uses.
+    pub fn protocol(&self) -> &'static str {
+        match self {
+            Client::Kafkit(_, p) | Client::Rdkafka(p) | Client::Java(p) => p,
+        }
+    }
 }
 
 /// The Python with confluent-kafka, from `KAFKIT_PYTHON` (panics, failing the test, when unset).
@@ -61,8 +71,8 @@ impl GroupSpec {
     pub fn spawn(&self, client: &Client, name: &str) -> MemberProcess {
         let log = self.log(name);
         let mut cmd = match client {
-            Client::Kafkit(bin) => Command::new(bin),
-            Client::Rdkafka => {
+            Client::Kafkit(bin, _) => Command::new(bin),
+            Client::Rdkafka(_) => {
                 let mut c = Command::new(python());
                 c.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/rdkafka_member.py"));
                 c
@@ -71,10 +81,8 @@ impl GroupSpec {
         };
         cmd.args([&self.bootstrap, &self.group, &self.topic, &self.strategy, name])
             .arg(&log)
-            .arg(self.commit);
-        if let Client::Java(protocol) = client {
-            cmd.arg(protocol);
-        }
+            .arg(self.commit)
+            .arg(client.protocol());
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -1,5 +1,7 @@
-//! kafkit and the Java `KafkaConsumer` (kafka-clients 4.1, classic protocol) in one group on Apache
-//! Kafka, eager (`range`) and cooperative (`cooperative-sticky`), with a librdkafka member too.
+//! kafkit and the Java `KafkaConsumer` (kafka-clients 4.1) in one group on Apache Kafka, with a
+//! librdkafka member too: on the classic protocol eager (`range`) and cooperative
+//! (`cooperative-sticky`), on the consumer protocol (KIP-848, the broker's `uniform` assignor), and
+//! a group that mixes classic and consumer-protocol members (Kafka's online migration).
 //! Kafka's `VerifiableProducer` writes throughout, and its acknowledged offsets are what must be
 //! consumed. Members join, leave cleanly and are killed; every member is its own process, commits
 //! manually and logs what it owned, consumed and had acknowledged, and the history checker reads
@@ -17,7 +19,7 @@ use kafkit_protocol_tests::{harness, real};
 
 const PARTITIONS: i32 = 6;
 
-fn run(strategy: &str) {
+fn run(strategy: &str, protocol: &'static str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let addr = real::broker_addr();
     let spec = GroupSpec {
@@ -30,8 +32,8 @@ fn run(strategy: &str) {
     };
     std::fs::create_dir_all(&spec.dir).unwrap();
     rt.block_on(harness::topic_with_partitions(&addr, &spec.topic, PARTITIONS));
-    let kafkit = Client::Kafkit(env!("CARGO_BIN_EXE_kafkit-member").into());
-    let java = Client::Java("classic");
+    let kafkit = Client::Kafkit(env!("CARGO_BIN_EXE_kafkit-member").into(), protocol);
+    let java = Client::Java(protocol);
     let facts = History::new();
     let settle = || std::thread::sleep(Duration::from_secs(6));
 
@@ -43,13 +45,14 @@ fn run(strategy: &str) {
     let mut kafkit_b = spec.spawn(&kafkit, "kafkit-b");
     settle();
     let mut java_c = spec.spawn(&java, "java-c");
-    let mut rdkafka_d = spec.spawn(&Client::Rdkafka, "rdkafka-d");
+    let mut rdkafka_d = spec.spawn(&Client::Rdkafka(protocol), "rdkafka-d");
     settle();
     // The first Java member leaves cleanly: it commits and its partitions move.
     java_a.terminate();
     java_a.wait_exit(Duration::from_secs(30));
     settle();
-    // A kafkit member is killed: no leave, the session timeout (6 s) evicts it.
+    // A kafkit member is killed: no leave, the session timeout (6 s; the consumer protocol's is
+    // the broker's, 10 s here) evicts it.
     kafkit_b.kill(&facts);
     let mut kafkit_e = spec.spawn(&kafkit, "kafkit-e");
     settle();
@@ -81,7 +84,7 @@ fn run(strategy: &str) {
 
     let history = spec.history(&facts);
     let report = history.assert_ok(&expected);
-    eprintln!("java_group {strategy}: {report:?}");
+    eprintln!("java_group {strategy} ({protocol}): {report:?}");
     // Every member took part, and both kinds of member had commits acknowledged.
     let entries = history.entries();
     for name in ["java-a", "kafkit-b", "java-c", "rdkafka-d", "kafkit-e", "java-f"] {
@@ -106,10 +109,97 @@ fn run(strategy: &str) {
 
 #[test]
 fn java_group_eager_range() {
-    run("range");
+    run("range", "classic");
 }
 
 #[test]
 fn java_group_cooperative_sticky() {
-    run("cooperative-sticky");
+    run("cooperative-sticky", "classic");
+}
+
+/// The same group on the consumer protocol: every member heartbeats with epochs and the broker
+/// assigns (`uniform`).
+#[test]
+fn java_group_consumer_protocol() {
+    run("uniform", "consumer");
+}
+
+/// Classic members (kafkit and Java, `cooperative-sticky`) and consumer-protocol members (kafkit,
+/// Java, librdkafka) in one group: Kafka 4 runs a consumer group that classic members join
+/// through JoinGroup/SyncGroup (`group.consumer.migration.policy`, bidirectional by default).
+#[test]
+fn mixed_classic_and_consumer_protocol_members() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let addr = real::broker_addr();
+    let spec = GroupSpec {
+        bootstrap: addr.clone(),
+        group: real::unique_name("g-migrate"),
+        topic: real::unique_name("kafkit-migrate"),
+        strategy: "uniform".to_owned(),
+        commit: "manual",
+        dir: std::env::temp_dir().join(real::unique_name("kafkit-migrate-group")),
+    };
+    let classic = GroupSpec {
+        strategy: "cooperative-sticky".to_owned(),
+        ..spec.clone()
+    };
+    std::fs::create_dir_all(&spec.dir).unwrap();
+    rt.block_on(harness::topic_with_partitions(&addr, &spec.topic, PARTITIONS));
+    let bin = || env!("CARGO_BIN_EXE_kafkit-member").into();
+    let facts = History::new();
+    let settle = || std::thread::sleep(Duration::from_secs(6));
+
+    let mut producer =
+        VerifiableProducer::start(&addr, &spec.topic, 4500, 150, &spec.dir.join("producer.out"));
+    // The group starts on the consumer protocol; classic members join it.
+    let mut kafkit_a = spec.spawn(&Client::Kafkit(bin(), "consumer"), "kafkit-consumer-a");
+    settle();
+    let mut kafkit_b = classic.spawn(&Client::Kafkit(bin(), "classic"), "kafkit-classic-b");
+    let mut java_c = classic.spawn(&Client::Java("classic"), "java-classic-c");
+    settle();
+    let mut java_d = spec.spawn(&Client::Java("consumer"), "java-consumer-d");
+    let mut rdkafka_e = spec.spawn(&Client::Rdkafka("consumer"), "rdkafka-consumer-e");
+    settle();
+    // A classic member leaves cleanly, a consumer-protocol member is killed.
+    kafkit_b.terminate();
+    kafkit_b.wait_exit(Duration::from_secs(30));
+    kafkit_a.kill(&facts);
+    let expected = producer.wait(Duration::from_secs(90));
+
+    let members = [
+        "kafkit-consumer-a",
+        "kafkit-classic-b",
+        "java-classic-c",
+        "java-consumer-d",
+        "rdkafka-consumer-e",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !spec.history(&facts).all_delivered(&expected) {
+        assert!(
+            Instant::now() < deadline,
+            "not every acknowledged record was consumed within 90 s; stderr: {:?}",
+            members.map(|m| (m, spec.stderr(m)))
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    for m in [&java_c, &java_d, &rdkafka_e] {
+        m.terminate();
+    }
+    for m in [&mut java_c, &mut java_d, &mut rdkafka_e] {
+        m.wait_exit(Duration::from_secs(30));
+    }
+    let history = spec.history(&facts);
+    let report = history.assert_ok(&expected);
+    eprintln!("mixed classic and consumer protocol: {report:?}");
+    let entries = history.entries();
+    for name in members {
+        assert!(
+            entries
+                .iter()
+                .any(|e| e.member == name && matches!(&e.kind, Kind::Assigned(ps) if !ps.is_empty())),
+            "{name} never owned a partition; its stderr: {}",
+            spec.stderr(name)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&spec.dir);
 }

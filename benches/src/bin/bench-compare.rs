@@ -62,15 +62,8 @@ struct ClientInfo {
 fn everywhere(_: Phase, _: &str) -> Option<&'static str> {
     None
 }
-fn kafkit_na(phase: Phase, case: &str) -> Option<&'static str> {
-    (phase == Phase::Rebalance && case == "consumer")
-        .then_some("pending: kafkit's KIP-848 member is another issue")
-}
-fn kafkit_partitions_na(phase: Phase, case: &str) -> Option<&'static str> {
-    if phase == Phase::Rebalance {
-        return Some("kafkit's rebalance is measured with the merged stream");
-    }
-    kafkit_na(phase, case)
+fn kafkit_partitions_na(phase: Phase, _: &str) -> Option<&'static str> {
+    (phase == Phase::Rebalance).then_some("kafkit's rebalance is measured with the merged stream")
 }
 fn no_group(phase: Phase, _: &str) -> Option<&'static str> {
     (phase == Phase::Rebalance).then_some("no consumer group")
@@ -88,7 +81,7 @@ const CLIENTS: [ClientInfo; 10] = [
         name: "kafkit-merged",
         label: "kafkit, group, merged `records()`",
         kind: Kind::Rust,
-        not_applicable: kafkit_na,
+        not_applicable: everywhere,
     },
     ClientInfo {
         name: "kafkit-partitions",

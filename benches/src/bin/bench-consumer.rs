@@ -494,9 +494,7 @@ fn kafkit_builder(args: &Args) -> Result<kafkit::ConsumerBuilder> {
         Some(Protocol::Cooperative) => {
             builder = builder.property("partition.assignment.strategy", "cooperative-sticky")
         }
-        Some(Protocol::Consumer) => {
-            bail!("n/a: kafkit has no consumer-protocol (KIP-848) member yet")
-        }
+        Some(Protocol::Consumer) => builder = builder.group_protocol(kafkit::GroupProtocol::Consumer),
     }
     if args.profile == Profile::Throughput {
         builder = builder

@@ -23,11 +23,17 @@ fn now() -> f64 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (bootstrap, group, topic, strategy, name, out, manual) = match &args[..] {
-        [b, g, t, s, n, o] => (b, g, t, s, n, o, false),
-        [b, g, t, s, n, o, c] if c == "manual" || c == "auto" => (b, g, t, s, n, o, c == "manual"),
+    let (bootstrap, group, topic, strategy, name, out, manual, protocol) = match &args[..] {
+        [b, g, t, s, n, o] => (b, g, t, s, n, o, false, "classic"),
+        [b, g, t, s, n, o, c] if c == "manual" || c == "auto" => (b, g, t, s, n, o, c == "manual", "classic"),
+        [b, g, t, s, n, o, c, p] if (c == "manual" || c == "auto") && (p == "classic" || p == "consumer") => {
+            (b, g, t, s, n, o, c == "manual", p.as_str())
+        }
         _ => {
-            eprintln!("usage: kafkit-member BOOTSTRAP GROUP TOPIC STRATEGY MEMBER_NAME OUT [auto|manual]");
+            eprintln!(
+                "usage: kafkit-member BOOTSTRAP GROUP TOPIC STRATEGY MEMBER_NAME OUT [auto|manual [classic|consumer]]\n\
+                 (STRATEGY: partition.assignment.strategy for classic, the remote assignor or - for consumer)"
+            );
             std::process::exit(2);
         }
     };
@@ -49,17 +55,25 @@ async fn main() {
             out.lock().unwrap().write_all(line.as_bytes()).unwrap();
         }
     };
-    let consumer = Consumer::builder()
+    let builder = Consumer::builder()
         .bootstrap(bootstrap)
         .group_id(group)
         .subscribe([topic.as_str()])
         .offset_reset(OffsetReset::Earliest)
-        .property("partition.assignment.strategy", strategy)
-        .session_timeout(Duration::from_secs(6))
-        .heartbeat_interval(Duration::from_secs(1))
         .auto_commit_interval(Duration::from_millis(500))
-        .build()
-        .unwrap();
+        .property("group.protocol", protocol);
+    // The consumer protocol's session and heartbeat timing are the broker's.
+    let builder = if protocol == "classic" {
+        builder
+            .property("partition.assignment.strategy", strategy)
+            .session_timeout(Duration::from_secs(6))
+            .heartbeat_interval(Duration::from_secs(1))
+    } else if strategy != "-" {
+        builder.property("group.remote.assignor", strategy)
+    } else {
+        builder
+    };
+    let consumer = builder.build().unwrap();
     let mut events = consumer.events();
     {
         let emit = emit.clone();

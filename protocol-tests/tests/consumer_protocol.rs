@@ -1,0 +1,181 @@
+//! The consumer group protocol of KIP-848 (`group.protocol=consumer`) against Apache Kafka 4.1:
+//! the broker assigns, members heartbeat with epochs, partitions move incrementally (revoked by
+//! their owner before anyone else gets them). Every delivery and commit goes through the history
+//! checker: nothing lost, never two owners, commits never ahead of delivery.
+
+use std::time::Duration;
+
+use kafkit::{Consumer, GroupProtocol, OffsetReset};
+use kafkit_protocol_tests::harness::{self, within};
+use kafkit_protocol_tests::history::{Expected, History};
+use kafkit_protocol_tests::real;
+use kafkit_protocol_tests::reliability::{Member, all_delivered};
+
+const PARTITIONS: i32 = 6;
+
+fn member(addr: &str, group: &str, topic: &str) -> Consumer {
+    Consumer::builder()
+        .bootstrap(addr)
+        .group_id(group)
+        .group_protocol(GroupProtocol::Consumer)
+        .subscribe([topic])
+        .offset_reset(OffsetReset::Earliest)
+        .build()
+        .unwrap()
+}
+
+/// Waits until `member`'s history shows it owns some partitions.
+async fn assigned(history: &History, name: &str) {
+    within(Duration::from_secs(60), "an assignment", async {
+        loop {
+            let owns = history.entries().iter().any(|e| {
+                e.member == name
+                    && matches!(&e.kind, kafkit_protocol_tests::history::Kind::Assigned(p) if !p.is_empty())
+            });
+            if owns {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_join_share_and_leave_on_the_consumer_protocol() {
+    harness::init_tracing();
+    let addr = real::broker_addr();
+    let topic = real::unique_name("kafkit-848");
+    let group = real::unique_name("g-848");
+    harness::topic_with_partitions(&addr, &topic, PARTITIONS).await;
+    harness::produce(&addr, &topic, PARTITIONS, 0, 100, 20).await;
+    let history = History::new();
+
+    let a = member(&addr, &group, &topic);
+    let ma = Member::start("a", &a, &history, 10);
+    assigned(&history, "a").await;
+    let mut expected = Expected::contiguous(0..PARTITIONS, 0, 100);
+    all_delivered(&history, &expected, Duration::from_secs(60)).await;
+
+    // B joins: the broker moves half the partitions, A revokes them first.
+    let b = member(&addr, &group, &topic);
+    let mb = Member::start("b", &b, &history, 10);
+    assigned(&history, "b").await;
+    harness::produce(&addr, &topic, PARTITIONS, 100, 50, 20).await;
+    expected = Expected::contiguous(0..PARTITIONS, 0, 150);
+    all_delivered(&history, &expected, Duration::from_secs(60)).await;
+
+    eprintln!("a's events: {:?}", ma.events());
+    // A leaves cleanly: B gets everything, from A's commits.
+    within(Duration::from_secs(30), "a's close", a.close())
+        .await
+        .unwrap();
+    history.closed("a");
+    harness::produce(&addr, &topic, PARTITIONS, 150, 50, 20).await;
+    expected = Expected::contiguous(0..PARTITIONS, 0, 200);
+    all_delivered(&history, &expected, Duration::from_secs(60)).await;
+    within(Duration::from_secs(30), "b's close", b.close())
+        .await
+        .unwrap();
+    history.closed("b");
+    drop((ma, mb));
+    let report = history.assert_ok(&expected);
+    eprintln!("{report:?}");
+}
+
+/// One rebalance measured: member B joins a group where A consumes every partition at a steady
+/// rate. Returns (B's join to its first record, the longest pause of a partition A keeps, the
+/// longest pause of a partition that moves: A's last record of it to B's first), in seconds.
+async fn one_rebalance(addr: &str, protocol: GroupProtocol) -> (f64, f64, f64) {
+    use kafkit_protocol_tests::history::Kind;
+    let topic = real::unique_name("kafkit-pause");
+    let group = real::unique_name("g-pause");
+    harness::topic_with_partitions(addr, &topic, PARTITIONS).await;
+    let producer =
+        kafkit_protocol_tests::cluster::Producer::start(addr, &topic, 30, Duration::from_millis(10));
+    let build = || {
+        let b = Consumer::builder()
+            .bootstrap(addr)
+            .group_id(&group)
+            .group_protocol(protocol)
+            .subscribe([topic.as_str()])
+            .offset_reset(OffsetReset::Latest);
+        match protocol {
+            GroupProtocol::Classic => b.assignors([kafkit::Assignor::CooperativeSticky]),
+            _ => b,
+        }
+        .build()
+        .unwrap()
+    };
+    let history = History::new();
+    let a = build();
+    let ma = Member::start("a", &a, &history, 0);
+    assigned(&history, "a").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let joined = kafkit_protocol_tests::history::now();
+    let b = build();
+    let mb = Member::start("b", &b, &history, 0);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let _ = producer.stop().await;
+    let entries = history.entries();
+    let deliveries = |member: &str, p: i32| -> Vec<f64> {
+        entries
+            .iter()
+            .filter(|e| {
+                e.member == member && matches!(e.kind, Kind::Delivered { partition, .. } if partition == p)
+            })
+            .map(|e| e.t)
+            .collect()
+    };
+    let b_first = entries
+        .iter()
+        .find(|e| e.member == "b" && matches!(e.kind, Kind::Delivered { .. }))
+        .map_or(f64::NAN, |e| e.t - joined);
+    let (mut stay, mut moved) = (0f64, 0f64);
+    for p in 0..PARTITIONS {
+        let at_a = deliveries("a", p);
+        let at_b = deliveries("b", p);
+        if at_b.is_empty() {
+            // Stays with A: its longest gap from 1 s before the join to the end.
+            let mut last = joined - 1.0;
+            for t in at_a.iter().filter(|t| **t >= joined - 1.0) {
+                stay = stay.max(t - last);
+                last = *t;
+            }
+        } else {
+            let a_last = at_a.iter().copied().fold(f64::NAN, f64::max);
+            moved = moved.max(at_b[0] - a_last);
+        }
+    }
+    drop((ma, mb));
+    let _ = a.close().await;
+    let _ = b.close().await;
+    (b_first, stay, moved)
+}
+
+/// Measurement, not a test (ignored; run by hand): the rebalance when a second member joins, on
+/// the classic protocol with `cooperative-sticky` and on the consumer protocol (KIP-848), three
+/// interleaved rounds each on Apache Kafka (producer at ~3,000 records/s over 6 partitions).
+///
+/// ```text
+/// KAFKIT_TEST_BROKER=127.0.0.1:PORT cargo test -p kafkit-protocol-tests --release \
+///   --test consumer_protocol measure_rebalance_pause -- --ignored --nocapture
+/// ```
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by hand, see its docs"]
+async fn measure_rebalance_pause() {
+    let addr = real::broker_addr();
+    println!(
+        "| protocol | round | join → first record (s) | longest pause, partitions that stay (s) | longest pause, partitions that move (s) |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    for round in 1..=3 {
+        for (name, protocol) in [
+            ("classic, cooperative-sticky", GroupProtocol::Classic),
+            ("consumer (KIP-848)", GroupProtocol::Consumer),
+        ] {
+            let (first, stay, moved) = one_rebalance(&addr, protocol).await;
+            println!("| {name} | {round} | {first:.3} | {stay:.3} | {moved:.3} |");
+        }
+    }
+}
