@@ -184,14 +184,17 @@ fn not_stable() -> Error {
     )
 }
 
-/// The coordinator moved, is not available yet, or is loading the group's offsets: the commit
-/// was not applied and is safe to send again once the coordinator is found.
-fn is_coordinator_error(code: KafkaCode) -> bool {
+/// The coordinator moved, is not available yet, or is loading the group's offsets, or (consumer
+/// protocol, KIP-848) the commit named a member epoch the member has since moved past: the commit
+/// was not applied and is safe to send again, with the current epoch, once the coordinator is
+/// found.
+fn is_retriable(code: KafkaCode) -> bool {
     matches!(
         code,
         KafkaCode::NOT_COORDINATOR
             | KafkaCode::COORDINATOR_NOT_AVAILABLE
             | KafkaCode::COORDINATOR_LOAD_IN_PROGRESS
+            | KafkaCode::STALE_MEMBER_EPOCH
     )
 }
 
@@ -416,7 +419,7 @@ impl CommitCore {
                 let offset = sent.offsets.iter().find(|o| o.tp == tp);
                 if code.is_error() {
                     failed += 1;
-                    if is_coordinator_error(code) {
+                    if is_retriable(code) {
                         again.extend(offset.cloned());
                     }
                     first_error.get_or_insert((tp, code));
@@ -435,7 +438,7 @@ impl CommitCore {
         let retriable_only = again.len() == failed;
         let backoff = self.config.retry_backoff.saturating_mul(1 << sent.attempt.min(4));
         if retriable_only && now + backoff < sent.deadline {
-            tracing::debug!(error = %error, attempt = sent.attempt, "commit meets a coordinator error; sending it again");
+            tracing::debug!(error = %error, attempt = sent.attempt, "commit meets a retriable error; sending it again");
             self.retries.push(Retry {
                 offsets: again,
                 reply: sent.reply,

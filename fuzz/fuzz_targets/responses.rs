@@ -16,7 +16,7 @@ use kafkit::wire::{
     ApiKey, ApiVersionsResponse, Assignment, CONSUMER_PROTOCOL_VERSION, DecodeError, DecodeResponse,
     DescribeGroupsResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse,
     LeaveGroupResponse, ListOffsetsResponse, MetadataResponse, OffsetCommitResponse, OffsetFetchResponse,
-    OffsetForLeaderEpochResponse,
+    OffsetForLeaderEpochResponse, ConsumerGroupHeartbeatResponse,
     SUPPORTED, Subscription, SyncGroupResponse, read_response_header,
 };
 use libfuzzer_sys::fuzz_target;
@@ -114,6 +114,7 @@ fuzz_target!(|data: &[u8]| {
         ApiKey::OffsetFetch => decode::<OffsetFetchResponse>(body, version, supported),
         ApiKey::OffsetCommit => decode::<OffsetCommitResponse>(body, version, supported),
         ApiKey::OffsetForLeaderEpoch => decode::<OffsetForLeaderEpochResponse>(body, version, supported),
+        ApiKey::ConsumerGroupHeartbeat => decode::<ConsumerGroupHeartbeatResponse>(body, version, supported),
         ApiKey::FindCoordinator => {
             if let Ok(r) = FindCoordinatorResponse::decode(body.clone(), version) {
                 std::hint::black_box(r.for_key("g"));

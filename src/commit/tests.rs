@@ -176,6 +176,25 @@ fn commits_fail_at_once_with_typed_errors_when_they_cannot_be_applied() {
 }
 
 #[test]
+fn a_stale_member_epoch_is_sent_again_with_the_current_epoch() {
+    let mut sim = Sim::new(false, 1);
+    sim.core
+        .commit(1, vec![offset(0, 10)], sim.target.as_ref(), sim.now);
+    let c = sim.poll().remove(0);
+    let first_epoch = c.body.generation_id_or_member_epoch;
+    // The member's epoch moved on (KIP-848) while the commit was on its way.
+    sim.target.as_mut().unwrap().generation_id_or_member_epoch = first_epoch + 1;
+    sim.answer(&c, KafkaCode::STALE_MEMBER_EPOCH);
+    assert!(sim.replies().is_empty(), "not failed");
+    let again = sim.advance(Duration::from_millis(100));
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].body.generation_id_or_member_epoch, first_epoch + 1);
+    assert_eq!(sent(&again[0]), vec![(0, 10)]);
+    sim.answer(&again[0], KafkaCode::NONE);
+    assert_eq!(sim.replies(), vec![(1, Ok(()))]);
+}
+
+#[test]
 fn coordinator_errors_are_retried_with_backoff_within_the_request_timeout() {
     let mut sim = Sim::new(false, 1);
     sim.core
