@@ -11,7 +11,8 @@ use bytes::Bytes;
 
 use crate::error::{Error, ErrorKind};
 use crate::group::{
-    AssignorKind, GroupConfig, GroupEvent, GroupMachine, GroupRequest, LeaveReason, OutgoingRequest, Target,
+    AssignorKind, ConsumerMachine, GroupConfig, GroupEvent, GroupMachine, GroupRequest, LeaveReason,
+    Membership, OutgoingRequest, Target,
 };
 use crate::types::TopicPartition;
 use crate::wire::{ApiKey, KafkaCode};
@@ -166,44 +167,12 @@ impl GroupHarness {
 
     /// `GroupMachine::poll_request`.
     pub fn poll_request(&mut self) -> Option<HarnessRequest> {
-        let OutgoingRequest {
-            id,
-            target,
-            timeout,
-            request,
-        } = self.machine.poll_request()?;
-        Some(HarnessRequest {
-            id,
-            api: request.api(),
-            coordinator: match target {
-                Target::AnyBroker => None,
-                Target::Coordinator(node) => Some(node),
-            },
-            timeout,
-            request,
-        })
+        self.machine.poll_request().map(harness_request)
     }
 
     /// `GroupMachine::poll_event`.
     pub fn poll_event(&mut self) -> Option<HarnessEvent> {
-        Some(match self.machine.poll_event()? {
-            GroupEvent::Assigned(p) => HarnessEvent::Assigned(p),
-            GroupEvent::Revoke(p) => HarnessEvent::Revoke(p),
-            GroupEvent::Lost(p, e) => HarnessEvent::Lost(p, e.to_string()),
-            GroupEvent::Joined {
-                generation_id,
-                member_id,
-                leader,
-                protocol,
-            } => HarnessEvent::Joined {
-                generation_id,
-                member_id,
-                leader,
-                protocol,
-            },
-            GroupEvent::Fatal(e) => HarnessEvent::Fatal(e.to_string()),
-            GroupEvent::CoordinatorUnavailable(e) => HarnessEvent::CoordinatorUnavailable(e.to_string()),
-        })
+        self.machine.poll_event().map(harness_event)
     }
 
     /// `GroupMachine::poll_timeout`.
@@ -234,6 +203,143 @@ impl GroupHarness {
     /// `GroupMachine::assignment`.
     pub fn assignment(&self) -> &BTreeSet<TopicPartition> {
         self.machine.assignment()
+    }
+}
+
+fn harness_request(out: OutgoingRequest) -> HarnessRequest {
+    let OutgoingRequest {
+        id,
+        target,
+        timeout,
+        request,
+    } = out;
+    HarnessRequest {
+        id,
+        api: request.api(),
+        coordinator: match target {
+            Target::AnyBroker => None,
+            Target::Coordinator(node) => Some(node),
+        },
+        timeout,
+        request,
+    }
+}
+
+fn harness_event(event: GroupEvent) -> HarnessEvent {
+    match event {
+        GroupEvent::Assigned(p) => HarnessEvent::Assigned(p),
+        GroupEvent::Revoke(p) => HarnessEvent::Revoke(p),
+        GroupEvent::Lost(p, e) => HarnessEvent::Lost(p, e.to_string()),
+        GroupEvent::Joined {
+            generation_id,
+            member_id,
+            leader,
+            protocol,
+        } => HarnessEvent::Joined {
+            generation_id,
+            member_id,
+            leader,
+            protocol,
+        },
+        GroupEvent::Fatal(e) => HarnessEvent::Fatal(e.to_string()),
+        GroupEvent::CoordinatorUnavailable(e) => HarnessEvent::CoordinatorUnavailable(e.to_string()),
+    }
+}
+
+/// The consumer-protocol (KIP-848) membership machine, for fuzzing: the same calls as
+/// [`GroupHarness`] through the engine's `Membership` trait, plus the topic ids the engine
+/// resolves from metadata.
+#[derive(Debug)]
+pub struct ConsumerProtocolHarness {
+    machine: Box<dyn Membership>,
+}
+
+impl ConsumerProtocolHarness {
+    /// A member of group "g" on the consumer protocol, or the configuration error.
+    pub fn new(config: &HarnessConfig, now: Instant) -> Result<Self, Error> {
+        let mut c = GroupConfig::new("g");
+        if config.static_member {
+            c.group_instance_id = Some("instance".into());
+        }
+        c.session_timeout = config.session_timeout;
+        c.heartbeat_interval = config.heartbeat_interval;
+        c.rebalance_timeout = config.rebalance_timeout;
+        c.request_timeout = config.request_timeout;
+        c.retry_backoff = config.retry_backoff;
+        c.validate()?;
+        Ok(ConsumerProtocolHarness {
+            machine: Box::new(ConsumerMachine::new(c, now)),
+        })
+    }
+
+    /// `Membership::subscribe`.
+    pub fn subscribe(&mut self, topics: BTreeSet<String>, now: Instant) {
+        self.machine.subscribe(topics, now);
+    }
+
+    /// `Membership::handle_topic_ids`: topic id → name, as metadata names them.
+    pub fn handle_topic_ids(&mut self, ids: &BTreeMap<[u8; 16], String>, now: Instant) {
+        self.machine.handle_topic_ids(ids, now);
+    }
+
+    /// `Membership::handle_response`.
+    pub fn handle_response(&mut self, id: u64, response: Result<Bytes, Error>, version: i16, now: Instant) {
+        self.machine.handle_response(id, response, version, now);
+    }
+
+    /// `Membership::handle_timeout`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.machine.handle_timeout(now);
+    }
+
+    /// `Membership::handle_revoke_done`.
+    pub fn handle_revoke_done(&mut self, now: Instant) {
+        self.machine.handle_revoke_done(now);
+    }
+
+    /// `Membership::handle_commit_error`.
+    pub fn handle_commit_error(&mut self, code: i16, now: Instant) {
+        self.machine.handle_commit_error(KafkaCode(code), now);
+    }
+
+    /// `Membership::leave`: `close` for a clean close, else max.poll.interval exceeded.
+    pub fn leave(&mut self, close: bool, now: Instant) {
+        let reason = if close {
+            LeaveReason::Close
+        } else {
+            LeaveReason::MaxPollExceeded
+        };
+        self.machine.leave(reason, now);
+    }
+
+    /// `Membership::rejoin`.
+    pub fn rejoin(&mut self, now: Instant) {
+        self.machine.rejoin(now);
+    }
+
+    /// `Membership::poll_request`.
+    pub fn poll_request(&mut self) -> Option<HarnessRequest> {
+        self.machine.poll_request().map(harness_request)
+    }
+
+    /// `Membership::poll_event`.
+    pub fn poll_event(&mut self) -> Option<HarnessEvent> {
+        self.machine.poll_event().map(harness_event)
+    }
+
+    /// `Membership::poll_timeout`.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.machine.poll_timeout()
+    }
+
+    /// `Membership::generation`: `(member epoch, member id)` while it may commit.
+    pub fn generation(&self) -> Option<(i32, String)> {
+        self.machine.generation()
+    }
+
+    /// `Membership::is_left`.
+    pub fn is_left(&self) -> bool {
+        self.machine.is_left()
     }
 }
 

@@ -13,11 +13,11 @@
 
 use bytes::Bytes;
 use kafkit::wire::{
-    ApiKey, ApiVersionsResponse, Assignment, CONSUMER_PROTOCOL_VERSION, DecodeError, DecodeResponse,
-    DescribeGroupsResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse,
-    LeaveGroupResponse, ListOffsetsResponse, MetadataResponse, OffsetCommitResponse, OffsetFetchResponse,
-    OffsetForLeaderEpochResponse, ConsumerGroupHeartbeatResponse,
-    SUPPORTED, Subscription, SyncGroupResponse, read_response_header,
+    ApiKey, ApiVersionsResponse, Assignment, CONSUMER_PROTOCOL_VERSION, ConsumerGroupHeartbeatResponse,
+    DecodeError, DecodeResponse, DescribeGroupsResponse, FetchResponse, FindCoordinatorResponse,
+    HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse, ListOffsetsResponse, MetadataResponse,
+    OffsetCommitResponse, OffsetFetchResponse, OffsetForLeaderEpochResponse, SUPPORTED, Subscription,
+    SyncGroupResponse, read_response_header,
 };
 use libfuzzer_sys::fuzz_target;
 
