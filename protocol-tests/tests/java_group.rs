@@ -13,11 +13,38 @@
 
 use std::time::{Duration, Instant};
 
-use kafkit_protocol_tests::history::{History, Kind};
+use kafkit_protocol_tests::history::{Entry, Expected, History, Kind};
 use kafkit_protocol_tests::process::{Client, GroupSpec, VerifiableProducer};
 use kafkit_protocol_tests::{harness, real};
 
 const PARTITIONS: i32 = 6;
+
+/// Waits (90 s at most) until every record of `expected` was consumed by some member; on timeout
+/// fails naming `members`' stderr.
+fn all_consumed(spec: &GroupSpec, facts: &History, expected: &Expected, members: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !spec.history(facts).all_delivered(expected) {
+        assert!(
+            Instant::now() < deadline,
+            "not every acknowledged record was consumed within 90 s; members' stderr: {:?}",
+            members.iter().map(|m| (m, spec.stderr(m))).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Every one of `members` owned a partition at some point.
+fn every_member_owned(spec: &GroupSpec, entries: &[Entry], members: &[&str]) {
+    for name in members {
+        assert!(
+            entries
+                .iter()
+                .any(|e| e.member == *name && matches!(&e.kind, Kind::Assigned(ps) if !ps.is_empty())),
+            "{name} never owned a partition; its stderr: {}",
+            spec.stderr(name)
+        );
+    }
+}
 
 fn run(strategy: &str, protocol: &'static str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -64,17 +91,7 @@ fn run(strategy: &str, protocol: &'static str) {
     assert_eq!(produced, 6000, "VerifiableProducer acknowledged every record");
 
     // Everything acknowledged is consumed by someone.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !spec.history(&facts).all_delivered(&expected) {
-        assert!(
-            Instant::now() < deadline,
-            "not every acknowledged record was consumed within 90 s; members' stderr: kafkit-e {:?} java-f {:?} rdkafka-d {:?}",
-            spec.stderr("kafkit-e"),
-            spec.stderr("java-f"),
-            spec.stderr("rdkafka-d")
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    all_consumed(&spec, &facts, &expected, &["kafkit-e", "java-f", "rdkafka-d"]);
     for m in [&kafkit_e, &java_f, &rdkafka_d] {
         m.terminate();
     }
@@ -87,15 +104,11 @@ fn run(strategy: &str, protocol: &'static str) {
     eprintln!("java_group {strategy} ({protocol}): {report:?}");
     // Every member took part, and both kinds of member had commits acknowledged.
     let entries = history.entries();
-    for name in ["java-a", "kafkit-b", "java-c", "rdkafka-d", "kafkit-e", "java-f"] {
-        assert!(
-            entries
-                .iter()
-                .any(|e| e.member == name && matches!(&e.kind, Kind::Assigned(ps) if !ps.is_empty())),
-            "{name} never owned a partition; its stderr: {}",
-            spec.stderr(name)
-        );
-    }
+    every_member_owned(
+        &spec,
+        &entries,
+        &["java-a", "kafkit-b", "java-c", "rdkafka-d", "kafkit-e", "java-f"],
+    );
     for name in ["java-a", "kafkit-e", "java-f"] {
         assert!(
             entries
@@ -173,15 +186,7 @@ fn mixed_classic_and_consumer_protocol_members() {
         "java-consumer-d",
         "rdkafka-consumer-e",
     ];
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !spec.history(&facts).all_delivered(&expected) {
-        assert!(
-            Instant::now() < deadline,
-            "not every acknowledged record was consumed within 90 s; stderr: {:?}",
-            members.map(|m| (m, spec.stderr(m)))
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    all_consumed(&spec, &facts, &expected, &members);
     for m in [&java_c, &java_d, &rdkafka_e] {
         m.terminate();
     }
@@ -192,14 +197,6 @@ fn mixed_classic_and_consumer_protocol_members() {
     let report = history.assert_ok(&expected);
     eprintln!("mixed classic and consumer protocol: {report:?}");
     let entries = history.entries();
-    for name in members {
-        assert!(
-            entries
-                .iter()
-                .any(|e| e.member == name && matches!(&e.kind, Kind::Assigned(ps) if !ps.is_empty())),
-            "{name} never owned a partition; its stderr: {}",
-            spec.stderr(name)
-        );
-    }
+    every_member_owned(&spec, &entries, &members);
     let _ = std::fs::remove_dir_all(&spec.dir);
 }
