@@ -33,13 +33,44 @@ fn all_consumed(spec: &GroupSpec, facts: &History, expected: &Expected, members:
     }
 }
 
+/// Whether `name` was assigned a partition at some point.
+fn owned(entries: &[Entry], name: &str) -> bool {
+    entries
+        .iter()
+        .any(|e| e.member == name && matches!(&e.kind, Kind::Assigned(ps) if !ps.is_empty()))
+}
+
+/// Waits (60 s at most) until each of `members` owns a partition, so the next membership change
+/// happens to a group they are part of. Fixed sleeps were not enough: with the four tests' JVMs
+/// starting at once on two cores, a Java member could spend its whole 6 s window starting up and
+/// in the two rounds of a cooperative rebalance, and be killed before it owned anything.
+fn wait_owned(spec: &GroupSpec, facts: &History, members: &[&str]) {
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(60);
+    loop {
+        let entries = spec.history(facts).entries();
+        let Some(waiting) = members.iter().find(|m| !owned(&entries, m)) else {
+            eprintln!(
+                "{} {members:?} owned partitions {:.1} s after joining",
+                spec.group,
+                start.elapsed().as_secs_f64()
+            );
+            return;
+        };
+        assert!(
+            Instant::now() < deadline,
+            "{waiting} owned no partition within 60 s of joining; its stderr: {}",
+            spec.stderr(waiting)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Every one of `members` owned a partition at some point.
 fn every_member_owned(spec: &GroupSpec, entries: &[Entry], members: &[&str]) {
     for name in members {
         assert!(
-            entries
-                .iter()
-                .any(|e| e.member == *name && matches!(&e.kind, Kind::Assigned(ps) if !ps.is_empty())),
+            owned(entries, name),
             "{name} never owned a partition; its stderr: {}",
             spec.stderr(name)
         );
@@ -62,17 +93,21 @@ fn run(strategy: &str, protocol: &'static str) {
     let kafkit = Client::Kafkit(env!("CARGO_BIN_EXE_kafkit-member").into(), protocol);
     let java = Client::Java(protocol);
     let facts = History::new();
-    let settle = || std::thread::sleep(Duration::from_secs(6));
+    let settle = || std::thread::sleep(Duration::from_secs(2));
 
-    // About 40 s of records at 150/s while the membership changes.
+    // About 40 s of records at 150/s while the membership changes. Each change waits until the
+    // members it concerns own partitions, then lets them consume a moment.
     let mut producer =
         VerifiableProducer::start(&addr, &spec.topic, 6000, 150, &spec.dir.join("producer.out"));
     let mut java_a = spec.spawn(&java, "java-a");
+    wait_owned(&spec, &facts, &["java-a"]);
     settle();
     let mut kafkit_b = spec.spawn(&kafkit, "kafkit-b");
+    wait_owned(&spec, &facts, &["kafkit-b"]);
     settle();
     let mut java_c = spec.spawn(&java, "java-c");
     let mut rdkafka_d = spec.spawn(&Client::Rdkafka(protocol), "rdkafka-d");
+    wait_owned(&spec, &facts, &["java-c", "rdkafka-d"]);
     settle();
     // The first Java member leaves cleanly: it commits and its partitions move.
     java_a.terminate();
@@ -82,6 +117,7 @@ fn run(strategy: &str, protocol: &'static str) {
     // the broker's, 10 s here) evicts it.
     kafkit_b.kill(&facts);
     let mut kafkit_e = spec.spawn(&kafkit, "kafkit-e");
+    wait_owned(&spec, &facts, &["kafkit-e"]);
     settle();
     // A Java member is killed too.
     java_c.kill(&facts);
@@ -160,18 +196,21 @@ fn mixed_classic_and_consumer_protocol_members() {
     rt.block_on(harness::topic_with_partitions(&addr, &spec.topic, PARTITIONS));
     let bin = || env!("CARGO_BIN_EXE_kafkit-member").into();
     let facts = History::new();
-    let settle = || std::thread::sleep(Duration::from_secs(6));
+    let settle = || std::thread::sleep(Duration::from_secs(2));
 
     let mut producer =
         VerifiableProducer::start(&addr, &spec.topic, 4500, 150, &spec.dir.join("producer.out"));
     // The group starts on the consumer protocol; classic members join it.
     let mut kafkit_a = spec.spawn(&Client::Kafkit(bin(), "consumer"), "kafkit-consumer-a");
+    wait_owned(&spec, &facts, &["kafkit-consumer-a"]);
     settle();
     let mut kafkit_b = classic.spawn(&Client::Kafkit(bin(), "classic"), "kafkit-classic-b");
     let mut java_c = classic.spawn(&Client::Java("classic"), "java-classic-c");
+    wait_owned(&spec, &facts, &["kafkit-classic-b", "java-classic-c"]);
     settle();
     let mut java_d = spec.spawn(&Client::Java("consumer"), "java-consumer-d");
     let mut rdkafka_e = spec.spawn(&Client::Rdkafka("consumer"), "rdkafka-consumer-e");
+    wait_owned(&spec, &facts, &["java-consumer-d", "rdkafka-consumer-e"]);
     settle();
     // A classic member leaves cleanly, a consumer-protocol member is killed.
     kafkit_b.terminate();
