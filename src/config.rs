@@ -94,6 +94,11 @@ impl RemoteAssignor {
     }
 }
 
+/// Property names of the classic-protocol-only settings.
+pub(crate) const SESSION_TIMEOUT: &str = "session.timeout.ms";
+pub(crate) const HEARTBEAT_INTERVAL: &str = "heartbeat.interval.ms";
+pub(crate) const ASSIGNMENT_STRATEGY: &str = "partition.assignment.strategy";
+
 /// Everything a consumer is configured with. Built by [`crate::ConsumerBuilder`].
 #[derive(Debug, Clone)]
 pub(crate) struct ConsumerConfig {
@@ -119,6 +124,9 @@ pub(crate) struct ConsumerConfig {
     pub(crate) group_protocol: GroupProtocol,
     /// `group.remote.assignor` (consumer protocol): `None` for the broker's default.
     pub(crate) remote_assignor: Option<RemoteAssignor>,
+    /// The classic-protocol settings set explicitly (property names), which
+    /// `group.protocol=consumer` rejects as Kafka's consumer does: the broker decides them there.
+    pub(crate) classic_only: std::collections::BTreeSet<&'static str>,
     pub(crate) fetch_min_bytes: i32,
     pub(crate) fetch_max_bytes: i32,
     pub(crate) max_partition_fetch_bytes: i32,
@@ -162,6 +170,7 @@ impl Default for ConsumerConfig {
             assignors: vec![Assignor::Range, Assignor::RoundRobin],
             group_protocol: GroupProtocol::Classic,
             remote_assignor: None,
+            classic_only: std::collections::BTreeSet::new(),
             fetch_min_bytes: 1,
             fetch_max_bytes: 50 * 1024 * 1024,
             max_partition_fetch_bytes: 1024 * 1024,
@@ -288,8 +297,14 @@ impl ConsumerConfig {
             "enable.auto.commit" => self.enable_auto_commit = parse_bool(key, value)?,
             "enable.fetch.sessions" => self.fetch_sessions = parse_bool(key, value)?,
             "auto.commit.interval.ms" => self.auto_commit_interval = parse_ms(key, value)?,
-            "session.timeout.ms" => self.session_timeout = parse_ms(key, value)?,
-            "heartbeat.interval.ms" => self.heartbeat_interval = parse_ms(key, value)?,
+            "session.timeout.ms" => {
+                self.session_timeout = parse_ms(key, value)?;
+                self.classic_only.insert(SESSION_TIMEOUT);
+            }
+            "heartbeat.interval.ms" => {
+                self.heartbeat_interval = parse_ms(key, value)?;
+                self.classic_only.insert(HEARTBEAT_INTERVAL);
+            }
             "max.poll.interval.ms" => self.max_poll_interval = parse_ms(key, value)?,
             "partition.assignment.strategy" => {
                 let mut assignors = Vec::new();
@@ -302,6 +317,7 @@ impl ConsumerConfig {
                     });
                 }
                 self.assignors = assignors;
+                self.classic_only.insert(ASSIGNMENT_STRATEGY);
             }
             "group.protocol" => {
                 self.group_protocol = match value.trim().to_ascii_lowercase().as_str() {
@@ -507,6 +523,19 @@ impl ConsumerConfig {
                 "group.remote.assignor is for group.protocol=consumer; the classic protocol uses partition.assignment.strategy"
                     .into(),
             );
+        }
+        if self.group_id.is_some()
+            && self.group_protocol == GroupProtocol::Consumer
+            && !self.classic_only.is_empty()
+        {
+            let names: Vec<&str> = self.classic_only.iter().copied().collect();
+            return fail(format!(
+                "{} cannot be set with group.protocol=consumer: there the broker sets the session \
+                 timeout and heartbeat interval (group.consumer.session.timeout.ms, \
+                 group.consumer.heartbeat.interval.ms) and assigns partitions (choose its assignor \
+                 with group.remote.assignor); remove them, or use group.protocol=classic",
+                names.join(", ")
+            ));
         }
         if self.group_id.is_some() {
             if self.heartbeat_interval >= self.session_timeout {
@@ -737,6 +766,55 @@ mod tests {
         c.heartbeat_interval = Duration::from_secs(1);
         c.assignors = vec![Assignor::Range, Assignor::CooperativeSticky];
         assert!(c.validate().is_err());
+    }
+
+    /// As Kafka's consumer: the classic protocol's session timeout, heartbeat interval and
+    /// assignment strategy, set explicitly (as properties or by the builder), fail the build on
+    /// the consumer protocol, naming each; without a group there is no protocol to object.
+    #[test]
+    fn consumer_protocol_rejects_classic_only_settings() {
+        let base = || ConsumerConfig {
+            bootstrap: vec!["a:1".into()],
+            topics: vec!["t".into()],
+            group_id: Some("g".into()),
+            ..Default::default()
+        };
+        for key in [SESSION_TIMEOUT, HEARTBEAT_INTERVAL, ASSIGNMENT_STRATEGY] {
+            let value = match key {
+                SESSION_TIMEOUT => "10000",
+                HEARTBEAT_INTERVAL => "1000",
+                _ => "range",
+            };
+            let mut c = base();
+            c.set_property(key, value).unwrap();
+            c.validate().unwrap();
+            c.set_property("group.protocol", "consumer").unwrap();
+            let err = c.validate().unwrap_err().to_string();
+            assert!(
+                err.starts_with(key) && err.contains("group.protocol=consumer"),
+                "{err}"
+            );
+            c.group_id = None;
+            c.validate().unwrap();
+        }
+        let err = crate::Consumer::builder()
+            .bootstrap("a:1")
+            .group_id("g")
+            .subscribe(["t"])
+            .group_protocol(GroupProtocol::Consumer)
+            .session_timeout(Duration::from_secs(10))
+            .assignors([Assignor::Range])
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("partition.assignment.strategy, session.timeout.ms cannot be set"),
+            "{err}"
+        );
+        // Defaults are not settings the user made.
+        let mut c = base();
+        c.group_protocol = GroupProtocol::Consumer;
+        c.validate().unwrap();
     }
 
     #[test]

@@ -163,15 +163,21 @@ impl ConsumerBuilder {
         self
     }
 
-    /// Group session timeout — `session.timeout.ms`. Default: 45 s.
+    /// Group session timeout — `session.timeout.ms`. Default: 45 s. Classic protocol only: with
+    /// [`GroupProtocol::Consumer`] the broker sets it (`group.consumer.session.timeout.ms`) and
+    /// setting it makes [`ConsumerBuilder::build`] fail, as in Kafka's consumer.
     pub fn session_timeout(mut self, timeout: Duration) -> Self {
         self.config.session_timeout = timeout;
+        self.config.classic_only.insert(crate::config::SESSION_TIMEOUT);
         self
     }
 
-    /// Heartbeat interval — `heartbeat.interval.ms`. Default: 3 s.
+    /// Heartbeat interval — `heartbeat.interval.ms`. Default: 3 s. Classic protocol only: with
+    /// [`GroupProtocol::Consumer`] the broker sets it (`group.consumer.heartbeat.interval.ms`) and
+    /// setting it makes [`ConsumerBuilder::build`] fail, as in Kafka's consumer.
     pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
         self.config.heartbeat_interval = interval;
+        self.config.classic_only.insert(crate::config::HEARTBEAT_INTERVAL);
         self
     }
 
@@ -189,9 +195,15 @@ impl ConsumerBuilder {
         self
     }
 
-    /// Assignment strategies in preference order — `partition.assignment.strategy`.
+    /// Assignment strategies in preference order — `partition.assignment.strategy`. Classic
+    /// protocol only: with [`GroupProtocol::Consumer`] the broker assigns (choose its assignor with
+    /// [`ConsumerBuilder::group_remote_assignor`]) and setting this makes
+    /// [`ConsumerBuilder::build`] fail, as in Kafka's consumer.
     pub fn assignors(mut self, assignors: impl IntoIterator<Item = Assignor>) -> Self {
         self.config.assignors = assignors.into_iter().collect();
+        self.config
+            .classic_only
+            .insert(crate::config::ASSIGNMENT_STRATEGY);
         self
     }
 

@@ -454,6 +454,10 @@ impl ConsumerMachine {
         delay
     }
 
+    /// How long without a successful heartbeat before the member gives its partitions up. The
+    /// broker's session timeout is not told to members, and `session.timeout.ms` cannot be set on
+    /// this protocol, so this is Kafka's default broker session (45 s, `GroupConfig`'s default)
+    /// unless the rebalance timeout is shorter.
     fn fence_after(&self) -> Duration {
         self.config.session_timeout.min(self.config.rebalance_timeout)
     }

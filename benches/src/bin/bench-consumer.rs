@@ -483,10 +483,13 @@ fn kafkit_builder(args: &Args) -> Result<kafkit::ConsumerBuilder> {
             kafkit::OffsetReset::Earliest
         } else {
             kafkit::OffsetReset::Latest
-        })
-        .session_timeout(SESSION_TIMEOUT);
-    if let Some(hb) = args.heartbeat() {
-        builder = builder.heartbeat_interval(hb);
+        });
+    // The consumer protocol's session and heartbeat are the broker's (setting them fails there).
+    if args.protocol != Some(Protocol::Consumer) {
+        builder = builder.session_timeout(SESSION_TIMEOUT);
+        if let Some(hb) = args.heartbeat() {
+            builder = builder.heartbeat_interval(hb);
+        }
     }
     match args.protocol {
         None => {}
