@@ -273,6 +273,9 @@ group.consumer.min.session.timeout.ms=3000
 group.consumer.session.timeout.ms=10000
 group.consumer.min.heartbeat.interval.ms=500
 group.consumer.heartbeat.interval.ms=1000
+# Broker-evaluated subscription regexes are matched again this often (default 10 min; 10 s is
+# the least Kafka accepts), so a test sees a new matching topic assigned.
+group.consumer.regex.refresh.interval.ms=10000
 # A killed node is fenced after 3 s (default 9 s), so leaders move quickly in the fault tests.
 broker.heartbeat.interval.ms=500
 broker.session.timeout.ms=3000

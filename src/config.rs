@@ -108,6 +108,9 @@ pub(crate) struct ConsumerConfig {
     pub(crate) topics: Vec<String>,
     /// `subscribe_pattern`: topics whose whole name matches (anchored), found in metadata.
     pub(crate) pattern: Option<regex::Regex>,
+    /// `subscribe_broker_pattern`: a regular expression the group coordinator evaluates (KIP-848's
+    /// `SubscribedTopicRegex`, RE2/J syntax); the consumer protocol only.
+    pub(crate) broker_pattern: Option<String>,
     /// Manual assignment (`assign`): these partitions, no group membership.
     pub(crate) assignment: Option<Vec<crate::types::TopicPartition>>,
     pub(crate) offset_reset: OffsetReset,
@@ -159,6 +162,7 @@ impl Default for ConsumerConfig {
             topics: Vec::new(),
             assignment: None,
             pattern: None,
+            broker_pattern: None,
             offset_reset: OffsetReset::Latest,
             start_at: None,
             isolation_level: IsolationLevel::ReadCommitted,
@@ -473,8 +477,21 @@ impl ConsumerConfig {
                 "subscribe_pattern excludes subscribe and assign: a pattern chooses the topics".into(),
             );
         }
+        if let Some(pattern) = &self.broker_pattern {
+            if self.pattern.is_some() || self.assignment.is_some() || !self.topics.is_empty() {
+                return fail(
+                    "subscribe_broker_pattern excludes subscribe, subscribe_pattern and assign: the broker's pattern chooses the topics"
+                        .into(),
+                );
+            }
+            if self.group_id.is_none() || self.group_protocol != GroupProtocol::Consumer {
+                return fail(format!(
+                    "subscribe_broker_pattern({pattern:?}) is evaluated by the group coordinator of group.protocol=consumer: set a group_id and .group_protocol(GroupProtocol::Consumer), or use subscribe_pattern, which the consumer evaluates itself"
+                ));
+            }
+        }
         match (&self.assignment, self.topics.is_empty()) {
-            (None, true) if self.pattern.is_some() => {}
+            (None, true) if self.pattern.is_some() || self.broker_pattern.is_some() => {}
             (None, true) => {
                 return fail(
                     "no topics: call .subscribe([\"topic\"]), or .assign([...]) to choose partitions yourself".into(),

@@ -110,6 +110,31 @@ impl ConsumerBuilder {
         self
     }
 
+    /// Subscribes to the topics `pattern` matches, evaluated by the group coordinator (KIP-848's
+    /// `SubscribedTopicRegex`, Java's `subscribe(SubscriptionPattern)`): needs
+    /// [`GroupProtocol::Consumer`] and Kafka 4.0 or later. The broker matches whole topic names
+    /// with RE2/J syntax (close to Rust's `regex`: no look-around, no back-references) and
+    /// re-evaluates it as topics come and go, so every member agrees on the topics without
+    /// matching metadata itself. The consumer reads metadata for every topic to resolve the
+    /// topic ids the broker assigns. A pattern that is not a valid `regex` makes
+    /// [`ConsumerBuilder::build`] fail; one the broker rejects ends the membership with
+    /// `INVALID_REGULAR_EXPRESSION`, reported as [`Event::Fatal`](crate::Event::Fatal). Excludes
+    /// [`ConsumerBuilder::subscribe`], [`ConsumerBuilder::subscribe_pattern`] and
+    /// [`ConsumerBuilder::assign`].
+    pub fn subscribe_broker_pattern(mut self, pattern: impl Into<String>) -> Self {
+        let pattern = pattern.into();
+        if let Err(e) = regex::Regex::new(&pattern)
+            && self.error.is_none()
+        {
+            self.error = Some(Error::new(
+                ErrorKind::Config,
+                format!("subscribe_broker_pattern({pattern:?}) is not a valid regular expression: {e}"),
+            ));
+        }
+        self.config.broker_pattern = Some(pattern);
+        self
+    }
+
     /// Chooses the partitions to consume yourself, as Kafka's `assign()`: no group membership, no
     /// rebalances; each partition is a [`PartitionStream`] as with a subscription, and more can be
     /// added or removed later with [`Consumer::assign`] and [`Consumer::unassign`] (start with an

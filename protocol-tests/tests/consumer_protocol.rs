@@ -179,3 +179,94 @@ async fn measure_rebalance_pause() {
         }
     }
 }
+
+/// `subscribe_broker_pattern` (KIP-848's `SubscribedTopicRegex`): the coordinator matches the
+/// pattern, the member owns the partitions of exactly the matching topics (resolved from their
+/// topic ids) and reads them whole; a matching topic created later is assigned and read too (the
+/// test broker re-evaluates regexes every 10 s), and a topic that does not match never is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_evaluated_pattern_follows_the_topics_it_matches() {
+    use std::collections::BTreeSet;
+    use std::sync::{Arc, Mutex};
+
+    harness::init_tracing();
+    let addr = real::broker_addr();
+    // unique_name gives letters, digits and dashes: nothing a regex reads specially.
+    let prefix = real::unique_name("kbp");
+    let topic = |s: &str| format!("{prefix}-{s}");
+    for (name, partitions) in [("orders-1", 2), ("orders-2", 1), ("audit", 1)] {
+        harness::topic_with_partitions(&addr, &topic(name), partitions).await;
+        harness::produce(&addr, &topic(name), partitions, 0, 20, 10).await;
+    }
+    let consumer = Consumer::builder()
+        .bootstrap(&addr)
+        .group_id(real::unique_name("g-regex"))
+        .group_protocol(GroupProtocol::Consumer)
+        .subscribe_broker_pattern(format!("{prefix}-orders-.*"))
+        .offset_reset(OffsetReset::Earliest)
+        .build()
+        .unwrap();
+    let got: Arc<Mutex<BTreeSet<(String, i32, i64)>>> = Arc::default();
+    let errors: Arc<Mutex<Vec<kafkit::Error>>> = Arc::default();
+    let mut partitions = consumer.partitions().unwrap();
+    let collector = {
+        let (got, errors) = (got.clone(), errors.clone());
+        tokio::spawn(async move {
+            while let Some(mut p) = partitions.next().await {
+                let (got, errors) = (got.clone(), errors.clone());
+                tokio::spawn(async move {
+                    while let Some(r) = p.next().await {
+                        match r {
+                            Ok(r) => {
+                                got.lock()
+                                    .unwrap()
+                                    .insert((r.topic().to_owned(), r.partition(), r.offset()));
+                            }
+                            Err(e) => errors.lock().unwrap().push(e),
+                        }
+                    }
+                });
+            }
+        })
+    };
+    let expected = |topics: &[(&str, i32)]| -> BTreeSet<(String, i32, i64)> {
+        topics
+            .iter()
+            .flat_map(|(t, n)| (0..*n).flat_map(move |p| (0..20).map(move |o| (topic(t), p, o))))
+            .collect()
+    };
+    let wait_for = |want: BTreeSet<(String, i32, i64)>| {
+        let got = got.clone();
+        within(
+            Duration::from_secs(60),
+            "the matching topics' records",
+            async move {
+                while !want.is_subset(&got.lock().unwrap()) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        )
+    };
+    wait_for(expected(&[("orders-1", 2), ("orders-2", 1)])).await;
+
+    harness::topic_with_partitions(&addr, &topic("orders-3"), 1).await;
+    harness::produce(&addr, &topic("orders-3"), 1, 0, 20, 10).await;
+    wait_for(expected(&[("orders-1", 2), ("orders-2", 1), ("orders-3", 1)])).await;
+    let seen: BTreeSet<String> = got.lock().unwrap().iter().map(|(t, _, _)| t.clone()).collect();
+    assert_eq!(
+        seen,
+        ["orders-1", "orders-2", "orders-3"].map(topic).into(),
+        "only matching topics are read"
+    );
+    assert_eq!(
+        got.lock().unwrap().len(),
+        80,
+        "each record once: {:?}",
+        got.lock().unwrap()
+    );
+    assert!(errors.lock().unwrap().is_empty(), "{:?}", errors.lock().unwrap());
+    within(Duration::from_secs(30), "close", consumer.close())
+        .await
+        .unwrap();
+    collector.abort();
+}

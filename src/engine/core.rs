@@ -486,6 +486,7 @@ fn group_config(config: &ConsumerConfig) -> GroupConfig {
     g.retry_backoff = config.retry_backoff;
     g.client_rack = config.client_rack.clone();
     g.remote_assignor = config.remote_assignor;
+    g.subscribed_regex = config.broker_pattern.clone();
     g.request_timeout = config.net.request_timeout;
     g
 }

@@ -34,6 +34,9 @@ pub(crate) struct GroupConfig {
     /// `group.remote.assignor` (consumer protocol only): the broker-side assignor to ask for, or
     /// `None` for the broker's default.
     pub(crate) remote_assignor: Option<RemoteAssignor>,
+    /// The consumer protocol's `SubscribedTopicRegex`: topics the coordinator matches, besides the
+    /// subscribed names.
+    pub(crate) subscribed_regex: Option<String>,
 }
 
 impl GroupConfig {
@@ -52,6 +55,7 @@ impl GroupConfig {
             request_timeout: Duration::from_secs(30),
             client_rack: None,
             remote_assignor: None,
+            subscribed_regex: None,
         }
     }
 

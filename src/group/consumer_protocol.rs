@@ -221,7 +221,7 @@ impl ConsumerMachine {
             return;
         }
         self.subscription = topics;
-        if self.subscription.is_empty() {
+        if self.subscription.is_empty() && self.config.subscribed_regex.is_none() {
             self.leave(LeaveReason::Close, now);
             return;
         }

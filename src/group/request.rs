@@ -91,6 +91,8 @@ pub(super) enum Body {
         rack_id: Option<String>,
         rebalance_timeout_ms: Option<i32>,
         subscribed_topic_names: Option<Vec<String>>,
+        /// v1+: topics the coordinator matches (`None`: unchanged).
+        subscribed_topic_regex: Option<String>,
         server_assignor: Option<String>,
         /// The owned partitions, by topic id.
         topic_partitions: Option<Vec<([u8; 16], Vec<i32>)>>,
@@ -235,6 +237,7 @@ impl GroupRequest {
                 rack_id,
                 rebalance_timeout_ms,
                 subscribed_topic_names,
+                subscribed_topic_regex,
                 server_assignor,
                 topic_partitions,
             } => {
@@ -250,6 +253,7 @@ impl GroupRequest {
                             .as_ref()
                             .map(|names| names.iter().map(|n| TopicName(sb(n))).collect()),
                     )
+                    .with_subscribed_topic_regex(subscribed_topic_regex.as_deref().map(sb))
                     .with_server_assignor(server_assignor.as_deref().map(sb))
                     .with_topic_partitions(topic_partitions.as_ref().map(|topics| {
                         topics
@@ -369,6 +373,7 @@ mod tests {
             rack_id: Some("r".into()),
             rebalance_timeout_ms: Some(300_000),
             subscribed_topic_names: Some(vec!["a".into(), "b".into()]),
+            subscribed_topic_regex: None,
             server_assignor: Some("uniform".into()),
             topic_partitions: Some(vec![([7; 16], vec![0, 2])]),
         });
@@ -402,6 +407,7 @@ mod tests {
             rack_id: None,
             rebalance_timeout_ms: None,
             subscribed_topic_names: None,
+            subscribed_topic_regex: None,
             server_assignor: None,
             topic_partitions: None,
         });
@@ -410,6 +416,29 @@ mod tests {
         assert_eq!(r.rebalance_timeout_ms, -1);
         assert!(r.subscribed_topic_names.is_none() && r.topic_partitions.is_none());
         assert!(r.server_assignor.is_none() && r.instance_id.is_none() && r.rack_id.is_none());
+    }
+
+    /// The broker-evaluated pattern rides in v1's `SubscribedTopicRegex`, with an empty name list
+    /// (the coordinator needs one of the two to join); v0 has no field for it, so encoding fails
+    /// rather than joining without the pattern.
+    #[test]
+    fn consumer_group_heartbeat_carries_the_regex_from_v1() {
+        let join = GroupRequest(Body::ConsumerGroupHeartbeat {
+            group_id: "g".into(),
+            member_id: "m".into(),
+            member_epoch: 0,
+            instance_id: None,
+            rack_id: None,
+            rebalance_timeout_ms: Some(300_000),
+            subscribed_topic_names: Some(vec![]),
+            subscribed_topic_regex: Some("orders-.*".into()),
+            server_assignor: None,
+            topic_partitions: Some(vec![]),
+        });
+        let r: ConsumerGroupHeartbeatRequest = decode(&join, 1);
+        assert_eq!(r.subscribed_topic_regex.as_deref(), Some("orders-.*"));
+        assert_eq!(r.subscribed_topic_names.map(|n| n.len()), Some(0));
+        assert!(join.encode(0).is_err(), "v0 cannot carry a regex");
     }
 
     #[test]

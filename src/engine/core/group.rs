@@ -15,11 +15,13 @@ impl EngineCore {
     pub(super) fn drive_group(&mut self) -> bool {
         let now = self.now;
         let topics: BTreeSet<String> = self.config.topics.iter().cloned().collect();
+        let broker_pattern = self.config.broker_pattern.is_some();
         let Some(group) = &mut self.group else {
             return false;
         };
-        // A pattern subscribes once metadata has named the topics it matches.
-        if !group.subscribed && !topics.is_empty() {
+        // A pattern subscribes once metadata has named the topics it matches; one the broker
+        // evaluates (carried by the group config) at once.
+        if !group.subscribed && (!topics.is_empty() || broker_pattern) {
             group.subscribed = true;
             group.membership.subscribe(topics, now);
         }

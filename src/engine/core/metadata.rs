@@ -46,8 +46,9 @@ impl EngineCore {
         }
         self.metadata.in_flight = true;
         self.metadata.due = None;
-        let topics = if self.config.pattern.is_some() {
-            // Every topic: the pattern is matched against all of them.
+        let topics = if self.config.pattern.is_some() || self.config.broker_pattern.is_some() {
+            // Every topic: the pattern is matched against all of them, or (the broker's pattern)
+            // the topic ids the coordinator assigns are looked up among them.
             None
         } else {
             let mut topics = self.topics_needed();
@@ -140,12 +141,20 @@ impl EngineCore {
                 }
             }
         }
-        // The consumer protocol's assignments name topics by id.
-        let ids: BTreeMap<TopicId, String> = self
-            .topics_needed()
-            .into_iter()
-            .filter_map(|t| metadata.topic_id(&t).map(|id| (id, t)))
-            .collect();
+        // The consumer protocol's assignments name topics by id: the subscribed topics', or with
+        // the broker's pattern any topic's.
+        let ids: BTreeMap<TopicId, String> = if self.config.broker_pattern.is_some() {
+            metadata
+                .topics()
+                .filter(|t| t.error.is_none())
+                .filter_map(|t| t.topic_id.map(|id| (id, t.name.clone())))
+                .collect()
+        } else {
+            self.topics_needed()
+                .into_iter()
+                .filter_map(|t| metadata.topic_id(&t).map(|id| (id, t)))
+                .collect()
+        };
         self.metadata.due = Some(self.metadata.due.map_or(due, |d| d.min(due)));
         self.metadata.current = Some(metadata.clone());
         self.fetch.handle_metadata(metadata, now);

@@ -74,6 +74,7 @@ impl ConsumerMachine {
                     rack_id: None,
                     rebalance_timeout_ms: None,
                     subscribed_topic_names: None,
+                    subscribed_topic_regex: None,
                     server_assignor: None,
                     topic_partitions: None,
                 };
@@ -151,6 +152,8 @@ impl ConsumerMachine {
             },
             rebalance_timeout_ms,
             subscribed_topic_names,
+            // Fixed for the consumer's life: sent when joining, unchanged (null) after.
+            subscribed_topic_regex: full.then(|| self.config.subscribed_regex.clone()).flatten(),
             server_assignor,
             topic_partitions,
         }

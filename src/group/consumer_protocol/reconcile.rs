@@ -25,10 +25,13 @@ impl ConsumerMachine {
         let r = match response {
             Ok(r) => r,
             Err(e) if e.kind() == ErrorKind::UnsupportedVersion => {
-                return self.fatal(Error::new(
-                    ErrorKind::UnsupportedVersion,
-                    format!("{} ({e})", unsupported_protocol_message()),
-                ));
+                let what = if self.config.subscribed_regex.is_some() {
+                    // Kafka 3.7-3.9's preview has ConsumerGroupHeartbeat v0 only, without the regex.
+                    "the broker cannot evaluate subscribe_broker_pattern (ConsumerGroupHeartbeat v1, Kafka 4.0+): use a Kafka 4.0+ broker, or subscribe_pattern, which the consumer evaluates itself".to_owned()
+                } else {
+                    unsupported_protocol_message()
+                };
+                return self.fatal(Error::new(ErrorKind::UnsupportedVersion, format!("{what} ({e})")));
             }
             Err(e) if is_fatal(&e) => return self.fatal(e),
             Err(e) => return self.coordinator_dead(e),

@@ -6,8 +6,9 @@
 //! two owners, which [`Kip848Coordinator::check_exclusive`] asserts after every heartbeat).
 //!
 //! Simplifications: one coordinator node; a static member leaving with epoch -2 is removed as a
-//! dynamic one is (Kafka keeps its assignment for the session timeout); no regex subscriptions;
-//! no rack awareness.
+//! dynamic one is (Kafka keeps its assignment for the session timeout); a member's
+//! `SubscribedTopicRegex` (matched against whole names, as Kafka's RE2/J `matches()`) is resolved
+//! once, when it joins; no rack awareness.
 //!
 //! Modelled as Kafka 4.1 was observed to do: a join at epoch 0 with a member id the group still
 //! counts (at a positive epoch) is answered FENCED_MEMBER_EPOCH.
@@ -166,7 +167,11 @@ impl Kip848Coordinator {
                         epoch: 0,
                         previous_epoch: -1,
                         instance_id: req.instance_id.as_ref().map(|s| s.to_string()),
-                        subscription: names.iter().map(|n| n.to_string()).collect(),
+                        subscription: names
+                            .iter()
+                            .map(|n| n.to_string())
+                            .chain(self.matching(req.subscribed_topic_regex.as_deref()))
+                            .collect(),
                         assignor: req.server_assignor.as_ref().map(|s| s.to_string()),
                         rebalance_timeout_ms: req.rebalance_timeout_ms,
                         assigned: BTreeSet::new(),
@@ -231,6 +236,18 @@ impl Kip848Coordinator {
             .with_member_epoch(m.epoch)
             .with_heartbeat_interval_ms(self.heartbeat_interval_ms)
             .with_assignment(assignment)
+    }
+
+    /// The topics whose whole name `regex` matches.
+    fn matching(&self, regex: Option<&str>) -> Vec<String> {
+        let Some(re) = regex.and_then(|r| regex::Regex::new(&format!("^(?:{r})$")).ok()) else {
+            return vec![];
+        };
+        self.topics
+            .values()
+            .filter(|(name, _)| re.is_match(name))
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     /// A membership or subscription change: a new group epoch and target assignment.

@@ -182,6 +182,31 @@ fn a_broker_without_the_api_is_fatal_with_use_classic() {
     assert!(m.poll_request().is_none());
 }
 
+/// A broker pattern against a coordinator with ConsumerGroupHeartbeat v0 only (Kafka 3.7-3.9):
+/// the join cannot be encoded without dropping the pattern, and the member stops saying why.
+#[test]
+fn a_broker_pattern_on_heartbeat_v0_is_fatal_naming_the_pattern() {
+    let mut c = config();
+    c.subscribed_regex = Some("a.*".into());
+    let now = Instant::now();
+    let mut m = ConsumerMachine::new(c, now);
+    m.subscribe(BTreeSet::new(), now);
+    let find = m.poll_request().expect("FindCoordinator");
+    m.handle_response(find.id, Ok(encode(&find_ok(1), 4)), 4, now);
+    let hb = m.poll_request().expect("the join heartbeat");
+    // What the engine passes when the body cannot be encoded at the negotiated version.
+    let e = Error::from(hb.request.encode(0).expect_err("v0 has no regex field"));
+    m.handle_response(hb.id, Err(e), 0, now);
+    let err = std::iter::from_fn(|| m.poll_event())
+        .find_map(|e| match e {
+            GroupEvent::Fatal(e) => Some(e),
+            _ => None,
+        })
+        .expect("fatal");
+    assert!(err.to_string().contains("subscribe_broker_pattern"), "{err}");
+    assert!(m.poll_request().is_none());
+}
+
 #[test]
 fn the_coordinator_moving_is_followed_with_a_full_heartbeat_and_no_loss() {
     let (mut w, a) = joined();

@@ -338,3 +338,36 @@ fn a_revoke_held_past_the_rebalance_timeout_is_lost_before_the_partitions_move()
     all.sort();
     assert_eq!(all, tps(&[("a", 0), ("a", 1)]));
 }
+
+/// `subscribe_broker_pattern`: the join carries the pattern in `SubscribedTopicRegex` with an
+/// empty name list, later heartbeats leave it unchanged (null), and the member owns exactly the
+/// partitions of the topics the coordinator matched, named from their topic ids.
+#[test]
+fn a_broker_evaluated_pattern_is_sent_once_and_its_topics_are_assigned() {
+    let mut w = World::new(2);
+    w.version = 1;
+    let mut c = config();
+    c.subscribed_regex = Some("b|c.*".into());
+    let a = w.add(c, &[]);
+    w.settle();
+    assert_eq!(w.holds(a), tps(&[("b", 0), ("b", 1)]));
+    let hbs = &w.clients[a].heartbeats;
+    let join = &hbs[0].2;
+    assert_eq!(join.member_epoch, 0);
+    assert_eq!(join.subscribed_topic_regex.as_deref(), Some("b|c.*"));
+    assert_eq!(join.subscribed_topic_names.as_ref().map(Vec::len), Some(0));
+    assert!(
+        hbs[1..]
+            .iter()
+            .all(|(_, _, r)| r.subscribed_topic_regex.is_none()),
+        "the pattern is sent once: {hbs:?}"
+    );
+    w.advance(Duration::from_secs(30));
+    assert_eq!(
+        w.holds(a),
+        tps(&[("b", 0), ("b", 1)]),
+        "nothing else, nothing lost"
+    );
+    let epoch = w.coordinator.members.values().next().map(|m| m.epoch);
+    assert_eq!(w.clients[a].m.generation().map(|g| g.0), epoch);
+}
