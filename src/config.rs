@@ -834,6 +834,34 @@ mod tests {
         c.validate().unwrap();
     }
 
+    /// The broker's pattern needs a group on the consumer protocol and is the only subscription.
+    #[test]
+    fn broker_pattern_needs_the_consumer_protocol_and_stands_alone() {
+        let mut c = ConsumerConfig {
+            bootstrap: vec!["a:1".into()],
+            broker_pattern: Some("orders-.*".into()),
+            ..Default::default()
+        };
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("GroupProtocol::Consumer"), "{err}");
+        c.group_id = Some("g".into());
+        assert!(c.validate().is_err(), "classic cannot take it");
+        c.group_protocol = GroupProtocol::Consumer;
+        c.validate().unwrap();
+        c.topics = vec!["t".into()];
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("excludes subscribe"), "{err}");
+        let err = crate::Consumer::builder()
+            .bootstrap("a:1")
+            .group_id("g")
+            .group_protocol(GroupProtocol::Consumer)
+            .subscribe_broker_pattern("orders-(")
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a valid regular expression"), "{err}");
+    }
+
     #[test]
     fn group_protocol_and_remote_assignor_properties() {
         let mut c = ConsumerConfig {
