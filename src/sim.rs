@@ -15,6 +15,7 @@ pub(crate) mod case;
 mod cluster;
 mod coordinator;
 mod history;
+pub(crate) mod kip848;
 mod net;
 pub(crate) mod responses;
 mod sessions;

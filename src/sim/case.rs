@@ -67,6 +67,9 @@ pub(crate) struct Case {
     pub(crate) script: Vec<(Duration, Scripted)>,
     /// The consumers use fetch sessions (KIP-227).
     pub(crate) fetch_sessions: bool,
+    /// The members use the consumer group protocol (KIP-848; Kafka only): the broker assigns,
+    /// uniformly, and the case's session timeout and heartbeat interval are the broker's.
+    pub(crate) consumer_protocol: bool,
 }
 
 impl Case {
@@ -99,6 +102,7 @@ impl Case {
             latency_us: (100, 2_000),
             script: vec![],
             fetch_sessions: true,
+            consumer_protocol: false,
         }
     }
 }
@@ -115,6 +119,8 @@ pub(crate) struct Outcome {
     pub(crate) events: u64,
     /// The fetch requests the brokers saw.
     pub(crate) fetches: super::sessions::SessionCounts,
+    /// ConsumerGroupHeartbeats the KIP-848 coordinator accepted.
+    pub(crate) consumer_group_heartbeats: u64,
 }
 
 impl Outcome {
@@ -247,6 +253,7 @@ impl Case {
         };
         case.fetch_sessions = !rng.chance(15);
         case.faults.unclean = rng.chance(15);
+        case.consumer_protocol = case.flavor == Flavor::Kafka && rng.chance(30);
         case
     }
 }

@@ -489,6 +489,11 @@ impl Coordinator {
         if flavor == Flavor::Kafka {
             m.last_seen = now;
         }
+        (KafkaCode::NONE, self.store_commit(body))
+    }
+
+    /// Stores an accepted commit: the offsets that went backwards, as (partition, from, to).
+    pub(crate) fn store_commit(&mut self, body: &OffsetCommitBody) -> Vec<(TopicPartition, i64, i64)> {
         let mut backwards = vec![];
         for o in &body.offsets {
             let old = self.committed.insert(o.tp.clone(), o.offset);
@@ -499,7 +504,7 @@ impl Coordinator {
                 backwards.push((o.tp.clone(), old, o.offset));
             }
         }
-        (KafkaCode::NONE, backwards)
+        backwards
     }
 
     // ----- rebalancing -----

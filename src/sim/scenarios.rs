@@ -54,6 +54,64 @@ fn each_seed(what: &str, make: impl Fn(u64) -> Case, also: impl Fn(&Case, &Outco
     }
 }
 
+/// [`each_seed`] on the classic protocol, then the same cases on the consumer protocol
+/// (KIP-848): the broker assigns (uniformly, sticky), the case's session and heartbeat are the
+/// broker's, and `also` must hold on both.
+fn each_seed_both_protocols(
+    what: &str,
+    make: impl Fn(u64) -> Case,
+    also: impl Fn(&Case, &Outcome) -> Result<(), String>,
+) {
+    let also = |case: &Case, out: &Outcome| {
+        let on_848 = out.consumer_group_heartbeats > 0;
+        if on_848 != case.consumer_protocol {
+            return Err(format!(
+                "the members {} the consumer protocol ({} ConsumerGroupHeartbeats)",
+                if on_848 { "used" } else { "did not use" },
+                out.consumer_group_heartbeats
+            ));
+        }
+        also(case, out)
+    };
+    each_seed(what, &make, also);
+    each_seed(
+        &format!("{what} (consumer protocol)"),
+        |seed| {
+            let mut case = make(seed);
+            case.consumer_protocol = true;
+            case
+        },
+        also,
+    );
+}
+
+/// Whether `member` owned `n` partitions at once at some moment in `from..to`. Ownership is
+/// followed through every assignment and revocation from the start: incremental protocols
+/// (cooperative, consumer) assign in steps, eager ones all at once.
+fn owned_at_once(out: &Outcome, member: &str, from: Duration, to: Duration, n: usize) -> bool {
+    let mut owned = std::collections::BTreeSet::new();
+    for e in out
+        .history
+        .entries
+        .iter()
+        .filter(|e| e.member == member && e.t < to)
+    {
+        match &e.fact {
+            Fact::Assigned(ps) => owned.extend(ps.iter().cloned()),
+            Fact::Revoked(ps) | Fact::Lost(ps) => {
+                for p in ps {
+                    owned.remove(p);
+                }
+            }
+            _ => continue,
+        }
+        if e.t >= from && owned.len() == n {
+            return true;
+        }
+    }
+    false
+}
+
 fn no_more(_: &Case, _: &Outcome) -> Result<(), String> {
     Ok(())
 }
@@ -141,7 +199,7 @@ fn unclean_election() {
 /// once it is back, and the others never stop.
 #[test]
 fn broker_bounce() {
-    each_seed(
+    each_seed_both_protocols(
         "broker_bounce",
         |seed| {
             let mut case = steady(seed, 3, 6, 2);
@@ -160,7 +218,7 @@ fn broker_bounce() {
 /// again without losing the generation's partitions for good.
 #[test]
 fn coordinator_moved() {
-    each_seed(
+    each_seed_both_protocols(
         "coordinator_moved",
         |seed| {
             let mut case = steady(seed, 3, 4, 2);
@@ -180,7 +238,7 @@ fn coordinator_moved() {
 /// (and fetches see retriable errors); the group forms once the coordinator is ready.
 #[test]
 fn coordinator_loading() {
-    each_seed(
+    each_seed_both_protocols(
         "coordinator_loading",
         |seed| {
             let mut case = steady(seed, 1, 3, 2);
@@ -195,7 +253,7 @@ fn coordinator_loading() {
 /// `slow_broker`: latency spikes for 6 s while two members consume.
 #[test]
 fn slow_broker() {
-    each_seed(
+    each_seed_both_protocols(
         "slow_broker",
         |seed| {
             let mut case = steady(seed, 2, 4, 2);
@@ -213,7 +271,7 @@ fn slow_broker() {
 #[test]
 fn max_poll_exceeded() {
     let stall_at = Duration::from_secs(4);
-    each_seed(
+    each_seed_both_protocols(
         "max_poll_exceeded",
         |seed| {
             let mut case = steady(seed, 1, 4, 2);
@@ -225,8 +283,7 @@ fn max_poll_exceeded() {
         |_, out| {
             let gave_up = facts(out, "m0", stall_at)
                 .any(|f| matches!(f, Fact::Revoked(ps) | Fact::Lost(ps) if !ps.is_empty()));
-            let took_all =
-                facts(out, "m1", stall_at).any(|f| matches!(f, Fact::Assigned(ps) if ps.len() == 4));
+            let took_all = owned_at_once(out, "m1", stall_at, Duration::MAX, 4);
             let back = facts(out, "m0", stall_at + Duration::from_secs(8))
                 .any(|f| matches!(f, Fact::Assigned(ps) if !ps.is_empty()));
             match (gave_up, took_all, back) {
@@ -245,7 +302,7 @@ fn max_poll_exceeded() {
 /// carry on with nothing lost and no two owners.
 #[test]
 fn session_expiry() {
-    each_seed(
+    each_seed_both_protocols(
         "session_expiry",
         |seed| {
             let mut case = steady(seed, 2, 4, 2);
@@ -265,10 +322,11 @@ fn session_expiry() {
 }
 
 /// `eager_no_overlap`: members join and leave an eager (range) group; no partition ever has two
-/// owners (the checker's promise) and the last member standing gets everything.
+/// owners (the checker's promise) and the last member standing gets everything. On the consumer
+/// protocol, the same membership changes through the broker's incremental assignment.
 #[test]
 fn eager_no_overlap() {
-    each_seed(
+    each_seed_both_protocols(
         "eager_no_overlap",
         |seed| {
             let mut case = steady(seed, 2, 6, 2);
@@ -278,8 +336,7 @@ fn eager_no_overlap() {
             case
         },
         |_, out| {
-            let all = facts(out, "m2", Duration::from_secs(10))
-                .any(|f| matches!(f, Fact::Assigned(ps) if ps.len() == 6));
+            let all = owned_at_once(out, "m2", Duration::from_secs(10), Duration::MAX, 6);
             all.then_some(())
                 .ok_or_else(|| "the last member never got all six partitions".to_owned())
         },
@@ -288,11 +345,12 @@ fn eager_no_overlap() {
 
 /// `cooperative_two_phase`: with cooperative-sticky, a member joining takes partitions from the
 /// first member in two phases; the first member gives up only the partitions that move and keeps
-/// the rest throughout (they are never revoked).
+/// the rest throughout (they are never revoked). On the consumer protocol the broker moves the
+/// same two partitions, revoked by their owner before the joiner gets them.
 #[test]
 fn cooperative_two_phase() {
     let join_at = Duration::from_secs(4);
-    each_seed(
+    each_seed_both_protocols(
         "cooperative_two_phase",
         |seed| {
             let mut case = steady(seed, 2, 4, 1);
@@ -330,7 +388,7 @@ fn cooperative_two_phase() {
 #[test]
 fn kill() {
     let kill_at = Duration::from_secs(5);
-    each_seed(
+    each_seed_both_protocols(
         "kill",
         |seed| {
             let mut case = steady(seed, 2, 4, 2);
@@ -338,12 +396,8 @@ fn kill() {
             case
         },
         |case, out| {
-            let took_all = out.history.entries.iter().any(|e| {
-                e.member == "m0"
-                    && e.t >= kill_at
-                    && e.t <= kill_at + case.session_timeout + Duration::from_secs(5)
-                    && matches!(&e.fact, Fact::Assigned(ps) if ps.len() == 4)
-            });
+            let until = kill_at + case.session_timeout + Duration::from_secs(5);
+            let took_all = owned_at_once(out, "m0", kill_at, until, 4);
             took_all.then_some(()).ok_or_else(|| {
                 "the survivor did not take all four partitions within the session timeout".to_owned()
             })

@@ -94,8 +94,10 @@ fn random_cases_keep_every_promise() {
     let mut events = 0;
     let mut failures = vec![];
     let mut total = super::history::Report::default();
+    let mut on_848 = 0;
     for seed in first..first + n {
         let case = Case::random(seed);
+        on_848 += usize::from(case.consumer_protocol);
         let out = World::run(case.clone());
         events += out.events;
         total.deliveries += out.report.deliveries;
@@ -108,7 +110,7 @@ fn random_cases_keep_every_promise() {
         }
     }
     eprintln!(
-        "{n} random cases, {events} events in {:?}: {total:?}",
+        "{n} random cases ({on_848} on the consumer protocol), {events} events in {:?}: {total:?}",
         started.elapsed()
     );
     assert!(

@@ -26,9 +26,10 @@ use super::case::{Case, Outcome, Scripted};
 use super::cluster::Cluster;
 use super::coordinator::Coordinator;
 use super::history::{Expected, Fact, History, Report};
+use super::kip848::Kip848Coordinator;
 use super::net::{Conn, ConnKey, Pool, Req, ReqState, deadline, failed, timed_out};
 use super::sessions::{Opened, Sessions};
-use crate::config::{Assignor, ConsumerConfig, OffsetReset};
+use crate::config::{Assignor, ConsumerConfig, GroupProtocol, OffsetReset};
 use crate::consumer::Partitions;
 use crate::engine::{EngineCore, HandoffEnds, Response, Transmit};
 use crate::error::{Error, ErrorKind, Result};
@@ -47,6 +48,8 @@ enum Ev {
     MemberTimeout(usize, u64),
     AppStep(usize),
     CoordinatorTimer,
+    /// The KIP-848 coordinator's session expiry.
+    Kip848Timer,
     Produce,
     Fault,
     Inject(Scripted),
@@ -87,6 +90,12 @@ pub(crate) struct World {
     coordinator: Coordinator,
     coordinator_node: NodeId,
     coordinator_timer: Option<Instant>,
+    /// The consumer-protocol (KIP-848) coordinator, when the case's members use that protocol;
+    /// commits are then checked against its member epochs and stored by `coordinator`.
+    kip848: Option<Kip848Coordinator>,
+    kip848_timer: Option<Instant>,
+    /// ConsumerGroupHeartbeats it accepted.
+    kip848_heartbeats: u64,
     versions: Versions,
     members: Vec<Member>,
     /// Coordinator member ids to member names.
@@ -156,6 +165,21 @@ impl World {
             coordinator: Coordinator::new(case.flavor, case.initial_delay),
             coordinator_node,
             coordinator_timer: None,
+            kip848: case.consumer_protocol.then(|| {
+                let topics: Vec<_> = case
+                    .topics
+                    .iter()
+                    .map(|(t, n)| (super::responses::topic_id(t), *t, *n))
+                    .collect();
+                let mut k = Kip848Coordinator::new(&topics);
+                // The broker's group.consumer.* timers: the case's.
+                k.session_timeout = case.session_timeout;
+                k.heartbeat_interval_ms =
+                    i32::try_from(case.heartbeat_interval.as_millis()).unwrap_or(i32::MAX);
+                k
+            }),
+            kip848_timer: None,
+            kip848_heartbeats: 0,
             versions: Versions::of(case.flavor),
             members: vec![],
             member_ids: HashMap::new(),
@@ -328,6 +352,7 @@ impl World {
             all_delivered_at,
             events: self.events,
             fetches: self.sessions.counts,
+            consumer_group_heartbeats: self.kip848_heartbeats,
         }
     }
 
@@ -374,6 +399,11 @@ impl World {
             total_buffer_bytes: 6000,
             close_timeout: Duration::from_secs(30),
             fetch_sessions: c.fetch_sessions,
+            group_protocol: if c.consumer_protocol {
+                GroupProtocol::Consumer
+            } else {
+                GroupProtocol::Classic
+            },
             ..ConsumerConfig::default()
         }
     }
@@ -756,6 +786,15 @@ impl World {
                 }
                 self.coordinator.handle_timer(self.now);
                 self.coordinator_changed();
+            }
+            Ev::Kip848Timer => {
+                if self.kip848_timer == Some(self.now) {
+                    self.kip848_timer = None;
+                }
+                if let Some(k) = &mut self.kip848 {
+                    k.expire(self.now);
+                }
+                self.schedule_kip848_expiry();
             }
             Ev::Produce => self.produce(),
             Ev::Fault => self.fault(),

@@ -1,5 +1,5 @@
 //! The consumer-protocol machine (KIP-848) on a virtual clock, against the simulated coordinator
-//! in [`coordinator`]: requests are encoded at the negotiated version and decoded with
+//! in [`crate::sim::kip848`]: requests are encoded at the negotiated version and decoded with
 //! `kafka-protocol`'s broker-side decoders, answers encoded with its broker-side encoders.
 //!
 //! [`World`] runs several members against one coordinator; the application side of each member
@@ -18,12 +18,11 @@ use crate::group::{ConsumerMachine, GroupConfig, GroupEvent, LeaveReason, Target
 use crate::types::TopicPartition;
 use crate::wire::ApiKey;
 
-mod coordinator;
 mod errors;
 mod random_ops;
 mod scenarios;
 
-use coordinator::Kip848Coordinator;
+use crate::sim::kip848::Kip848Coordinator;
 
 pub(super) const T1: TopicId = [1; 16];
 pub(super) const T2: TopicId = [2; 16];

@@ -42,6 +42,7 @@ impl Versions {
             ApiKey::JoinGroup => self.join,
             ApiKey::SyncGroup => self.sync,
             ApiKey::Heartbeat => self.heartbeat,
+            ApiKey::ConsumerGroupHeartbeat => 1,
             _ => self.leave,
         }
     }
@@ -66,10 +67,10 @@ enum Work {
 use bytes::Bytes;
 use kafka_protocol::messages::find_coordinator_response::Coordinator as FoundCoordinator;
 use kafka_protocol::messages::{
-    BrokerId, FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse,
-    SyncGroupResponse,
+    BrokerId, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, FindCoordinatorResponse,
+    HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse, SyncGroupResponse,
 };
-use kafka_protocol::protocol::{Encodable, StrBytes};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use std::time::Duration;
 
@@ -161,6 +162,8 @@ impl World {
                     Some(self.find_coordinator(version))
                 } else if node != self.coordinator_node {
                     Some(not_coordinator(api, version))
+                } else if api == ApiKey::ConsumerGroupHeartbeat {
+                    Some(self.consumer_group_heartbeat(body, version))
                 } else {
                     let reply = ReplyTo { token: id, version };
                     let out = self.coordinator.handle(api, version, body, reply, now);
@@ -255,7 +258,15 @@ impl World {
                 } else if self.errors && self.rng.chance(20) {
                     KafkaCode::COORDINATOR_LOAD_IN_PROGRESS
                 } else {
-                    let (code, backwards) = self.coordinator.commit(&body, now);
+                    let (code, backwards) = match &self.kip848 {
+                        Some(k) => {
+                            match k.commit_error(&body.member_id, body.generation_id_or_member_epoch) {
+                                Some(code) => (code, vec![]),
+                                None => (KafkaCode::NONE, self.coordinator.store_commit(&body)),
+                            }
+                        }
+                        None => self.coordinator.commit(&body, now),
+                    };
                     self.coordinator_changed();
                     let t = self.t();
                     let name = self
@@ -280,6 +291,42 @@ impl World {
                     result: Ok(offset_commit_response(&parts)),
                 })
             }
+        }
+    }
+
+    /// A ConsumerGroupHeartbeat for the KIP-848 coordinator; garbage or a world without one is
+    /// answered UNSUPPORTED_VERSION, as a classic-only broker would.
+    fn consumer_group_heartbeat(&mut self, mut body: Bytes, version: i16) -> Bytes {
+        let now = self.now;
+        let request = ConsumerGroupHeartbeatRequest::decode(&mut body, version);
+        let loading = self.errors && self.rng.chance(10);
+        let response = match (&mut self.kip848, request) {
+            // A coordinator still loading the group (or moving): retriable, nothing changes.
+            (Some(_), Ok(_)) if loading => {
+                let code = if self.rng.chance(2) {
+                    KafkaCode::COORDINATOR_LOAD_IN_PROGRESS
+                } else {
+                    KafkaCode::COORDINATOR_NOT_AVAILABLE
+                };
+                ConsumerGroupHeartbeatResponse::default().with_error_code(code.0)
+            }
+            (Some(k), Ok(r)) => k.handle(&r, now),
+            _ => ConsumerGroupHeartbeatResponse::default().with_error_code(KafkaCode::UNSUPPORTED_VERSION.0),
+        };
+        if response.error_code == 0 {
+            self.kip848_heartbeats += 1;
+        }
+        self.schedule_kip848_expiry();
+        encode(&response, version)
+    }
+
+    /// The KIP-848 coordinator's next session expiry, on the world's queue.
+    pub(super) fn schedule_kip848_expiry(&mut self) {
+        if let Some(at) = self.kip848.as_ref().and_then(|k| k.next_expiry())
+            && self.kip848_timer.is_none_or(|t| at < t || t < self.now)
+        {
+            self.kip848_timer = Some(at);
+            self.at(at, Ev::Kip848Timer);
         }
     }
 
@@ -391,6 +438,10 @@ fn not_coordinator(api: ApiKey, version: i16) -> Bytes {
         ),
         ApiKey::SyncGroup => encode(&SyncGroupResponse::default().with_error_code(code), version),
         ApiKey::Heartbeat => encode(&HeartbeatResponse::default().with_error_code(code), version),
+        ApiKey::ConsumerGroupHeartbeat => encode(
+            &ConsumerGroupHeartbeatResponse::default().with_error_code(code),
+            version,
+        ),
         _ => encode(&LeaveGroupResponse::default().with_error_code(code), version),
     }
 }

@@ -25,19 +25,19 @@ use crate::wire::KafkaCode;
 type Tp = (TopicId, i32);
 
 #[derive(Debug)]
-pub(in crate::group::sim_tests) struct SimMember {
-    pub(in crate::group::sim_tests) epoch: i32,
+pub(crate) struct SimMember {
+    pub(crate) epoch: i32,
     previous_epoch: i32,
-    pub(in crate::group::sim_tests) instance_id: Option<String>,
-    pub(in crate::group::sim_tests) subscription: BTreeSet<String>,
-    pub(in crate::group::sim_tests) assignor: Option<String>,
-    pub(in crate::group::sim_tests) rebalance_timeout_ms: i32,
+    pub(crate) instance_id: Option<String>,
+    pub(crate) subscription: BTreeSet<String>,
+    pub(crate) assignor: Option<String>,
+    pub(crate) rebalance_timeout_ms: i32,
     /// What the member may own now (sent to it).
-    pub(in crate::group::sim_tests) assigned: BTreeSet<Tp>,
+    pub(crate) assigned: BTreeSet<Tp>,
     /// What it must give up, and may still own.
-    pub(in crate::group::sim_tests) pending_revocation: BTreeSet<Tp>,
+    pub(crate) pending_revocation: BTreeSet<Tp>,
     /// What it reported owning last.
-    pub(in crate::group::sim_tests) owned: BTreeSet<Tp>,
+    pub(crate) owned: BTreeSet<Tp>,
     target: BTreeSet<Tp>,
     /// Since when partitions are pending revocation.
     revoking_since: Option<Instant>,
@@ -54,22 +54,22 @@ impl SimMember {
 
 /// The simulated consumer-protocol coordinator.
 #[derive(Debug)]
-pub(in crate::group::sim_tests) struct Kip848Coordinator {
+pub(crate) struct Kip848Coordinator {
     /// Topics by id: name and partition count.
-    pub(in crate::group::sim_tests) topics: BTreeMap<TopicId, (String, i32)>,
-    pub(in crate::group::sim_tests) group_epoch: i32,
-    pub(in crate::group::sim_tests) members: BTreeMap<String, SimMember>,
-    pub(in crate::group::sim_tests) heartbeat_interval_ms: i32,
-    pub(in crate::group::sim_tests) session_timeout: Duration,
+    pub(crate) topics: BTreeMap<TopicId, (String, i32)>,
+    pub(crate) group_epoch: i32,
+    pub(crate) members: BTreeMap<String, SimMember>,
+    pub(crate) heartbeat_interval_ms: i32,
+    pub(crate) session_timeout: Duration,
     /// Error codes (and messages) to answer the next heartbeats with, instead of handling them.
-    pub(in crate::group::sim_tests) inject: VecDeque<(KafkaCode, Option<&'static str>)>,
+    pub(crate) inject: VecDeque<(KafkaCode, Option<&'static str>)>,
     /// Answer a join at epoch 0 that reuses the id of a member at a positive epoch with
     /// FENCED_MEMBER_EPOCH (as Kafka 4.1 was observed to); otherwise it replaces that member.
-    pub(in crate::group::sim_tests) fence_known_rejoin: bool,
+    pub(crate) fence_known_rejoin: bool,
 }
 
 impl Kip848Coordinator {
-    pub(in crate::group::sim_tests) fn new(topics: &[(TopicId, &str, i32)]) -> Self {
+    pub(crate) fn new(topics: &[(TopicId, &str, i32)]) -> Self {
         Kip848Coordinator {
             topics: topics
                 .iter()
@@ -86,7 +86,7 @@ impl Kip848Coordinator {
 
     /// Removes members not heard from for the session timeout, and members that did not revoke
     /// within their rebalance timeout, as Kafka's timers do.
-    pub(in crate::group::sim_tests) fn expire(&mut self, now: Instant) {
+    pub(crate) fn expire(&mut self, now: Instant) {
         let before = self.members.len();
         let session = self.session_timeout;
         self.members
@@ -97,7 +97,7 @@ impl Kip848Coordinator {
     }
 
     /// When the next member's session expires.
-    pub(in crate::group::sim_tests) fn next_expiry(&self) -> Option<Instant> {
+    pub(crate) fn next_expiry(&self) -> Option<Instant> {
         self.members
             .values()
             .map(|m| m.last_seen + self.session_timeout)
@@ -110,7 +110,7 @@ impl Kip848Coordinator {
             .with_error_message(message.map(|m| m.to_owned().into()))
     }
 
-    pub(in crate::group::sim_tests) fn handle(
+    pub(crate) fn handle(
         &mut self,
         req: &ConsumerGroupHeartbeatRequest,
         now: Instant,
@@ -357,8 +357,22 @@ impl Kip848Coordinator {
         m.assigned.extend(add);
     }
 
+    /// Why an OffsetCommit from `member_id` at `epoch` is refused, as Kafka's consumer groups
+    /// decide: an unknown member, an epoch behind the member's (STALE_MEMBER_EPOCH, which the
+    /// client retries at its new epoch) or ahead of it (FENCED_MEMBER_EPOCH). `None`: accepted.
+    pub(crate) fn commit_error(&self, member_id: &str, epoch: i32) -> Option<KafkaCode> {
+        let Some(m) = self.members.get(member_id) else {
+            return Some(KafkaCode::UNKNOWN_MEMBER_ID);
+        };
+        match epoch.cmp(&m.epoch) {
+            std::cmp::Ordering::Equal => None,
+            std::cmp::Ordering::Less => Some(KafkaCode::STALE_MEMBER_EPOCH),
+            std::cmp::Ordering::Greater => Some(KafkaCode::FENCED_MEMBER_EPOCH),
+        }
+    }
+
     /// No partition is assigned to (or pending revocation from) two members.
-    pub(in crate::group::sim_tests) fn check_exclusive(&self) {
+    pub(crate) fn check_exclusive(&self) {
         let mut seen: BTreeMap<Tp, &str> = BTreeMap::new();
         for (id, m) in &self.members {
             for tp in m.assigned.iter().chain(&m.pending_revocation) {
