@@ -5,16 +5,22 @@
 //! Faults come from librdkafka's mock cluster (`request_errors`) where it can express them, and
 //! from a Kafka-aware TCP proxy in front of it ([`KafkaProxy`]) for what it cannot: cut or silent
 //! connections, answers dropped after the request took effect, and counting requests.
+//!
+//! The scenarios that run on Apache Kafka also run on the consumer group protocol of KIP-848
+//! (`*_consumer_protocol`): the same bodies, with the member built for that protocol (the broker
+//! then sets the session timeout and heartbeat interval) and the expectations that differ said
+//! where they differ. librdkafka's mock has no KIP-848, so its scenarios run on classic only.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kafka_protocol::messages::{
-    ApiKey, DescribeGroupsRequest, DescribeGroupsResponse, GroupId, JoinGroupRequest,
+    ApiKey, ConsumerGroupHeartbeatRequest, DescribeGroupsRequest, DescribeGroupsResponse, GroupId,
+    JoinGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
 use kafkit::wire::KafkaCode;
-use kafkit::{Consumer, ConsumerBuilder, Event, OffsetReset};
+use kafkit::{Consumer, ConsumerBuilder, Event, GroupProtocol, OffsetReset};
 use kafkit_protocol_tests::harness::{self, within};
 use kafkit_protocol_tests::history::{Expected, History, Kind};
 use kafkit_protocol_tests::real;
@@ -23,7 +29,13 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
 const SESSION: Duration = Duration::from_secs(6);
+const HEARTBEAT: Duration = Duration::from_millis(500);
 const WAIT: Duration = Duration::from_secs(30);
+/// What the test broker sets for consumer-protocol members (`group.consumer.session.timeout.ms`
+/// and `group.consumer.heartbeat.interval.ms` in scripts/kafka-broker.sh): on that protocol the
+/// member does not choose them.
+const BROKER_SESSION: Duration = Duration::from_secs(10);
+const BROKER_HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// Where a scenario runs: librdkafka's mock cluster (which can inject error codes) or the Apache
 /// Kafka test broker (for the scenarios whose faults the proxy alone makes).
@@ -39,6 +51,7 @@ struct Cluster {
     topic: String,
     group: String,
     partitions: i32,
+    protocol: GroupProtocol,
 }
 
 impl Cluster {
@@ -60,25 +73,33 @@ impl Cluster {
         }
         let topic = real::unique_name("rel-group");
         mock.create_topic(&topic, partitions, 1).unwrap();
-        Cluster::with_backend(Backend::Mock(mock), topic, partitions, proxied).await
+        let protocol = GroupProtocol::Classic;
+        Cluster::with_backend(Backend::Mock(mock), topic, partitions, proxied, protocol).await
     }
 
-    /// On the Apache Kafka test broker (`KAFKIT_TEST_BROKER`).
-    async fn kafka(partitions: i32, proxied: bool) -> Cluster {
+    /// On the Apache Kafka test broker (`KAFKIT_TEST_BROKER`), its members on `protocol`.
+    async fn kafka(partitions: i32, proxied: bool, protocol: GroupProtocol) -> Cluster {
         harness::init_tracing();
         let addr = real::broker_addr();
         let topic = real::unique_name("rel-group-kafka");
         harness::topic_with_partitions(&addr, &topic, partitions).await;
-        Cluster::with_backend(Backend::Kafka(addr), topic, partitions, proxied).await
+        Cluster::with_backend(Backend::Kafka(addr), topic, partitions, proxied, protocol).await
     }
 
-    async fn with_backend(backend: Backend, topic: String, partitions: i32, proxied: bool) -> Cluster {
+    async fn with_backend(
+        backend: Backend,
+        topic: String,
+        partitions: i32,
+        proxied: bool,
+        protocol: GroupProtocol,
+    ) -> Cluster {
         let mut c = Cluster {
             backend,
             proxy: None,
             topic,
             group: real::unique_name("g-rel"),
             partitions,
+            protocol,
         };
         if proxied {
             c.proxy = Some(KafkaProxy::start(&c.direct()).await);
@@ -110,16 +131,53 @@ impl Cluster {
         harness::produce(&self.direct(), &self.topic, self.partitions, from, n, 10).await;
     }
 
+    /// A member's builder. On the consumer protocol the session timeout and heartbeat interval
+    /// are the broker's (kafkit, like Java, refuses them there), and so is the assignor.
     fn consumer(&self) -> ConsumerBuilder {
-        Consumer::builder()
+        let builder = Consumer::builder()
             .bootstrap(self.addr())
             .group_id(&self.group)
+            .group_protocol(self.protocol)
             .subscribe([self.topic.as_str()])
             .offset_reset(OffsetReset::Earliest)
             .auto_commit(false)
-            .session_timeout(SESSION)
-            .heartbeat_interval(Duration::from_millis(500))
-            .max_poll_interval(Duration::from_secs(10))
+            .max_poll_interval(Duration::from_secs(10));
+        if self.protocol == GroupProtocol::Consumer {
+            builder
+        } else {
+            builder.session_timeout(SESSION).heartbeat_interval(HEARTBEAT)
+        }
+    }
+
+    /// How long the coordinator keeps a member that stopped heartbeating, and how often members
+    /// heartbeat.
+    fn liveness(&self) -> (Duration, Duration) {
+        if self.protocol == GroupProtocol::Consumer {
+            (BROKER_SESSION, BROKER_HEARTBEAT)
+        } else {
+            (SESSION, HEARTBEAT)
+        }
+    }
+
+    /// The members spoke the protocol the scenario is about: on the consumer protocol only
+    /// ConsumerGroupHeartbeat went to the coordinator (never JoinGroup, SyncGroup or Heartbeat);
+    /// on classic never ConsumerGroupHeartbeat. Needs the proxy, which saw every request.
+    fn assert_protocol_spoken(&self) {
+        let proxy = self.proxy();
+        let count = |api| proxy.seen_of(api).len();
+        let classic = count(ApiKey::JoinGroup) + count(ApiKey::SyncGroup) + count(ApiKey::Heartbeat);
+        let consumer = count(ApiKey::ConsumerGroupHeartbeat);
+        if self.protocol == GroupProtocol::Consumer {
+            assert!(
+                consumer > 0 && classic == 0,
+                "{consumer} ConsumerGroupHeartbeat, {classic} classic group requests"
+            );
+        } else {
+            assert!(
+                classic > 0 && consumer == 0,
+                "{consumer} ConsumerGroupHeartbeat, {classic} classic group requests"
+            );
+        }
     }
 
     fn errors(&self, api: RDKafkaApiKey, errors: &[RDKafkaRespErr]) {
@@ -522,7 +580,13 @@ async fn commit_request_timeout_retry() {
 /// [`commit_request_timeout_retry`] on Apache Kafka.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commit_request_timeout_retry_kafka() {
-    commit_request_timeout_retry_on(Cluster::kafka(2, true).await).await;
+    commit_request_timeout_retry_on(Cluster::kafka(2, true, GroupProtocol::Classic).await).await;
+}
+
+/// [`commit_request_timeout_retry`] on Apache Kafka with the consumer group protocol (KIP-848).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_request_timeout_retry_consumer_protocol() {
+    commit_request_timeout_retry_on(Cluster::kafka(2, true, GroupProtocol::Consumer).await).await;
 }
 
 async fn commit_request_timeout_retry_on(c: Cluster) {
@@ -569,6 +633,7 @@ async fn commit_request_timeout_retry_on(c: Cluster) {
     assert_eq!(starts[&0], 10, "the fresh member did not see the commit");
     assert_eq!(starts[&1], 0);
     assert!(!events.iter().any(is_rebalance), "{events:?} (then {errors:?})");
+    c.assert_protocol_spoken();
 }
 
 /// The connection drops around an OffsetCommit, once before the coordinator got it and once after
@@ -582,7 +647,13 @@ async fn commit_disconnect_ambiguous() {
 /// [`commit_disconnect_ambiguous`] on Apache Kafka.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commit_disconnect_ambiguous_kafka() {
-    commit_disconnect_ambiguous_on(Cluster::kafka(2, true).await).await;
+    commit_disconnect_ambiguous_on(Cluster::kafka(2, true, GroupProtocol::Classic).await).await;
+}
+
+/// [`commit_disconnect_ambiguous`] on Apache Kafka with the consumer group protocol (KIP-848).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_disconnect_ambiguous_consumer_protocol() {
+    commit_disconnect_ambiguous_on(Cluster::kafka(2, true, GroupProtocol::Consumer).await).await;
 }
 
 async fn commit_disconnect_ambiguous_on(c: Cluster) {
@@ -624,11 +695,24 @@ async fn commit_disconnect_ambiguous_on(c: Cluster) {
     assert!(!events.iter().any(is_rebalance), "{events:?}");
     // Both faults were met: at least two OffsetCommits for each partition.
     assert!(c.proxy().requests(ApiKey::OffsetCommit).len() >= commits_before + 4);
+    c.assert_protocol_spoken();
 }
 
 /// The coordinator becomes unreachable (connections cut, then silence) for longer than the session
 /// timeout: the member loses its partitions on its own clock, their streams end, commits are
 /// refused; once the coordinator is back it rejoins and consumes the rest.
+///
+/// On the consumer protocol the session is the broker's (`BROKER_SESSION`), and the member is not
+/// told it (a heartbeat answer carries only the interval). Java's consumer does not fence itself
+/// there: on a failed heartbeat it rediscovers the coordinator and retries
+/// (`AbstractHeartbeatRequestManager.onFailure`), keeping its partitions until an answer says
+/// FENCED_MEMBER_EPOCH or UNKNOWN_MEMBER_ID, so for the rest of an outage longer than the session
+/// it processes partitions the coordinator has handed on. kafkit gives them up on its own clock
+/// after min(45 s, max.poll.interval = the rebalance timeout) with no heartbeat answered; here
+/// that is max.poll.interval, 10 s, the broker's session. That is the stricter behaviour (no
+/// owner the coordinator no longer counts), and the one asserted: lost during the outage, not
+/// before the coordinator itself could have dropped the member (a session less a heartbeat
+/// interval after the cut: earlier would give up partitions for nothing).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_expiry_self_fence() {
     session_expiry_self_fence_on(Cluster::new(2, true).await).await;
@@ -637,7 +721,13 @@ async fn session_expiry_self_fence() {
 /// [`session_expiry_self_fence`] on Apache Kafka.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_expiry_self_fence_kafka() {
-    session_expiry_self_fence_on(Cluster::kafka(2, true).await).await;
+    session_expiry_self_fence_on(Cluster::kafka(2, true, GroupProtocol::Classic).await).await;
+}
+
+/// [`session_expiry_self_fence`] on Apache Kafka with the consumer group protocol (KIP-848).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_expiry_self_fence_consumer_protocol() {
+    session_expiry_self_fence_on(Cluster::kafka(2, true, GroupProtocol::Consumer).await).await;
 }
 
 async fn session_expiry_self_fence_on(c: Cluster) {
@@ -650,19 +740,22 @@ async fn session_expiry_self_fence_on(c: Cluster) {
     let from = a.event_count();
     let (started, _) = a.streams();
 
+    let (session, heartbeat) = c.liveness();
     let cut = std::time::Instant::now();
     c.proxy().blackhole();
     let (_, lost) = a
-        .wait_event(from, "partitions lost", SESSION * 2, |e| {
+        .wait_event(from, "partitions lost", session * 2, |e| {
             matches!(e, Event::Lost(..))
         })
         .await;
     let after = cut.elapsed();
     let Event::Lost(tps, _) = lost else { unreachable!() };
     assert_eq!(tps.len(), 2, "{tps:?}");
+    // The last heartbeat answered came at most a heartbeat interval (and a round trip) before
+    // the cut.
     assert!(
-        after >= SESSION - Duration::from_millis(700),
-        "lost after only {after:?} (session {SESSION:?})"
+        after >= session - heartbeat - Duration::from_millis(200),
+        "lost after only {after:?} (session {session:?}, heartbeat {heartbeat:?})"
     );
     within(
         Duration::from_secs(5),
@@ -695,6 +788,7 @@ async fn session_expiry_self_fence_on(c: Cluster) {
     history.closed("a");
     history.assert_ok(&expected);
     assert_resumed_at_last_commit(&history, "a");
+    c.assert_protocol_spoken();
 }
 
 /// A member stops pulling while records wait: after max.poll.interval it leaves and says so, the
@@ -707,7 +801,13 @@ async fn max_poll_exceeded() {
 /// [`max_poll_exceeded`] on Apache Kafka.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_poll_exceeded_kafka() {
-    max_poll_exceeded_on(Cluster::kafka(2, false).await).await;
+    max_poll_exceeded_on(Cluster::kafka(2, false, GroupProtocol::Classic).await).await;
+}
+
+/// [`max_poll_exceeded`] on Apache Kafka with the consumer group protocol (KIP-848).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_poll_exceeded_consumer_protocol() {
+    max_poll_exceeded_on(Cluster::kafka(2, true, GroupProtocol::Consumer).await).await;
 }
 
 async fn max_poll_exceeded_on(c: Cluster) {
@@ -758,13 +858,16 @@ async fn max_poll_exceeded_on(c: Cluster) {
     let expected = Expected::contiguous(0..2, 0, 20);
     all_delivered(&history, &expected, WAIT).await;
     assert_eq!(cb.health().assigned_partitions, 2, "B did not take over");
+    // B's events say it took A's partition over: on classic in a new generation's assignment
+    // of both; on the consumer protocol the broker adds A's partition to B's own.
     assert!(
         b.events()[from_b..]
             .iter()
-            .any(|e| matches!(e, Event::Assigned(tps) if tps.len() == 2)),
+            .any(|e| matches!(e, Event::Assigned(tps) if !tps.is_empty())),
         "{:?}",
         b.events()
     );
+    assert_eq!(owned(&b.events()).len(), 2, "{:?}", b.events());
 
     // A pulls again: it rejoins and gets a partition back.
     let from_a = a.event_count();
@@ -785,6 +888,9 @@ async fn max_poll_exceeded_on(c: Cluster) {
     cb.close().await.unwrap();
     history.closed("b");
     history.assert_ok(&expected);
+    if c.proxy.is_some() {
+        c.assert_protocol_spoken();
+    }
 }
 
 /// The coordinator goes silent: close still returns within its close timeout (with a timeout
@@ -797,7 +903,13 @@ async fn close_without_coordinator() {
 /// [`close_without_coordinator`] on Apache Kafka.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_without_coordinator_kafka() {
-    close_without_coordinator_on(Cluster::kafka(2, true).await).await;
+    close_without_coordinator_on(Cluster::kafka(2, true, GroupProtocol::Classic).await).await;
+}
+
+/// [`close_without_coordinator`] on Apache Kafka with the consumer group protocol (KIP-848).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_without_coordinator_consumer_protocol() {
+    close_without_coordinator_on(Cluster::kafka(2, true, GroupProtocol::Consumer).await).await;
 }
 
 async fn close_without_coordinator_on(c: Cluster) {
@@ -833,6 +945,7 @@ async fn close_without_coordinator_on(c: Cluster) {
     let e = result.unwrap_err();
     assert_eq!(e.kind(), kafkit::ErrorKind::Timeout, "{e}");
     drop(a);
+    c.assert_protocol_spoken();
 }
 
 /// A topic on the real broker (Apache Kafka in CI), with records `0..n` in each partition.
@@ -844,16 +957,22 @@ async fn real_topic(partitions: i32, n: usize) -> (String, String) {
     (addr, topic)
 }
 
-fn real_consumer(bootstrap: &str, group: &str, topic: &str) -> ConsumerBuilder {
-    Consumer::builder()
+/// A member on `protocol` (on the consumer protocol the broker sets the session timeout and
+/// heartbeat interval).
+fn real_consumer(bootstrap: &str, group: &str, topic: &str, protocol: GroupProtocol) -> ConsumerBuilder {
+    let builder = Consumer::builder()
         .bootstrap(bootstrap)
         .group_id(group)
+        .group_protocol(protocol)
         .subscribe([topic])
         .offset_reset(OffsetReset::Earliest)
         .auto_commit(false)
-        .session_timeout(SESSION)
-        .heartbeat_interval(Duration::from_millis(500))
-        .max_poll_interval(Duration::from_secs(10))
+        .max_poll_interval(Duration::from_secs(10));
+    if protocol == GroupProtocol::Consumer {
+        builder
+    } else {
+        builder.session_timeout(SESSION).heartbeat_interval(HEARTBEAT)
+    }
 }
 
 /// KIP-394 against the real broker: the first JoinGroup (v4+, no member id) is answered
@@ -865,7 +984,9 @@ async fn member_id_required() {
     let proxy = KafkaProxy::start(&addr).await;
     let group = real::unique_name("g-rel-kip394");
     let history = History::new();
-    let consumer = real_consumer(&proxy.addr(), &group, &topic).build().unwrap();
+    let consumer = real_consumer(&proxy.addr(), &group, &topic, GroupProtocol::Classic)
+        .build()
+        .unwrap();
     let a = Member::start("a", &consumer, &history, 5);
     let expected = Expected::contiguous(0..2, 0, 10);
     all_delivered(&history, &expected, WAIT).await;
@@ -922,7 +1043,7 @@ async fn static_member_fenced() {
     let group = real::unique_name("g-rel-static");
     let history = History::new();
     let build = |instance: &str| {
-        real_consumer(&addr, &group, &topic)
+        real_consumer(&addr, &group, &topic, GroupProtocol::Classic)
             .group_instance_id(instance)
             .build()
             .unwrap()
@@ -989,6 +1110,145 @@ async fn static_member_fenced() {
         "the other member was disturbed: {c_events:?}"
     );
     assert!(b.joins().len() == 1, "{:?}", b.events());
+}
+
+/// Static membership on the consumer protocol (KIP-848) against the real broker. Here the
+/// coordinator keeps the member it has: a second instance joining with the group.instance.id of a
+/// member still in the group is refused with UNRELEASED_INSTANCE_ID (fatal, as in Java's
+/// consumer), where on classic ([`static_member_fenced`]) the newcomer wins and the old instance
+/// is fenced. Neither running member is disturbed. Once the holder leaves (a static member leaves
+/// at epoch -2: the coordinator keeps its place and assignment for the session), a new instance
+/// with its id takes that place and its partition, and the other member sees no rebalance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_member_replaced_consumer_protocol() {
+    let (addr, topic) = real_topic(2, 10).await;
+    let proxy = KafkaProxy::start(&addr).await;
+    let group = real::unique_name("g-rel-static848");
+    let history = History::new();
+    let build = |instance: &str| {
+        real_consumer(&proxy.addr(), &group, &topic, GroupProtocol::Consumer)
+            .group_instance_id(instance)
+            .build()
+            .unwrap()
+    };
+    let ca = build("one");
+    let a = Member::start("a", &ca, &history, 5);
+    let cc = build("two");
+    let c = Member::start("c", &cc, &history, 5);
+    let expected = Expected::contiguous(0..2, 0, 10);
+    all_delivered(&history, &expected, WAIT).await;
+    within(WAIT, "one partition each", async {
+        while ca.health().assigned_partitions != 1 || cc.health().assigned_partitions != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let from_a = a.event_count();
+    let from_c = c.event_count();
+    let a_partitions = owned(&a.events());
+
+    // A second instance of "one" while the first is in the group: refused.
+    let cb = build("one");
+    let b = Member::start("b", &cb, &history, 5);
+    let (_, fatal) = b
+        .wait_event(0, "the second instance is refused", WAIT, |e| {
+            matches!(e, Event::Fatal(_))
+        })
+        .await;
+    let Event::Fatal(e) = fatal else { unreachable!() };
+    assert_eq!(e.kafka_code(), Some(KafkaCode::UNRELEASED_INSTANCE_ID), "{e}");
+    assert!(!e.is_retriable());
+    within(Duration::from_secs(5), "the refused instance stops", async {
+        while cb.health().status != kafkit::Status::Failed {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert_eq!(cb.health().assigned_partitions, 0);
+    assert!(
+        !b.events()
+            .iter()
+            .any(|e| matches!(e, Event::Assigned(tps) if !tps.is_empty())),
+        "the refused instance was assigned: {:?}",
+        b.events()
+    );
+    harness::produce(&addr, &topic, 2, 10, 10, 10).await;
+    let expected = Expected::contiguous(0..2, 0, 20);
+    all_delivered(&history, &expected, WAIT).await;
+    assert_eq!(ca.health().assigned_partitions, 1);
+    assert_eq!(cc.health().assigned_partitions, 1);
+    let a_events: Vec<Event> = a.events()[from_a..].to_vec();
+    let _ = cb.close().await;
+    history.closed("b");
+    drop(b);
+
+    // The holder leaves (epoch -2); a new instance of "one" takes its place and its partition.
+    drop(a);
+    within(WAIT, "a's close", ca.close()).await.unwrap();
+    history.closed("a");
+    let leaves: Vec<i32> = proxy
+        .requests(ApiKey::ConsumerGroupHeartbeat)
+        .iter()
+        .map(|s| s.decode::<ConsumerGroupHeartbeatRequest>())
+        .filter(|r| r.instance_id.as_ref().is_some_and(|i| i.as_str() == "one") && r.member_epoch < 0)
+        .map(|r| r.member_epoch)
+        .collect();
+    assert_eq!(leaves, vec![-2], "a static member leaves at epoch -2");
+    let cd = build("one");
+    let d = Member::start("d", &cd, &history, 5);
+    within(WAIT, "the new instance owns a partition", async {
+        while cd.health().assigned_partitions != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    harness::produce(&addr, &topic, 2, 20, 10, 10).await;
+    let expected = Expected::contiguous(0..2, 0, 30);
+    all_delivered(&history, &expected, WAIT).await;
+    let d_partitions = owned(&d.events());
+    let c_events: Vec<Event> = c.events()[from_c..].to_vec();
+    for (consumer, name) in [(cd, "d"), (cc, "c")] {
+        consumer.close().await.unwrap();
+        history.closed(name);
+    }
+    history.assert_ok(&expected);
+    assert_eq!(
+        d_partitions, a_partitions,
+        "the new instance did not get the partition a held"
+    );
+    for (name, events) in [("a", &a_events), ("c", &c_events)] {
+        assert!(
+            !events.iter().any(|e| matches!(
+                e,
+                Event::Lost(..) | Event::Revoked(_) | Event::Fatal(_) | Event::Warning(_)
+            )),
+            "{name} was disturbed: {events:?}"
+        );
+    }
+    assert!(
+        !c_events
+            .iter()
+            .any(|e| matches!(e, Event::Assigned(tps) if !tps.is_empty())),
+        "c's assignment changed: {c_events:?}"
+    );
+    drop((c, d));
+}
+
+/// The partitions `events` leave owned.
+fn owned(events: &[Event]) -> std::collections::BTreeSet<i32> {
+    let mut owned = std::collections::BTreeSet::new();
+    for e in events {
+        match e {
+            Event::Assigned(tps) => owned.extend(tps.iter().map(|tp| tp.partition)),
+            Event::Revoked(tps) | Event::Lost(tps, _) => {
+                for tp in tps {
+                    owned.remove(&tp.partition);
+                }
+            }
+            _ => {}
+        }
+    }
+    owned
 }
 
 /// After `member` lost its partitions, its first delivery of each is the last acknowledged commit.
