@@ -65,11 +65,14 @@ pub enum GroupProtocol {
     /// The consumer protocol of KIP-848 (`consumer`, Kafka 4.0+): membership through
     /// ConsumerGroupHeartbeat, the broker assigns (`group.remote.assignor`) and rebalances
     /// incrementally, member by member. The broker sets the session timeout and the heartbeat
-    /// interval (`group.consumer.session.timeout.ms`, `group.consumer.heartbeat.interval.ms`);
-    /// `partition.assignment.strategy` and `heartbeat.interval.ms` are not used, and
-    /// `session.timeout.ms` only bounds how long kafkit keeps partitions without a heartbeat
-    /// answer. A broker without the protocol makes the consumer fail with an error saying to use
-    /// [`GroupProtocol::Classic`].
+    /// interval (`group.consumer.session.timeout.ms`, `group.consumer.heartbeat.interval.ms`), so
+    /// setting `session.timeout.ms`, `heartbeat.interval.ms` or `partition.assignment.strategy`
+    /// fails the build, as in Kafka's consumer. A member whose heartbeats go unanswered gives its
+    /// partitions up after 45 s (Kafka's default and least broker session; sooner if
+    /// `max.poll.interval.ms` is shorter): the broker does not tell members their session, and a
+    /// broker configured with a shorter one may hand the partitions on before that (Java's
+    /// consumer waits for the broker's verdict, however long). A broker without the protocol
+    /// makes the consumer fail with an error saying to use [`GroupProtocol::Classic`].
     Consumer,
 }
 

@@ -456,8 +456,9 @@ impl ConsumerMachine {
 
     /// How long without a successful heartbeat before the member gives its partitions up. The
     /// broker's session timeout is not told to members, and `session.timeout.ms` cannot be set on
-    /// this protocol, so this is Kafka's default broker session (45 s, `GroupConfig`'s default)
-    /// unless the rebalance timeout is shorter.
+    /// this protocol, so this is Kafka's default broker session (45 s, `GroupConfig`'s default,
+    /// also the broker's default `group.consumer.min.session.timeout.ms`) unless the rebalance
+    /// timeout is shorter. A broker configured below that minimum may fence the member earlier.
     fn fence_after(&self) -> Duration {
         self.config.session_timeout.min(self.config.rebalance_timeout)
     }
