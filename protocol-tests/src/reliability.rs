@@ -555,6 +555,24 @@ impl Member {
 
 /// Waits (bounded) until `history` holds every produced offset of `expected`; on timeout, panics
 /// naming what is missing.
+/// The partitions `events` leave owned: every assignment added, every revoke and loss taken away
+/// (eager, cooperative and consumer-protocol assignments alike).
+pub fn owned_partitions<'a>(events: impl IntoIterator<Item = &'a Event>) -> std::collections::BTreeSet<i32> {
+    let mut owned = std::collections::BTreeSet::new();
+    for e in events {
+        match e {
+            Event::Assigned(tps) => owned.extend(tps.iter().map(|tp| tp.partition)),
+            Event::Revoked(tps) | Event::Lost(tps, _) => {
+                for tp in tps {
+                    owned.remove(&tp.partition);
+                }
+            }
+            _ => {}
+        }
+    }
+    owned
+}
+
 pub async fn all_delivered(history: &History, expected: &crate::history::Expected, limit: Duration) {
     let wait = async {
         while !history.all_delivered(expected) {

@@ -31,6 +31,7 @@ use kafkit::net::{BrokerPool, NetConfig};
 use kafkit::{Consumer, ConsumerBuilder, ErrorKind, Event, GroupProtocol, OffsetReset, TopicPartition};
 use kafkit_protocol_tests::harness::{self, within};
 use kafkit_protocol_tests::history::{self, Expected, History};
+use kafkit_protocol_tests::reliability::owned_partitions;
 use kafkit_protocol_tests::scripted::{Action, Received, ScriptedBroker};
 use kafkit_protocol_tests::{admin, real, responses};
 use rdkafka::mocking::{MockCluster, MockCoordinator};
@@ -129,19 +130,7 @@ impl Member {
 
     /// Partitions currently owned according to the events.
     fn owned(&self) -> BTreeSet<i32> {
-        let mut owned = BTreeSet::new();
-        for (_, e) in self.events.lock().unwrap().iter() {
-            match e {
-                Event::Assigned(tps) => owned.extend(tps.iter().map(|tp| tp.partition)),
-                Event::Revoked(tps) | Event::Lost(tps, _) => {
-                    for tp in tps {
-                        owned.remove(&tp.partition);
-                    }
-                }
-                _ => {}
-            }
-        }
-        owned
+        owned_partitions(self.events.lock().unwrap().iter().map(|(_, e)| e))
     }
 }
 

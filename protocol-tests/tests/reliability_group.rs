@@ -24,7 +24,7 @@ use kafkit::{Consumer, ConsumerBuilder, Event, GroupProtocol, OffsetReset};
 use kafkit_protocol_tests::harness::{self, within};
 use kafkit_protocol_tests::history::{Expected, History, Kind};
 use kafkit_protocol_tests::real;
-use kafkit_protocol_tests::reliability::{Fault, KafkaProxy, Member, all_delivered};
+use kafkit_protocol_tests::reliability::{Fault, KafkaProxy, Member, all_delivered, owned_partitions};
 use rdkafka::mocking::MockCluster;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
@@ -867,7 +867,7 @@ async fn max_poll_exceeded_on(c: Cluster) {
         "{:?}",
         b.events()
     );
-    assert_eq!(owned(&b.events()).len(), 2, "{:?}", b.events());
+    assert_eq!(owned_partitions(&b.events()).len(), 2, "{:?}", b.events());
 
     // A pulls again: it rejoins and gets a partition back.
     let from_a = a.event_count();
@@ -1033,6 +1033,27 @@ async fn member_id_required() {
     history.assert_ok(&expected);
 }
 
+/// Static members "one" (consumer and member `a`) and "two" (`c`) of a 2-partition topic with
+/// 10 records each: started, everything read, and one partition each.
+async fn two_static_members(
+    build: &impl Fn(&str) -> Consumer,
+    history: &History,
+) -> (Consumer, Member, Consumer, Member) {
+    let ca = build("one");
+    let a = Member::start("a", &ca, history, 5);
+    let cc = build("two");
+    let c = Member::start("c", &cc, history, 5);
+    let expected = Expected::contiguous(0..2, 0, 10);
+    all_delivered(history, &expected, WAIT).await;
+    within(WAIT, "one partition each", async {
+        while ca.health().assigned_partitions != 1 || cc.health().assigned_partitions != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    (ca, a, cc, c)
+}
+
 /// Static membership (KIP-345) against the real broker: a second instance with the same
 /// group.instance.id takes the first one's place; the old instance gets a fatal
 /// FENCED_INSTANCE_ID and stops (its streams end, it owns nothing), the new one owns its
@@ -1048,18 +1069,7 @@ async fn static_member_fenced() {
             .build()
             .unwrap()
     };
-    let ca = build("one");
-    let a = Member::start("a", &ca, &history, 5);
-    let cc = build("two");
-    let c = Member::start("c", &cc, &history, 5);
-    let expected = Expected::contiguous(0..2, 0, 10);
-    all_delivered(&history, &expected, WAIT).await;
-    within(WAIT, "one partition each", async {
-        while ca.health().assigned_partitions != 1 || cc.health().assigned_partitions != 1 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    let (ca, a, cc, c) = two_static_members(&build, &history).await;
     let from_c = c.event_count();
     let (a_started, _) = a.streams();
 
@@ -1131,21 +1141,10 @@ async fn static_member_replaced_consumer_protocol() {
             .build()
             .unwrap()
     };
-    let ca = build("one");
-    let a = Member::start("a", &ca, &history, 5);
-    let cc = build("two");
-    let c = Member::start("c", &cc, &history, 5);
-    let expected = Expected::contiguous(0..2, 0, 10);
-    all_delivered(&history, &expected, WAIT).await;
-    within(WAIT, "one partition each", async {
-        while ca.health().assigned_partitions != 1 || cc.health().assigned_partitions != 1 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    let (ca, a, cc, c) = two_static_members(&build, &history).await;
     let from_a = a.event_count();
     let from_c = c.event_count();
-    let a_partitions = owned(&a.events());
+    let a_partitions = owned_partitions(&a.events());
 
     // A second instance of "one" while the first is in the group: refused.
     let cb = build("one");
@@ -1205,7 +1204,7 @@ async fn static_member_replaced_consumer_protocol() {
     harness::produce(&addr, &topic, 2, 20, 10, 10).await;
     let expected = Expected::contiguous(0..2, 0, 30);
     all_delivered(&history, &expected, WAIT).await;
-    let d_partitions = owned(&d.events());
+    let d_partitions = owned_partitions(&d.events());
     let c_events: Vec<Event> = c.events()[from_c..].to_vec();
     for (consumer, name) in [(cd, "d"), (cc, "c")] {
         consumer.close().await.unwrap();
@@ -1232,23 +1231,6 @@ async fn static_member_replaced_consumer_protocol() {
         "c's assignment changed: {c_events:?}"
     );
     drop((c, d));
-}
-
-/// The partitions `events` leave owned.
-fn owned(events: &[Event]) -> std::collections::BTreeSet<i32> {
-    let mut owned = std::collections::BTreeSet::new();
-    for e in events {
-        match e {
-            Event::Assigned(tps) => owned.extend(tps.iter().map(|tp| tp.partition)),
-            Event::Revoked(tps) | Event::Lost(tps, _) => {
-                for tp in tps {
-                    owned.remove(&tp.partition);
-                }
-            }
-            _ => {}
-        }
-    }
-    owned
 }
 
 /// After `member` lost its partitions, its first delivery of each is the last acknowledged commit.

@@ -1,7 +1,7 @@
 //! SASL authentication, written in kafkit on RustCrypto primitives: PLAIN, SCRAM-SHA-256,
 //! SCRAM-SHA-512 and OAUTHBEARER, over Kafka's SaslHandshake v1 + SaslAuthenticate (v0–v2).
 //!
-//! The mechanisms are sans-IO ([`Authenticator`]): the connection sends what they produce and
+//! The mechanisms are sans-IO (`Authenticator`): the connection sends what they produce and
 //! feeds back what the broker answers. The same exchange runs again on the live connection to
 //! re-authenticate before the session the broker granted (`session_lifetime_ms`, KIP-368) ends.
 
