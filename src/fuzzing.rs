@@ -83,10 +83,102 @@ impl HarnessRequest {
     }
 }
 
+/// The calls both membership harnesses forward to their machine unchanged (the classic
+/// `GroupMachine` and the consumer protocol's, through the engine's `Membership` trait).
+macro_rules! membership_calls {
+    () => {
+        /// The machine's `subscribe`.
+        pub fn subscribe(&mut self, topics: BTreeSet<String>, now: Instant) {
+            self.machine.subscribe(topics, now);
+        }
+
+        /// The machine's `handle_response`.
+        pub fn handle_response(
+            &mut self,
+            id: u64,
+            response: Result<Bytes, Error>,
+            version: i16,
+            now: Instant,
+        ) {
+            self.machine.handle_response(id, response, version, now);
+        }
+
+        /// The machine's `handle_timeout`.
+        pub fn handle_timeout(&mut self, now: Instant) {
+            self.machine.handle_timeout(now);
+        }
+
+        /// The machine's `handle_revoke_done`.
+        pub fn handle_revoke_done(&mut self, now: Instant) {
+            self.machine.handle_revoke_done(now);
+        }
+
+        /// The machine's `handle_commit_error`.
+        pub fn handle_commit_error(&mut self, code: i16, now: Instant) {
+            self.machine.handle_commit_error(KafkaCode(code), now);
+        }
+
+        /// The machine's `leave`: `close` for a clean close, else max.poll.interval exceeded.
+        pub fn leave(&mut self, close: bool, now: Instant) {
+            let reason = if close {
+                LeaveReason::Close
+            } else {
+                LeaveReason::MaxPollExceeded
+            };
+            self.machine.leave(reason, now);
+        }
+
+        /// The machine's `rejoin`.
+        pub fn rejoin(&mut self, now: Instant) {
+            self.machine.rejoin(now);
+        }
+
+        /// The machine's `poll_request`.
+        pub fn poll_request(&mut self) -> Option<HarnessRequest> {
+            self.machine.poll_request().map(harness_request)
+        }
+
+        /// The machine's `poll_event`.
+        pub fn poll_event(&mut self) -> Option<HarnessEvent> {
+            self.machine.poll_event().map(harness_event)
+        }
+
+        /// The machine's `poll_timeout`.
+        pub fn poll_timeout(&self) -> Option<Instant> {
+            self.machine.poll_timeout()
+        }
+
+        /// The machine's `generation`: `(generation or member epoch, member id)` while it may
+        /// commit.
+        pub fn generation(&self) -> Option<(i32, String)> {
+            self.machine.generation()
+        }
+
+        /// The machine's `is_left`.
+        pub fn is_left(&self) -> bool {
+            self.machine.is_left()
+        }
+    };
+}
+
 /// The consumer-group state machine, for fuzzing.
 #[derive(Debug)]
 pub struct GroupHarness {
     machine: GroupMachine,
+}
+
+/// Group "g" with the harness's timers and static membership (both protocols).
+fn group_config(config: &HarnessConfig) -> GroupConfig {
+    let mut c = GroupConfig::new("g");
+    if config.static_member {
+        c.group_instance_id = Some("instance".into());
+    }
+    c.session_timeout = config.session_timeout;
+    c.heartbeat_interval = config.heartbeat_interval;
+    c.rebalance_timeout = config.rebalance_timeout;
+    c.request_timeout = config.request_timeout;
+    c.retry_backoff = config.retry_backoff;
+    c
 }
 
 /// An error the engine would hand to `handle_response` in place of a response.
@@ -95,29 +187,18 @@ pub fn transport_error(kind: ErrorKind) -> Error {
 }
 
 impl GroupHarness {
+    membership_calls!();
+
     /// A member of group "g", or the configuration error.
     pub fn new(config: &HarnessConfig, now: Instant) -> Result<Self, Error> {
-        let mut c = GroupConfig::new("g");
+        let mut c = group_config(config);
         if config.cooperative {
             c.assignors = vec![AssignorKind::CooperativeSticky];
         }
-        if config.static_member {
-            c.group_instance_id = Some("instance".into());
-        }
-        c.session_timeout = config.session_timeout;
-        c.heartbeat_interval = config.heartbeat_interval;
-        c.rebalance_timeout = config.rebalance_timeout;
-        c.request_timeout = config.request_timeout;
-        c.retry_backoff = config.retry_backoff;
         c.validate()?;
         Ok(GroupHarness {
             machine: GroupMachine::new(c, now),
         })
-    }
-
-    /// `GroupMachine::subscribe`.
-    pub fn subscribe(&mut self, topics: BTreeSet<String>, now: Instant) {
-        self.machine.subscribe(topics, now);
     }
 
     /// `GroupMachine::handle_partition_counts`, with the racks of each partition's replicas.
@@ -130,69 +211,9 @@ impl GroupHarness {
         self.machine.handle_partition_counts(counts, racks, now);
     }
 
-    /// `GroupMachine::handle_response`.
-    pub fn handle_response(&mut self, id: u64, response: Result<Bytes, Error>, version: i16, now: Instant) {
-        self.machine.handle_response(id, response, version, now);
-    }
-
-    /// `GroupMachine::handle_timeout`.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.machine.handle_timeout(now);
-    }
-
-    /// `GroupMachine::handle_revoke_done`.
-    pub fn handle_revoke_done(&mut self, now: Instant) {
-        self.machine.handle_revoke_done(now);
-    }
-
-    /// `GroupMachine::handle_commit_error`.
-    pub fn handle_commit_error(&mut self, code: i16, now: Instant) {
-        self.machine.handle_commit_error(KafkaCode(code), now);
-    }
-
-    /// `GroupMachine::leave`: `close` for a clean close, else max.poll.interval exceeded.
-    pub fn leave(&mut self, close: bool, now: Instant) {
-        let reason = if close {
-            LeaveReason::Close
-        } else {
-            LeaveReason::MaxPollExceeded
-        };
-        self.machine.leave(reason, now);
-    }
-
-    /// `GroupMachine::rejoin`.
-    pub fn rejoin(&mut self, now: Instant) {
-        self.machine.rejoin(now);
-    }
-
-    /// `GroupMachine::poll_request`.
-    pub fn poll_request(&mut self) -> Option<HarnessRequest> {
-        self.machine.poll_request().map(harness_request)
-    }
-
-    /// `GroupMachine::poll_event`.
-    pub fn poll_event(&mut self) -> Option<HarnessEvent> {
-        self.machine.poll_event().map(harness_event)
-    }
-
-    /// `GroupMachine::poll_timeout`.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.machine.poll_timeout()
-    }
-
-    /// `GroupMachine::generation`.
-    pub fn generation(&self) -> Option<(i32, String)> {
-        self.machine.generation()
-    }
-
     /// `GroupMachine::coordinator`.
     pub fn coordinator(&self) -> Option<i32> {
         self.machine.coordinator()
-    }
-
-    /// `GroupMachine::is_left`.
-    pub fn is_left(&self) -> bool {
-        self.machine.is_left()
     }
 
     /// `GroupMachine::topics_needed`.
@@ -255,91 +276,20 @@ pub struct ConsumerProtocolHarness {
 }
 
 impl ConsumerProtocolHarness {
+    membership_calls!();
+
     /// A member of group "g" on the consumer protocol, or the configuration error.
     pub fn new(config: &HarnessConfig, now: Instant) -> Result<Self, Error> {
-        let mut c = GroupConfig::new("g");
-        if config.static_member {
-            c.group_instance_id = Some("instance".into());
-        }
-        c.session_timeout = config.session_timeout;
-        c.heartbeat_interval = config.heartbeat_interval;
-        c.rebalance_timeout = config.rebalance_timeout;
-        c.request_timeout = config.request_timeout;
-        c.retry_backoff = config.retry_backoff;
+        let c = group_config(config);
         c.validate()?;
         Ok(ConsumerProtocolHarness {
             machine: Box::new(ConsumerMachine::new(c, now)),
         })
     }
 
-    /// `Membership::subscribe`.
-    pub fn subscribe(&mut self, topics: BTreeSet<String>, now: Instant) {
-        self.machine.subscribe(topics, now);
-    }
-
     /// `Membership::handle_topic_ids`: topic id → name, as metadata names them.
     pub fn handle_topic_ids(&mut self, ids: &BTreeMap<[u8; 16], String>, now: Instant) {
         self.machine.handle_topic_ids(ids, now);
-    }
-
-    /// `Membership::handle_response`.
-    pub fn handle_response(&mut self, id: u64, response: Result<Bytes, Error>, version: i16, now: Instant) {
-        self.machine.handle_response(id, response, version, now);
-    }
-
-    /// `Membership::handle_timeout`.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.machine.handle_timeout(now);
-    }
-
-    /// `Membership::handle_revoke_done`.
-    pub fn handle_revoke_done(&mut self, now: Instant) {
-        self.machine.handle_revoke_done(now);
-    }
-
-    /// `Membership::handle_commit_error`.
-    pub fn handle_commit_error(&mut self, code: i16, now: Instant) {
-        self.machine.handle_commit_error(KafkaCode(code), now);
-    }
-
-    /// `Membership::leave`: `close` for a clean close, else max.poll.interval exceeded.
-    pub fn leave(&mut self, close: bool, now: Instant) {
-        let reason = if close {
-            LeaveReason::Close
-        } else {
-            LeaveReason::MaxPollExceeded
-        };
-        self.machine.leave(reason, now);
-    }
-
-    /// `Membership::rejoin`.
-    pub fn rejoin(&mut self, now: Instant) {
-        self.machine.rejoin(now);
-    }
-
-    /// `Membership::poll_request`.
-    pub fn poll_request(&mut self) -> Option<HarnessRequest> {
-        self.machine.poll_request().map(harness_request)
-    }
-
-    /// `Membership::poll_event`.
-    pub fn poll_event(&mut self) -> Option<HarnessEvent> {
-        self.machine.poll_event().map(harness_event)
-    }
-
-    /// `Membership::poll_timeout`.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.machine.poll_timeout()
-    }
-
-    /// `Membership::generation`: `(member epoch, member id)` while it may commit.
-    pub fn generation(&self) -> Option<(i32, String)> {
-        self.machine.generation()
-    }
-
-    /// `Membership::is_left`.
-    pub fn is_left(&self) -> bool {
-        self.machine.is_left()
     }
 }
 
