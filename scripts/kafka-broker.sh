@@ -378,7 +378,14 @@ do_start() {
 			done
 		fi
 	done
-	cluster_id=$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))')
+	# A random id in Kafka's form (16 bytes, URL-safe base64). Like Kafka's Uuid.randomUuid, never
+	# one that starts with "-": the storage tool would read it as an option (1 run in 64 failed so).
+	cluster_id=$(python3 -c 'import base64, os
+while True:
+    s = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    if not s.startswith("-"):
+        print(s)
+        break')
 	set_state cluster_id "$cluster_id"
 	for n in $(seq 1 "$count"); do
 		write_config "$n"
