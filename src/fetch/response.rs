@@ -35,9 +35,13 @@ impl FetchCore {
             Ok(r) => r,
             Err(e) => {
                 tracing::debug!(node = fetch.node, error = %e, "fetch failed");
-                if fetch.session_epoch.is_some()
-                    && let Some(broker) = self.brokers.get_mut(&fetch.node)
-                {
+                // A failed fetch poisons its connection, so the next request goes on a new one.
+                // A session survives that on the broker, but whatever this fetch was (a session
+                // request the broker may or may not have applied, or a sessionless one on the
+                // same connection), the next session request is full after a reconnect: it
+                // closes the old session and states every partition afresh, so nothing depends
+                // on what the broker made of the lost connection.
+                if let Some(broker) = self.brokers.get_mut(&fetch.node) {
                     broker.session.lost();
                 }
                 self.fetch_failed(fetch.node);

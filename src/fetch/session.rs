@@ -18,6 +18,14 @@
 //! case that sessions are for). While partitions are behind, fetches are pipelined as before, as
 //! sessionless full fetches (session id 0, epoch -1) that leave the session alone; when the
 //! consumer has caught up, the next session request brings every changed position up to date.
+//!
+//! # Reconnects and rebalances
+//! A failed fetch poisons its connection, so the broker's next request goes on a new one; after
+//! any failed fetch to a broker (session request or not) its next session request is full and
+//! closes the old session, so nothing rests on what the broker made of the lost connection. A
+//! rebalance does not start the session over: revoked partitions are forgotten and new ones
+//! added by the next incremental request, as Kafka's own consumer (`FetchSessionHandler`) does;
+//! a full request there would send every partition again for nothing.
 
 use std::collections::BTreeMap;
 

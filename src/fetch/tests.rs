@@ -908,4 +908,5 @@ fn answer(sim: &mut Sim, rng: &mut crate::sim::Rng, r: FetchRequest) {
 }
 
 mod epochs;
+mod sessions;
 mod topic_ids;
