@@ -429,18 +429,35 @@ async fn offset_fetch(
         None if version < 2 => Some(&empty),
         t => t,
     };
-    let request = OffsetFetchRequest::default()
-        .with_group_id(GroupId(sb(group)))
-        .with_topics(topics.map(|ts| {
-            ts.iter()
-                .map(|(t, ps)| {
-                    offset_fetch_request::OffsetFetchRequestTopic::default()
-                        .with_name(TopicName(sb(t)))
-                        .with_partition_indexes(ps.clone())
-                })
-                .collect()
-        }))
-        .with_require_stable(false);
+    // v8+ names the group in a `groups` array (no member: a diagnostic never joins).
+    let request = if version >= 8 {
+        OffsetFetchRequest::default().with_groups(vec![
+            offset_fetch_request::OffsetFetchRequestGroup::default()
+                .with_group_id(GroupId(sb(group)))
+                .with_topics(topics.map(|ts| {
+                    ts.iter()
+                        .map(|(t, ps)| {
+                            offset_fetch_request::OffsetFetchRequestTopics::default()
+                                .with_name(TopicName(sb(t)))
+                                .with_partition_indexes(ps.clone())
+                        })
+                        .collect()
+                })),
+        ])
+    } else {
+        OffsetFetchRequest::default()
+            .with_group_id(GroupId(sb(group)))
+            .with_topics(topics.map(|ts| {
+                ts.iter()
+                    .map(|(t, ps)| {
+                        offset_fetch_request::OffsetFetchRequestTopic::default()
+                            .with_name(TopicName(sb(t)))
+                            .with_partition_indexes(ps.clone())
+                    })
+                    .collect()
+            }))
+    }
+    .with_require_stable(false);
     let response: OffsetFetchResponse = match conn.request_at(&request, version).await {
         Ok(r) => r,
         Err(e) if e.is_retriable() => return Ok(Step::Retry(format!("OffsetFetch: {e}"))),

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use kafka_protocol::messages::{
     ApiKey, ConsumerGroupHeartbeatRequest, DescribeGroupsRequest, DescribeGroupsResponse, GroupId,
-    JoinGroupRequest,
+    JoinGroupRequest, OffsetFetchRequest,
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
 use kafkit::wire::KafkaCode;
@@ -167,12 +167,35 @@ impl Cluster {
         let count = |api| proxy.seen_of(api).len();
         let classic = count(ApiKey::JoinGroup) + count(ApiKey::SyncGroup) + count(ApiKey::Heartbeat);
         let consumer = count(ApiKey::ConsumerGroupHeartbeat);
+        // OffsetFetch (v8+ names the group in `groups`): consumer-protocol members name
+        // themselves and their epoch (v9), classic members never.
+        let named: Vec<(i16, bool)> = proxy
+            .requests(ApiKey::OffsetFetch)
+            .iter()
+            .map(|s| {
+                let r = s.decode::<OffsetFetchRequest>();
+                let member = r
+                    .groups
+                    .first()
+                    .is_some_and(|g| g.member_id.is_some() && g.member_epoch > 0);
+                (s.version, member)
+            })
+            .collect();
         if self.protocol == GroupProtocol::Consumer {
             assert!(
                 consumer > 0 && classic == 0,
                 "{consumer} ConsumerGroupHeartbeat, {classic} classic group requests"
             );
+            // (One sent while the member leaves or rejoins names none: it has no epoch then.)
+            assert!(
+                named.contains(&(9, true)) && named.iter().all(|&(v, _)| v == 9),
+                "OffsetFetch (version, names the member): {named:?}"
+            );
         } else {
+            assert!(
+                named.iter().all(|&(_, member)| !member),
+                "classic OffsetFetch named a member: {named:?}"
+            );
             assert!(
                 classic > 0 && consumer == 0,
                 "{consumer} ConsumerGroupHeartbeat, {classic} classic group requests"

@@ -408,14 +408,28 @@ impl EngineCore {
         progressed
     }
 
+    /// The member an OffsetFetch names (v9+): a consumer-protocol member with an epoch, so the
+    /// coordinator fences a stale one as Kafka's consumer has it; classic members name none.
+    pub(super) fn offset_fetch_member(&self) -> Option<(String, i32)> {
+        let group = self.group.as_ref()?;
+        if self.config.group_protocol != GroupProtocol::Consumer {
+            return None;
+        }
+        let (epoch, member_id) = group.membership.generation()?;
+        Some((member_id, epoch))
+    }
+
     /// Sends the fetch core's requests and applies its events.
     fn drive_fetch(&mut self) {
         let coordinator = self.group.as_ref().and_then(|g| g.membership.coordinator());
         loop {
             let gate = partitions::gate(&self.parts, &self.config, &self.total_buffered);
-            let Some(request) = self.fetch.poll_request(coordinator, gate) else {
+            let Some(mut request) = self.fetch.poll_request(coordinator, gate) else {
                 break;
             };
+            if let crate::fetch::FetchRequest::OffsetFetch { body, .. } = &mut request {
+                body.member = self.offset_fetch_member();
+            }
             if let crate::fetch::FetchRequest::Fetch { node, body, .. } = &request {
                 self.counters.fetch_requests += 1;
                 self.counters.incremental_fetches += u64::from(body.session_epoch > 0);

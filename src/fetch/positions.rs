@@ -43,6 +43,7 @@ impl FetchCore {
                             body: OffsetFetchBody {
                                 group_id,
                                 partitions: need,
+                                member: None,
                             },
                         });
                     }

@@ -3,7 +3,9 @@
 
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::offset_fetch_request::{
+    OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
+};
 use kafka_protocol::messages::offset_for_leader_epoch_request::{
     OffsetForLeaderPartition, OffsetForLeaderTopic,
 };
@@ -70,6 +72,11 @@ pub(crate) struct OffsetForLeaderEpochBody {
 pub(crate) struct OffsetFetchBody {
     pub(crate) group_id: String,
     pub(crate) partitions: Vec<TopicPartition>,
+    /// A consumer-protocol (KIP-848) member's id and epoch, sent from v9 so the coordinator
+    /// can fence a stale member (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID). The fetch core leaves
+    /// it `None`; the engine fills it in as the request leaves, from the membership of that
+    /// moment. `None` (classic members, manual assignment): no member (null id, epoch -1).
+    pub(crate) member: Option<(String, i32)>,
 }
 
 fn topic_name(topic: &str) -> TopicName {
@@ -218,12 +225,35 @@ impl ListOffsetsBody {
 }
 
 impl OffsetFetchBody {
-    /// The request at `version`: `require_stable` (KIP-447) from v7.
+    /// The request at `version`: `require_stable` (KIP-447) from v7; from v8 the group goes in
+    /// the `groups` array (KIP-709), with the member id and epoch from v9 (KIP-848).
     pub(crate) fn to_request(&self, version: i16) -> OffsetFetchRequest {
         let topics = by_topic(&self.partitions, |tp| tp, |tp| tp.partition);
-        OffsetFetchRequest::default()
-            .with_group_id(GroupId(StrBytes::from_string(self.group_id.clone())))
-            .with_topics(Some(
+        let group_id = GroupId(StrBytes::from_string(self.group_id.clone()));
+        let request = OffsetFetchRequest::default().with_require_stable(version >= 7);
+        if version >= 8 {
+            let (member_id, member_epoch) = match &self.member {
+                Some((id, epoch)) if version >= 9 => (Some(StrBytes::from_string(id.clone())), *epoch),
+                _ => (None, -1),
+            };
+            request.with_groups(vec![
+                OffsetFetchRequestGroup::default()
+                    .with_group_id(group_id)
+                    .with_member_id(member_id)
+                    .with_member_epoch(member_epoch)
+                    .with_topics(Some(
+                        topics
+                            .into_iter()
+                            .map(|(topic, partitions)| {
+                                OffsetFetchRequestTopics::default()
+                                    .with_name(topic_name(&topic))
+                                    .with_partition_indexes(partitions)
+                            })
+                            .collect(),
+                    )),
+            ])
+        } else {
+            request.with_group_id(group_id).with_topics(Some(
                 topics
                     .into_iter()
                     .map(|(topic, partitions)| {
@@ -233,7 +263,7 @@ impl OffsetFetchBody {
                     })
                     .collect(),
             ))
-            .with_require_stable(version >= 7)
+        }
     }
 }
 
@@ -394,14 +424,37 @@ mod tests {
             assert_eq!((p.partition_index, p.timestamp), (3, -2));
             assert_eq!(p.current_leader_epoch, if v >= 4 { 5 } else { -1 });
         }
-        let body = OffsetFetchBody {
-            group_id: "g".into(),
-            partitions: vec![TopicPartition::new("t", 0), TopicPartition::new("t", 2)],
-        };
-        for v in versions(ApiKey::OffsetFetch) {
-            let r: OffsetFetchRequest = round_trip(&body.to_request(v), v);
-            let topics = r.topics.unwrap();
-            assert_eq!(topics[0].partition_indexes, vec![0, 2]);
+        for member in [None, Some(("m-1".to_owned(), 7))] {
+            let body = OffsetFetchBody {
+                group_id: "g".into(),
+                partitions: vec![TopicPartition::new("t", 0), TopicPartition::new("t", 2)],
+                member: member.clone(),
+            };
+            for v in versions(ApiKey::OffsetFetch) {
+                let r: OffsetFetchRequest = round_trip(&body.to_request(v), v);
+                if v >= 8 {
+                    let [group] = &r.groups[..] else {
+                        panic!("v{v}: one group expected: {r:?}")
+                    };
+                    assert_eq!(group.group_id.0.as_str(), "g");
+                    let topics = group.topics.as_ref().unwrap();
+                    assert_eq!(topics[0].name.0.as_str(), "t");
+                    assert_eq!(topics[0].partition_indexes, vec![0, 2]);
+                    let sent = (
+                        group.member_id.as_ref().map(|m| m.as_str().to_owned()),
+                        group.member_epoch,
+                    );
+                    let expected = match &member {
+                        Some((id, epoch)) if v >= 9 => (Some(id.clone()), *epoch),
+                        _ => (None, -1),
+                    };
+                    assert_eq!(sent, expected, "v{v}");
+                } else {
+                    assert_eq!(r.group_id.0.as_str(), "g");
+                    let topics = r.topics.unwrap();
+                    assert_eq!(topics[0].partition_indexes, vec![0, 2]);
+                }
+            }
         }
     }
 }

@@ -121,6 +121,9 @@ pub(crate) struct Outcome {
     pub(crate) fetches: super::sessions::SessionCounts,
     /// ConsumerGroupHeartbeats the KIP-848 coordinator accepted.
     pub(crate) consumer_group_heartbeats: u64,
+    /// OffsetFetches that named a member (consumer protocol, v9+), and how many of those the
+    /// KIP-848 coordinator refused (a stale epoch or an unknown member).
+    pub(crate) offset_fetches_named: (u64, u64),
 }
 
 impl Outcome {

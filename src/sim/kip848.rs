@@ -143,13 +143,13 @@ impl Kip848Coordinator {
                 }
                 let Some(names) = &req.subscribed_topic_names else {
                     return Self::error(
-                        KafkaCode(42),
+                        KafkaCode::INVALID_REQUEST,
                         Some("SubscribedTopicNames must be set in first request"),
                     );
                 };
                 if req.rebalance_timeout_ms <= 0 {
                     return Self::error(
-                        KafkaCode(42),
+                        KafkaCode::INVALID_REQUEST,
                         Some("RebalanceTimeoutMs must be provided in first request"),
                     );
                 }
@@ -369,6 +369,17 @@ impl Kip848Coordinator {
             std::cmp::Ordering::Less => Some(KafkaCode::STALE_MEMBER_EPOCH),
             std::cmp::Ordering::Greater => Some(KafkaCode::FENCED_MEMBER_EPOCH),
         }
+    }
+
+    /// What Kafka's coordinator answers an OffsetFetch that names a member (v9+): an unknown
+    /// member is UNKNOWN_MEMBER_ID and any other epoch than its current one STALE_MEMBER_EPOCH
+    /// (`ConsumerGroup.validateOffsetFetch`); one that names none is not checked.
+    pub(crate) fn offset_fetch_error(&self, member: Option<&(String, i32)>) -> Option<KafkaCode> {
+        let (member_id, epoch) = member?;
+        let Some(m) = self.members.get(member_id.as_str()) else {
+            return Some(KafkaCode::UNKNOWN_MEMBER_ID);
+        };
+        (*epoch != m.epoch).then_some(KafkaCode::STALE_MEMBER_EPOCH)
     }
 
     /// No partition is assigned to (or pending revocation from) two members.

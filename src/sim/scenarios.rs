@@ -71,6 +71,18 @@ fn each_seed_both_protocols(
                 out.consumer_group_heartbeats
             ));
         }
+        // Consumer-protocol members name themselves in OffsetFetch (v9), classic ones never.
+        let (named, _) = out.offset_fetches_named;
+        if case.consumer_protocol != (named > 0) {
+            return Err(format!(
+                "{named} OffsetFetches named a member on the {} protocol",
+                if case.consumer_protocol {
+                    "consumer"
+                } else {
+                    "classic"
+                }
+            ));
+        }
         also(case, out)
     };
     each_seed(what, &make, also);

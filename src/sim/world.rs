@@ -96,6 +96,9 @@ pub(crate) struct World {
     kip848_timer: Option<Instant>,
     /// ConsumerGroupHeartbeats it accepted.
     kip848_heartbeats: u64,
+    /// OffsetFetches that named a member (v9+), and how many of them it refused.
+    offset_fetches_named: u64,
+    offset_fetch_refusals: u64,
     versions: Versions,
     members: Vec<Member>,
     /// Coordinator member ids to member names.
@@ -180,6 +183,8 @@ impl World {
             }),
             kip848_timer: None,
             kip848_heartbeats: 0,
+            offset_fetches_named: 0,
+            offset_fetch_refusals: 0,
             versions: Versions::of(case.flavor),
             members: vec![],
             member_ids: HashMap::new(),
@@ -353,6 +358,7 @@ impl World {
             events: self.events,
             fetches: self.sessions.counts,
             consumer_group_heartbeats: self.kip848_heartbeats,
+            offset_fetches_named: (self.offset_fetches_named, self.offset_fetch_refusals),
         }
     }
 

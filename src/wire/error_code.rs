@@ -45,6 +45,8 @@ impl KafkaCode {
     pub const NETWORK_EXCEPTION: KafkaCode = KafkaCode(13);
     /// The broker does not support this API version.
     pub const UNSUPPORTED_VERSION: KafkaCode = KafkaCode(35);
+    /// The request is malformed or inconsistent (the broker's message says how).
+    pub const INVALID_REQUEST: KafkaCode = KafkaCode(42);
     /// The broker's log directory for the partition is offline.
     pub const KAFKA_STORAGE_ERROR: KafkaCode = KafkaCode(56);
     /// The fetch session (KIP-227) is not known to the broker.

@@ -2,10 +2,10 @@
 //! broker-side encoders for every supported version, and hostile inputs.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::TopicName;
 use kafka_protocol::messages::list_offsets_response as kp_lo;
 use kafka_protocol::messages::offset_commit_response as kp_oc;
 use kafka_protocol::messages::offset_fetch_response as kp_of;
+use kafka_protocol::messages::{GroupId, TopicName};
 
 use super::response_test_util::{Gen, assert_count_rejected, decode_and_check_prefixes, encode};
 use super::*;
@@ -79,20 +79,51 @@ fn list_offsets_matches_reference_for_every_supported_version() {
 
 fn kp_offset_fetch(g: &mut Gen, version: i16) -> kp_of::OffsetFetchResponse {
     let flexible = version >= 6;
+    let metadata = |g: &mut Gen| match g.below(3) {
+        0 => None,
+        1 => Some("".into()),
+        _ => Some(g.str_bytes()),
+    };
+    let response = kp_of::OffsetFetchResponse::default()
+        .with_throttle_time_ms(if version >= 3 { g.i32() } else { 0 })
+        .with_unknown_tagged_fields(g.unknown_tags(flexible, 0));
+    if version >= 8 {
+        // One group: the one asked for.
+        let topics = (0..g.below(4))
+            .map(|_| {
+                let partitions = (0..g.below(5))
+                    .map(|i| {
+                        kp_of::OffsetFetchResponsePartitions::default()
+                            .with_partition_index(i as i32)
+                            .with_committed_offset(if g.chance(3) { -1 } else { g.i64() })
+                            .with_committed_leader_epoch(g.i32())
+                            .with_metadata(metadata(g))
+                            .with_error_code(g.below(3) as i16)
+                            .with_unknown_tagged_fields(g.unknown_tags(flexible, 0))
+                    })
+                    .collect();
+                kp_of::OffsetFetchResponseTopics::default()
+                    .with_name(TopicName(g.str_bytes()))
+                    .with_partitions(partitions)
+                    .with_unknown_tagged_fields(g.unknown_tags(flexible, 0))
+            })
+            .collect();
+        let group = kp_of::OffsetFetchResponseGroup::default()
+            .with_group_id(GroupId(g.str_bytes()))
+            .with_topics(topics)
+            .with_error_code(g.i16())
+            .with_unknown_tagged_fields(g.unknown_tags(flexible, 0));
+        return response.with_groups(vec![group]);
+    }
     let topics = (0..g.below(4))
         .map(|_| {
             let partitions = (0..g.below(5))
                 .map(|i| {
-                    let metadata = match g.below(3) {
-                        0 => None,
-                        1 => Some("".into()),
-                        _ => Some(g.str_bytes()),
-                    };
                     kp_of::OffsetFetchResponsePartition::default()
                         .with_partition_index(i as i32)
                         .with_committed_offset(if g.chance(3) { -1 } else { g.i64() })
                         .with_committed_leader_epoch(if version >= 5 { g.i32() } else { -1 })
-                        .with_metadata(metadata)
+                        .with_metadata(metadata(g))
                         .with_error_code(g.below(3) as i16)
                         .with_unknown_tagged_fields(g.unknown_tags(flexible, 0))
                 })
@@ -103,14 +134,48 @@ fn kp_offset_fetch(g: &mut Gen, version: i16) -> kp_of::OffsetFetchResponse {
                 .with_unknown_tagged_fields(g.unknown_tags(flexible, 0))
         })
         .collect();
-    kp_of::OffsetFetchResponse::default()
-        .with_throttle_time_ms(if version >= 3 { g.i32() } else { 0 })
+    response
         .with_topics(topics)
         .with_error_code(if version >= 2 { g.i16() } else { 0 })
-        .with_unknown_tagged_fields(g.unknown_tags(flexible, 0))
 }
 
 fn expected_offset_fetch(kp: &kp_of::OffsetFetchResponse) -> OffsetFetchResponse {
+    let partition =
+        |index, offset, epoch, metadata: &Option<kafka_protocol::protocol::StrBytes>, error_code| {
+            OffsetFetchPartition {
+                partition_index: index,
+                committed_offset: offset,
+                committed_leader_epoch: epoch,
+                metadata: metadata.as_ref().map(|m| Str::from(m.as_str())),
+                error_code,
+            }
+        };
+    if let [group] = &kp.groups[..] {
+        return OffsetFetchResponse {
+            throttle_time_ms: kp.throttle_time_ms,
+            topics: group
+                .topics
+                .iter()
+                .map(|t| OffsetFetchTopic {
+                    name: Str::from(t.name.0.as_str()),
+                    partitions: t
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            partition(
+                                p.partition_index,
+                                p.committed_offset,
+                                p.committed_leader_epoch,
+                                &p.metadata,
+                                p.error_code,
+                            )
+                        })
+                        .collect(),
+                })
+                .collect(),
+            error_code: group.error_code,
+        };
+    }
     OffsetFetchResponse {
         throttle_time_ms: kp.throttle_time_ms,
         topics: kp
@@ -121,12 +186,14 @@ fn expected_offset_fetch(kp: &kp_of::OffsetFetchResponse) -> OffsetFetchResponse
                 partitions: t
                     .partitions
                     .iter()
-                    .map(|p| OffsetFetchPartition {
-                        partition_index: p.partition_index,
-                        committed_offset: p.committed_offset,
-                        committed_leader_epoch: p.committed_leader_epoch,
-                        metadata: p.metadata.as_ref().map(|m| Str::from(m.as_str())),
-                        error_code: p.error_code,
+                    .map(|p| {
+                        partition(
+                            p.partition_index,
+                            p.committed_offset,
+                            p.committed_leader_epoch,
+                            &p.metadata,
+                            p.error_code,
+                        )
                     })
                     .collect(),
             })
@@ -135,10 +202,29 @@ fn expected_offset_fetch(kp: &kp_of::OffsetFetchResponse) -> OffsetFetchResponse
     }
 }
 
+/// A v8+ answer holds exactly the one group asked for: none, or two, is refused.
+#[test]
+fn offset_fetch_v8_refuses_an_answer_without_exactly_one_group() {
+    for version in [8, 9] {
+        for groups in [0, 2] {
+            let kp = kp_of::OffsetFetchResponse::default().with_groups(
+                (0..groups)
+                    .map(|_| kp_of::OffsetFetchResponseGroup::default())
+                    .collect(),
+            );
+            let err = OffsetFetchResponse::decode(encode(&kp, version), version).unwrap_err();
+            assert!(
+                matches!(err, DecodeError::Invalid { field: "groups", .. }),
+                "v{version}, {groups} groups: {err}"
+            );
+        }
+    }
+}
+
 #[test]
 fn offset_fetch_matches_reference_for_every_supported_version() {
     let (min, max) = supported_range(ApiKey::OffsetFetch).unwrap();
-    assert_eq!((min, max), (1, 7));
+    assert_eq!((min, max), (1, 9));
     for version in min..=max {
         let mut g = Gen(version as u64 * 13 + 17);
         for case in 0..300 {
@@ -239,6 +325,8 @@ fn offsets_versions_outside_the_supported_range_are_refused() {
             refused(ListOffsetsResponse::decode(Bytes::new(), v).map(drop)),
             "v{v}"
         );
+    }
+    for v in [0, 10] {
         assert!(
             refused(OffsetFetchResponse::decode(Bytes::new(), v).map(drop)),
             "v{v}"

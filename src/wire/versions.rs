@@ -14,7 +14,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Metadata, 4, 12),
     (ApiKey::Fetch, 4, 17),
     (ApiKey::ListOffsets, 1, 7),
-    (ApiKey::OffsetFetch, 1, 7),
+    // v9 carries the member id and epoch of a consumer-protocol (KIP-848) member.
+    (ApiKey::OffsetFetch, 1, 9),
     // v9 is the first that consumer-protocol (KIP-848) members may use; the same as v8.
     (ApiKey::OffsetCommit, 2, 9),
     (ApiKey::OffsetForLeaderEpoch, 2, 4),

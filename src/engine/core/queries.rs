@@ -300,6 +300,7 @@ impl EngineCore {
         let metadata = self.metadata.current.clone();
         let coordinator = self.group.as_ref().and_then(|g| g.membership.coordinator());
         let group_id = self.config.group_id.clone();
+        let member = self.offset_fetch_member();
         let mut requests: Vec<(NodeId, FetchRequestBody, Vec<usize>)> = Vec::new();
         let mut waiting = false;
         {
@@ -366,6 +367,7 @@ impl EngineCore {
                         FetchRequestBody::OffsetFetch(OffsetFetchBody {
                             group_id,
                             partitions: tps.clone(),
+                            member: member.clone(),
                         }),
                         Vec::new(),
                     )),

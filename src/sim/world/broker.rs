@@ -224,10 +224,18 @@ impl World {
                 result: Ok(self.cluster.list_offsets(node, &body)),
             }),
             Work::OffsetFetch(oid, body) => {
+                self.offset_fetches_named += u64::from(body.member.is_some());
                 let response = if node != self.coordinator_node {
                     offset_fetch_response(KafkaCode::NOT_COORDINATOR, &[])
                 } else if self.errors && self.rng.chance(20) {
                     offset_fetch_response(KafkaCode::COORDINATOR_LOAD_IN_PROGRESS, &[])
+                } else if let Some(code) = self
+                    .kip848
+                    .as_ref()
+                    .and_then(|k| k.offset_fetch_error(body.member.as_ref()))
+                {
+                    self.offset_fetch_refusals += 1;
+                    offset_fetch_response(code, &[])
                 } else {
                     let parts: Vec<_> = body
                         .partitions
