@@ -593,7 +593,12 @@ impl ConsumerMachine {
 
     /// Acts on an error code from a heartbeat or a commit; `message` is the broker's.
     fn on_error_code(&mut self, code: KafkaCode, message: Option<&str>, api: &str) {
-        let action = super::classify(code);
+        let action = match code {
+            // The coordinator refused the heartbeat itself as malformed: sending it again cannot
+            // help, so the member stops, as Kafka's consumer does.
+            KafkaCode::INVALID_REQUEST => ErrorAction::Fatal,
+            code => super::classify(code),
+        };
         let joining = self.member_epoch == JOIN_EPOCH;
         let said = message
             .filter(|m| !m.trim().is_empty())
@@ -660,6 +665,9 @@ impl ConsumerMachine {
                 format!("not authorized for group {group}: grant this principal READ on the group")
             }
             KafkaCode::UNSUPPORTED_VERSION => unsupported_protocol_message(),
+            KafkaCode::INVALID_REQUEST => format!(
+                "the coordinator of group {group} refused the request as invalid: a bug in kafkit or the broker; please report it with the broker's words"
+            ),
             _ => format!("group {group} cannot continue"),
         };
         format!("{api}: {what}{said}")

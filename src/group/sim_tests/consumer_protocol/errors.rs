@@ -130,6 +130,7 @@ fn every_fatal_code_stops_the_member_with_what_to_do() {
         (KafkaCode::GROUP_AUTHORIZATION_FAILED, "grant this principal READ"),
         (KafkaCode::UNSUPPORTED_VERSION, "group.protocol=classic"),
         (KafkaCode::INVALID_GROUP_ID, "cannot continue"),
+        (KafkaCode::INVALID_REQUEST, "refused the request as invalid"),
     ];
     for (code, hint) in cases {
         let (mut w, a) = joined();
