@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use kafkit::{Consumer, GroupProtocol, OffsetReset};
+use kafkit::{Consumer, Event, GroupProtocol, OffsetReset, RemoteAssignor, TopicPartition};
 use kafkit_protocol_tests::harness::{self, within};
 use kafkit_protocol_tests::history::{Expected, History};
 use kafkit_protocol_tests::real;
@@ -39,6 +39,83 @@ async fn assigned(history: &History, name: &str) {
         }
     })
     .await;
+}
+
+/// What `events` leave a member owning, by topic and partition.
+fn owned(events: &[Event]) -> std::collections::BTreeSet<TopicPartition> {
+    let mut owned = std::collections::BTreeSet::new();
+    for e in events {
+        match e {
+            Event::Assigned(tps) => owned.extend(tps.iter().cloned()),
+            Event::Revoked(tps) | Event::Lost(tps, _) => {
+                for tp in tps {
+                    owned.remove(tp);
+                }
+            }
+            _ => {}
+        }
+    }
+    owned
+}
+
+/// `group.remote.assignor=range`, Kafka's server-side range assignor: co-partitioned topics (the
+/// same subscribers, the same partition count) are assigned together, so each of two members
+/// holds the same partition numbers of both topics (with `uniform` that is not promised).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_range_assignor_gives_each_member_the_same_partitions_of_co_partitioned_topics() {
+    harness::init_tracing();
+    let addr = real::broker_addr();
+    let topics = [
+        real::unique_name("kafkit-848-range-a"),
+        real::unique_name("kafkit-848-range-b"),
+    ];
+    let group = real::unique_name("g-848-range");
+    for t in &topics {
+        harness::topic_with_partitions(&addr, t, 4).await;
+    }
+    let build = || {
+        Consumer::builder()
+            .bootstrap(&addr)
+            .group_id(&group)
+            .group_protocol(GroupProtocol::Consumer)
+            .group_remote_assignor(RemoteAssignor::Range)
+            .subscribe([topics[0].as_str(), topics[1].as_str()])
+            .offset_reset(OffsetReset::Earliest)
+            .build()
+            .unwrap()
+    };
+    let history = History::new();
+    let (a, b) = (build(), build());
+    let ma = Member::start("a", &a, &history, 10);
+    let mb = Member::start("b", &b, &history, 10);
+    let (oa, ob) = within(Duration::from_secs(60), "four partitions each", async {
+        loop {
+            let (oa, ob) = (owned(&ma.events()), owned(&mb.events()));
+            if oa.len() == 4 && ob.len() == 4 && oa.is_disjoint(&ob) {
+                return (oa, ob);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    for (name, owns) in [("a", &oa), ("b", &ob)] {
+        let of = |topic: &str| -> Vec<i32> {
+            owns.iter()
+                .filter(|tp| &*tp.topic == topic)
+                .map(|tp| tp.partition)
+                .collect()
+        };
+        assert_eq!(of(&topics[0]).len(), 2, "{name}: two of each topic: {owns:?}");
+        assert_eq!(
+            of(&topics[0]),
+            of(&topics[1]),
+            "{name}: the same partitions of both topics: {owns:?}"
+        );
+    }
+    for c in [a, b] {
+        within(Duration::from_secs(30), "close", c.close()).await.unwrap();
+    }
+    drop((ma, mb));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
