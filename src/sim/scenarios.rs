@@ -463,11 +463,13 @@ fn fetch_sessions_send_only_what_moved() {
     }
 }
 
-/// Sessions under faults: brokers evict sessions (FETCH_SESSION_ID_NOT_FOUND), decline new ones,
-/// forget them all when they go down, and connections reset mid-fetch (the next request is full);
-/// every promise still holds, and new sessions were asked for more than once.
+/// Sessions under faults: brokers evict sessions (FETCH_SESSION_ID_NOT_FOUND), refuse incremental
+/// requests (INVALID_FETCH_SESSION_EPOCH, FETCH_SESSION_TOPIC_ID_ERROR), decline new ones, forget
+/// them all when they go down, and connections reset mid-fetch (the next request is full); every
+/// promise still holds, new sessions were asked for more than once, and refusals happened.
 #[test]
 fn fetch_sessions_survive_evictions_restarts_and_resets() {
+    let refused = std::cell::Cell::new(0);
     each_seed(
         "fetch_sessions_survive",
         |seed| {
@@ -492,9 +494,14 @@ fn fetch_sessions_survive_evictions_restarts_and_resets() {
         },
         |_, out| {
             let f = out.fetches;
+            refused.set(refused.get() + f.refused);
             (f.full > 1 && f.incremental > 0)
                 .then_some(())
                 .ok_or_else(|| format!("expected sessions created again and incremental fetches: {f:?}"))
         },
+    );
+    assert!(
+        refused.get() > 0,
+        "no incremental request was refused in any seed"
     );
 }

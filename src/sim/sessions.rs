@@ -48,6 +48,9 @@ pub(crate) struct SessionCounts {
     pub(crate) incremental_partitions: u64,
     /// Partitions carried by sessionless and full requests.
     pub(crate) full_partitions: u64,
+    /// Incremental requests refused with INVALID_FETCH_SESSION_EPOCH or
+    /// FETCH_SESSION_TOPIC_ID_ERROR (a fault).
+    pub(crate) refused: u64,
 }
 
 impl Sessions {
@@ -164,6 +167,14 @@ impl Sessions {
     /// The broker restarted (or was cut off long enough): its sessions are gone.
     pub(crate) fn forget_node(&mut self, node: NodeId) {
         self.by_node.remove(&node);
+    }
+
+    /// Drops session `id` of `node` (the broker refused a request of it).
+    pub(crate) fn drop_session(&mut self, node: NodeId, id: i32) {
+        self.counts.refused += 1;
+        if let Some(sessions) = self.by_node.get_mut(&node) {
+            sessions.remove(&id);
+        }
     }
 
     /// Evicts one of `node`'s sessions (a full cache makes room).

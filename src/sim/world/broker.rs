@@ -181,7 +181,22 @@ impl World {
                     self.sessions.evict_one(node);
                 }
                 let decline = self.errors && self.rng.chance(5);
-                let opened = match self.sessions.open(node, &mut body, version, decline) {
+                // The other session errors a broker answers an incremental request with: its epoch
+                // out of order, or topic ids that no longer match the session's (Kafka answers
+                // both and drops the session).
+                let refused = if self.errors && version >= 7 && body.session_epoch > 0 && self.rng.chance(3) {
+                    self.sessions.drop_session(node, body.session_id);
+                    Some(if self.rng.chance(50) {
+                        KafkaCode::INVALID_FETCH_SESSION_EPOCH
+                    } else {
+                        KafkaCode::FETCH_SESSION_TOPIC_ID_ERROR
+                    })
+                } else {
+                    None
+                };
+                let opened = match refused
+                    .map_or_else(|| self.sessions.open(node, &mut body, version, decline), Err)
+                {
                     Ok(opened) => opened,
                     Err(code) => {
                         let mut response = fetch_response(vec![]);
