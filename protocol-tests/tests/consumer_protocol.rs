@@ -162,8 +162,9 @@ async fn members_join_share_and_leave_on_the_consumer_protocol() {
 
 /// One rebalance measured: member B joins a group where A consumes every partition at a steady
 /// rate. Returns (B's join to its first record, the longest pause of a partition A keeps, the
-/// longest pause of a partition that moves: A's last record of it to B's first), in seconds.
-async fn one_rebalance(addr: &str, protocol: GroupProtocol) -> (f64, f64, f64) {
+/// longest pause of a partition that moves: A's last record of it to B's first, and the
+/// baseline: the longest gap of any partition in the 2 s before the join), in seconds.
+async fn one_rebalance(addr: &str, protocol: GroupProtocol) -> (f64, f64, f64, f64) {
     use kafkit_protocol_tests::history::Kind;
     let topic = real::unique_name("kafkit-pause");
     let group = real::unique_name("g-pause");
@@ -208,9 +209,14 @@ async fn one_rebalance(addr: &str, protocol: GroupProtocol) -> (f64, f64, f64) {
         .iter()
         .find(|e| e.member == "b" && matches!(e.kind, Kind::Delivered { .. }))
         .map_or(f64::NAN, |e| e.t - joined);
-    let (mut stay, mut moved) = (0f64, 0f64);
+    let (mut stay, mut moved, mut baseline) = (0f64, 0f64, 0f64);
     for p in 0..PARTITIONS {
         let at_a = deliveries("a", p);
+        let mut last = joined - 2.0;
+        for t in at_a.iter().filter(|t| **t >= joined - 2.0 && **t < joined) {
+            baseline = baseline.max(t - last);
+            last = *t;
+        }
         let at_b = deliveries("b", p);
         if at_b.is_empty() {
             // Stays with A: its longest gap from 1 s before the join to the end.
@@ -227,7 +233,7 @@ async fn one_rebalance(addr: &str, protocol: GroupProtocol) -> (f64, f64, f64) {
     drop((ma, mb));
     let _ = a.close().await;
     let _ = b.close().await;
-    (b_first, stay, moved)
+    (b_first, stay, moved, baseline)
 }
 
 /// Measurement, not a test (ignored; run by hand): the rebalance when a second member joins, on
@@ -243,16 +249,16 @@ async fn one_rebalance(addr: &str, protocol: GroupProtocol) -> (f64, f64, f64) {
 async fn measure_rebalance_pause() {
     let addr = real::broker_addr();
     println!(
-        "| protocol | round | join → first record (s) | longest pause, partitions that stay (s) | longest pause, partitions that move (s) |"
+        "| protocol | round | join → first record (s) | longest pause, partitions that stay (s) | longest pause, partitions that move (s) | baseline: longest gap before the join (s) |"
     );
-    println!("|---|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|");
     for round in 1..=3 {
         for (name, protocol) in [
             ("classic, cooperative-sticky", GroupProtocol::Classic),
             ("consumer (KIP-848)", GroupProtocol::Consumer),
         ] {
-            let (first, stay, moved) = one_rebalance(&addr, protocol).await;
-            println!("| {name} | {round} | {first:.3} | {stay:.3} | {moved:.3} |");
+            let (first, stay, moved, baseline) = one_rebalance(&addr, protocol).await;
+            println!("| {name} | {round} | {first:.3} | {stay:.3} | {moved:.3} | {baseline:.3} |");
         }
     }
 }
