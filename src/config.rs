@@ -574,7 +574,7 @@ impl ConsumerConfig {
                 );
             }
         }
-        if let Some(Err(e)) = self.start_at.map(crate::fetch::SeekTarget::from_offset) {
+        if let Some(Err(e)) = self.start_at.map(crate::types::Offset::check) {
             return fail(format!("start_at: {e}"));
         }
         if self.max_partition_fetch_bytes <= 0 || self.fetch_max_bytes <= 0 {
@@ -585,11 +585,24 @@ impl ConsumerConfig {
     }
 }
 
+impl NetConfig {
+    /// Connection settings from librdkafka-style properties (`security.protocol`, `ssl.*`,
+    /// `sasl.*`, `client.id`, `socket.connection.setup.timeout.ms`, `request.timeout.ms`,
+    /// `reconnect.backoff.ms`, ...), validated as [`crate::ConsumerBuilder::build`] validates them.
+    /// `bootstrap.servers` is accepted and ignored; consumer properties are an error.
+    ///
+    /// (Defined here, beside the property parser it shares with the consumer, so that `net` does
+    /// not depend on `config`.)
+    pub fn from_properties<'a>(
+        properties: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<NetConfig> {
+        net_from_properties(properties)
+    }
+}
+
 /// Connection properties only (`security.protocol`, `ssl.*`, `sasl.*`, `client.id`, timeouts,
 /// backoff, `receive.message.max.bytes`), for tools that talk to brokers without a consumer.
-pub(crate) fn net_from_properties<'a>(
-    properties: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> Result<NetConfig> {
+fn net_from_properties<'a>(properties: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<NetConfig> {
     const CONSUMER_ONLY_OK: &[&str] = &["bootstrap.servers"];
     let mut c = ConsumerConfig::default();
     for (key, value) in properties {

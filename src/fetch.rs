@@ -137,20 +137,13 @@ impl SeekTarget {
     /// wrong) for a negative offset, timestamp or count.
     pub(crate) fn from_offset(offset: crate::types::Offset) -> Result<SeekTarget, String> {
         use crate::types::Offset;
-        match offset {
-            Offset::Beginning => Ok(SeekTarget::Timestamp(-2)),
-            Offset::End => Ok(SeekTarget::Timestamp(-1)),
-            Offset::At(n) if n >= 0 => Ok(SeekTarget::Offset(n)),
-            Offset::Timestamp(ms) if ms >= 0 => Ok(SeekTarget::Timestamp(ms)),
-            Offset::FromEnd(n) if n >= 0 => Ok(SeekTarget::FromEnd(n)),
-            Offset::At(n) => Err(format!(
-                "offset {n} is negative; offsets start at 0 (use Offset::Beginning, Offset::End or Offset::FromEnd)"
-            )),
-            Offset::Timestamp(ms) => Err(format!(
-                "timestamp {ms} is negative; timestamps are Unix milliseconds"
-            )),
-            Offset::FromEnd(n) => Err(format!("FromEnd({n}) is negative; it counts back from the end")),
-        }
+        Ok(match offset.check()? {
+            Offset::Beginning => SeekTarget::Timestamp(-2),
+            Offset::End => SeekTarget::Timestamp(-1),
+            Offset::At(n) => SeekTarget::Offset(n),
+            Offset::Timestamp(ms) => SeekTarget::Timestamp(ms),
+            Offset::FromEnd(n) => SeekTarget::FromEnd(n),
+        })
     }
 }
 

@@ -68,6 +68,24 @@ pub enum Offset {
     FromEnd(i64),
 }
 
+impl Offset {
+    /// Refuses negative offsets, times and counts, saying what is meant instead.
+    pub(crate) fn check(self) -> Result<Offset, String> {
+        match self {
+            Offset::At(n) if n < 0 => Err(format!(
+                "offset {n} is negative; offsets start at 0 (use Offset::Beginning, Offset::End or Offset::FromEnd)"
+            )),
+            Offset::Timestamp(ms) if ms < 0 => Err(format!(
+                "timestamp {ms} is negative; timestamps are Unix milliseconds"
+            )),
+            Offset::FromEnd(n) if n < 0 => {
+                Err(format!("FromEnd({n}) is negative; it counts back from the end"))
+            }
+            ok => Ok(ok),
+        }
+    }
+}
+
 /// A partition's watermarks: [`crate::Consumer::watermarks`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Watermarks {

@@ -41,15 +41,7 @@ impl Default for NetConfig {
 }
 
 impl NetConfig {
-    /// Connection settings from librdkafka-style properties (`security.protocol`, `ssl.*`,
-    /// `sasl.*`, `client.id`, `socket.connection.setup.timeout.ms`, `request.timeout.ms`,
-    /// `reconnect.backoff.ms`, ...), validated as [`crate::ConsumerBuilder::build`] validates them.
-    /// `bootstrap.servers` is accepted and ignored; consumer properties are an error.
-    pub fn from_properties<'a>(
-        properties: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> crate::Result<NetConfig> {
-        crate::config::net_from_properties(properties)
-    }
+    // `NetConfig::from_properties` is in `crate::config`, beside the property parser.
 
     /// Sets `client_id`.
     pub fn client_id(mut self, id: impl Into<String>) -> Self {
