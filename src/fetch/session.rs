@@ -97,17 +97,45 @@ impl Session {
     /// The next request, for `wanted`: every partition the session is to fetch now (the whole
     /// set, not only the changed ones). A full request (epoch 0) carries them all; an incremental
     /// one the changed and new ones, and forgets the ones not wanted any more.
-    pub(super) fn request(&mut self, wanted: Vec<FetchPartitionBody>) -> SessionRequest {
+    pub(super) fn request(&mut self, mut wanted: Vec<FetchPartitionBody>) -> SessionRequest {
+        // One walk over `wanted` and `held` side by side, both in partition order (the fetch
+        // core builds `wanted` in that order; anything else is sorted first): a consumer of a
+        // thousand quiet partitions sends a session request for every long poll, and a map
+        // lookup per partition per request cost more than the rest of the request.
+        if !wanted.is_sorted_by(|a, b| a.tp <= b.tp) {
+            wanted.sort_by(|a, b| a.tp.cmp(&b.tp));
+        }
+        let mut old = std::mem::take(&mut self.held).into_iter().peekable();
+        // What the broker holds for each wanted partition, and what it holds that is not wanted.
+        let mut prev: Vec<Option<Held>> = Vec::with_capacity(wanted.len());
+        let mut unwanted: Vec<(TopicPartition, [u8; 16])> = Vec::new();
+        for p in &wanted {
+            while let Some((tp, h)) = old.next_if(|(tp, _)| *tp < p.tp) {
+                unwanted.push((tp, h.topic_id));
+            }
+            prev.push(old.next_if(|(tp, _)| *tp == p.tp).map(|(_, h)| h));
+        }
+        unwanted.extend(old.map(|(tp, h)| (tp, h.topic_id)));
         // A session names its topics by id (Fetch v13+) or by name throughout, and the broker
         // keys it by topic id: a topic whose id changed (deleted and created again) or a switch
         // between ids and names starts a new session.
         let by_id = |id: &[u8; 16]| *id != [0; 16];
+        let held_before = prev
+            .iter()
+            .flatten()
+            .map(|h| h.topic_id)
+            .chain(unwanted.iter().map(|(_, id)| *id));
+        let mut any_held = false;
+        let mut held_all_by_id = true;
+        for id in held_before {
+            any_held = true;
+            held_all_by_id &= by_id(&id);
+        }
         let mode_changed = wanted
             .iter()
-            .any(|p| self.held.get(&p.tp).is_some_and(|h| h.topic_id != p.topic_id))
-            || (!self.held.is_empty()
-                && self.held.values().all(|h| by_id(&h.topic_id))
-                    != wanted.iter().all(|p| by_id(&p.topic_id)));
+            .zip(&prev)
+            .any(|(p, h)| h.is_some_and(|h| h.topic_id != p.topic_id))
+            || (any_held && held_all_by_id != wanted.iter().all(|p| by_id(&p.topic_id)));
         if mode_changed && self.epoch != 0 {
             tracing::debug!(
                 session = self.id,
@@ -116,27 +144,15 @@ impl Session {
             self.restart(true);
         }
         let full = self.epoch == 0;
-        let mut held = BTreeMap::new();
-        let mut partitions = Vec::new();
-        for p in wanted {
-            let now = Held::of(&p);
-            if full || self.held.get(&p.tp) != Some(&now) {
-                held.insert(p.tp.clone(), now);
-                partitions.push(p);
-            } else {
-                held.insert(p.tp, now);
-            }
-        }
-        let forgotten = if full {
-            Vec::new()
-        } else {
-            self.held
-                .iter()
-                .filter(|(tp, _)| !held.contains_key(*tp))
-                .map(|(tp, h)| (tp.clone(), h.topic_id))
-                .collect()
-        };
-        self.held = held;
+        // `wanted` is in partition order, so the new map is built in bulk.
+        self.held = wanted.iter().map(|p| (p.tp.clone(), Held::of(p))).collect();
+        let partitions: Vec<FetchPartitionBody> = wanted
+            .into_iter()
+            .zip(prev)
+            .filter(|(p, h)| full || *h != Some(Held::of(p)))
+            .map(|(p, _)| p)
+            .collect();
+        let forgotten = if full { Vec::new() } else { unwanted };
         SessionRequest {
             id: self.id,
             epoch: self.epoch,
