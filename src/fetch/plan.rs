@@ -92,7 +92,12 @@ impl FetchCore {
     /// `may_wait`: no partition in it is known to be behind, so the broker may hold it for up to
     /// `fetch.wait.max.ms`; such a fetch goes alone to its broker, so it is the session fetch
     /// when sessions are on (KIP-227). Other fetches are sessionless (id 0, epoch -1).
-    fn send_fetch(&mut self, node: NodeId, tps: Vec<TopicPartition>, may_wait: bool) {
+    fn send_fetch(&mut self, node: NodeId, mut tps: Vec<TopicPartition>, may_wait: bool) {
+        // In partition order (they come from the partition map, so this only checks): the
+        // answer is matched against what was asked by merging and binary search, not lookups.
+        if !tps.is_sorted() {
+            tps.sort();
+        }
         let id = self.next_request_id();
         let mut asked = Vec::with_capacity(tps.len());
         let mut partitions = Vec::with_capacity(tps.len());

@@ -79,18 +79,21 @@ impl FetchCore {
         let mut failed = Vec::new();
         let policy_timestamp = if policy == OffsetReset::Earliest { -2 } else { -1 };
         for (tp, part) in &self.partitions {
+            // The state first: it is a field, the gate a lookup in the engine's map, and this
+            // runs at every poll over every partition.
+            let timestamp = match part.state {
+                PositionState::NeedReset if policy == OffsetReset::None => None,
+                PositionState::NeedReset => Some(policy_timestamp),
+                PositionState::NeedLookup(timestamp) => Some(timestamp),
+                PositionState::NeedTail(_) => Some(-1),
+                _ => continue,
+            };
             if gate(tp) == Gate::Ended {
                 continue;
             }
-            let timestamp = match part.state {
-                PositionState::NeedReset if policy == OffsetReset::None => {
-                    failed.push(tp.clone());
-                    continue;
-                }
-                PositionState::NeedReset => policy_timestamp,
-                PositionState::NeedLookup(timestamp) => timestamp,
-                PositionState::NeedTail(_) => -1,
-                _ => continue,
+            let Some(timestamp) = timestamp else {
+                failed.push(tp.clone());
+                continue;
             };
             match part.leader {
                 Some(leader) => by_leader.entry(leader).or_default().push((tp.clone(), timestamp)),

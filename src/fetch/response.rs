@@ -24,11 +24,24 @@ impl FetchCore {
         if fetch.may_wait {
             broker.waiting = false;
         }
-        for asked in &fetch.asked {
-            if let Some(part) = self.partitions.get_mut(&asked.tp)
-                && part.in_fetch == Some(id)
-            {
-                part.in_fetch = None;
+        // `asked` is in partition order (`send_fetch`). A fetch of most partitions (a session's
+        // long poll) is released in one merged walk over the partition map; a small one by
+        // lookups.
+        if fetch.asked.len().saturating_mul(8) >= self.partitions.len() {
+            let mut asked = fetch.asked.iter().peekable();
+            for (tp, part) in &mut self.partitions {
+                while asked.next_if(|a| a.tp < *tp).is_some() {}
+                if asked.next_if(|a| a.tp == *tp).is_some() && part.in_fetch == Some(id) {
+                    part.in_fetch = None;
+                }
+            }
+        } else {
+            for asked in &fetch.asked {
+                if let Some(part) = self.partitions.get_mut(&asked.tp)
+                    && part.in_fetch == Some(id)
+                {
+                    part.in_fetch = None;
+                }
             }
         }
         let response = match result {
@@ -78,14 +91,21 @@ impl FetchCore {
                 return;
             }
         }
-        // From v13 the answer names topics by id: back to names through what was asked.
-        let names: HashMap<[u8; 16], &str> = fetch
-            .asked
-            .iter()
-            .filter(|a| a.topic_id != [0; 16])
-            .map(|a| (a.topic_id, &*a.tp.topic))
-            .collect();
+        // From v13 the answer names topics by id: back to names through what was asked (one
+        // entry per topic: `asked` is in partition order, so a topic's partitions are together).
+        let mut names: HashMap<[u8; 16], &str> = HashMap::new();
+        let mut last_id = None;
+        for a in fetch.asked.iter().filter(|a| a.topic_id != [0; 16]) {
+            if last_id != Some(a.topic_id) {
+                names.insert(a.topic_id, &*a.tp.topic);
+                last_id = Some(a.topic_id);
+            }
+        }
         let mut by_tp: HashMap<(&str, i32), &crate::wire::FetchPartition> = HashMap::new();
+        // The asked partitions the answer carries, in the order they were asked: an incremental
+        // answer carries only those with news, so this is a binary search per answered
+        // partition, not a lookup per asked one.
+        let mut answered: Vec<usize> = Vec::new();
         for topic in &response.responses {
             let name = if topic.topic.is_empty() && topic.topic_id != [0; 16] {
                 match names.get(&topic.topic_id) {
@@ -97,15 +117,22 @@ impl FetchCore {
                 topic.topic.as_str()
             };
             for p in &topic.partitions {
-                by_tp.insert((name, p.partition_index), p);
+                if by_tp.insert((name, p.partition_index), p).is_none()
+                    && let Ok(i) = fetch
+                        .asked
+                        .binary_search_by(|a| (&*a.tp.topic, a.tp.partition).cmp(&(name, p.partition_index)))
+                {
+                    answered.push(i);
+                }
             }
         }
+        answered.sort_unstable();
         let read_committed = self.config.read_committed();
         let max_fetch = self.config.fetch_max_bytes.max(1);
         let default_fetch = self.config.max_partition_fetch_bytes;
         let mut refresh = false;
         let mut diverged = Vec::new();
-        for asked in &fetch.asked {
+        for asked in answered.into_iter().map(|i| &fetch.asked[i]) {
             let Some(part) = self.partitions.get_mut(&asked.tp) else {
                 continue;
             };
