@@ -530,6 +530,12 @@ impl FetchCore {
         self.requests.pop_front()
     }
 
+    /// The next request already planned, without planning again (after [`Self::poll_request`]
+    /// returned one, the rest of that plan).
+    pub(crate) fn pop_request(&mut self) -> Option<FetchRequest> {
+        self.requests.pop_front()
+    }
+
     /// The next event.
     pub(crate) fn poll_event(&mut self) -> Option<FetchEvent> {
         self.events.pop_front()

@@ -422,9 +422,18 @@ impl EngineCore {
     /// Sends the fetch core's requests and applies its events.
     fn drive_fetch(&mut self) {
         let coordinator = self.group.as_ref().and_then(|g| g.membership.coordinator());
+        // One plan per turn (each plan looks at every partition): the first request plans, the
+        // rest of that plan follows without planning again.
+        let mut planned = false;
         loop {
-            let gate = partitions::gate(&self.parts, &self.config, &self.total_buffered);
-            let Some(mut request) = self.fetch.poll_request(coordinator, gate) else {
+            let next = if planned {
+                self.fetch.pop_request()
+            } else {
+                planned = true;
+                let gate = partitions::gate(&self.parts, &self.config, &self.total_buffered);
+                self.fetch.poll_request(coordinator, gate)
+            };
+            let Some(mut request) = next else {
                 break;
             };
             if let crate::fetch::FetchRequest::OffsetFetch { body, .. } = &mut request {
