@@ -140,65 +140,36 @@ fn kp_offset_fetch(g: &mut Gen, version: i16) -> kp_of::OffsetFetchResponse {
 }
 
 fn expected_offset_fetch(kp: &kp_of::OffsetFetchResponse) -> OffsetFetchResponse {
-    let partition =
-        |index, offset, epoch, metadata: &Option<kafka_protocol::protocol::StrBytes>, error_code| {
-            OffsetFetchPartition {
-                partition_index: index,
-                committed_offset: offset,
-                committed_leader_epoch: epoch,
-                metadata: metadata.as_ref().map(|m| Str::from(m.as_str())),
-                error_code,
-            }
-        };
-    if let [group] = &kp.groups[..] {
-        return OffsetFetchResponse {
-            throttle_time_ms: kp.throttle_time_ms,
-            topics: group
-                .topics
+    // v1-7 and v8+ (one group) carry topics of two kafka-protocol types with the same fields.
+    macro_rules! topics {
+        ($topics:expr) => {
+            $topics
                 .iter()
                 .map(|t| OffsetFetchTopic {
                     name: Str::from(t.name.0.as_str()),
                     partitions: t
                         .partitions
                         .iter()
-                        .map(|p| {
-                            partition(
-                                p.partition_index,
-                                p.committed_offset,
-                                p.committed_leader_epoch,
-                                &p.metadata,
-                                p.error_code,
-                            )
+                        .map(|p| OffsetFetchPartition {
+                            partition_index: p.partition_index,
+                            committed_offset: p.committed_offset,
+                            committed_leader_epoch: p.committed_leader_epoch,
+                            metadata: p.metadata.as_ref().map(|m| Str::from(m.as_str())),
+                            error_code: p.error_code,
                         })
                         .collect(),
                 })
-                .collect(),
-            error_code: group.error_code,
+                .collect()
         };
     }
+    let (topics, error_code) = match &kp.groups[..] {
+        [group] => (topics!(group.topics), group.error_code),
+        _ => (topics!(kp.topics), kp.error_code),
+    };
     OffsetFetchResponse {
         throttle_time_ms: kp.throttle_time_ms,
-        topics: kp
-            .topics
-            .iter()
-            .map(|t| OffsetFetchTopic {
-                name: Str::from(t.name.0.as_str()),
-                partitions: t
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        partition(
-                            p.partition_index,
-                            p.committed_offset,
-                            p.committed_leader_epoch,
-                            &p.metadata,
-                            p.error_code,
-                        )
-                    })
-                    .collect(),
-            })
-            .collect(),
-        error_code: kp.error_code,
+        topics,
+        error_code,
     }
 }
 
